@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "pgstash",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pgstash", targets: ["pgstash"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian (see docs/architecture.md and shared platform notes).
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CPgQuery", providers: [.apt(["libpg-query-dev"])]),
+        .target(name: "CLinux"),
+
+        // Pure modules: bytes and events in, values and actions out.
+        .target(name: "PostgresWire"),
+        .target(name: "ProxyConfig"),
+        .target(name: "SQLAnalysis", dependencies: ["CPgQuery"]),
+        .target(name: "ProxyCore", dependencies: ["PostgresWire", "ProxyConfig", "COpenSSL"]),
+
+        // I/O.
+        .target(name: "EventLoop", dependencies: ["CLinux"]),
+        .target(name: "Proxy", dependencies: [
+            "EventLoop", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
+        ]),
+        .executableTarget(name: "pgstash", dependencies: [
+            "Proxy", "ProxyConfig", "SQLAnalysis",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Micro-benchmarks of the hot paths (bench/README.md).
+        .executableTarget(name: "pgstash-bench", dependencies: ["PostgresWire", "SQLAnalysis"],
+                          path: "bench/micro"),
+
+        .testTarget(name: "PostgresWireTests", dependencies: ["PostgresWire"]),
+        .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig"]),
+        .testTarget(name: "SQLAnalysisTests", dependencies: ["SQLAnalysis"]),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "PostgresWire"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["CLibPQ", "CHiredis", "PostgresWire"]),
+    ]
+)

@@ -1,0 +1,170 @@
+/// Typed, validated `proxy.conf` (docs/configuration.md). Every duration is in seconds.
+public struct ProxyConfiguration: Sendable, Equatable {
+    public var listen = ListenConfig()
+    public var pool = PoolConfig()
+    /// Routable databases by the name clients put in `dbname`.
+    public var databases: [String: DatabaseConfig] = [:]
+    public var auth = AuthConfig()
+    public var redis = RedisConfig()
+    public var cache = CacheConfig()
+    public var metrics = MetricsConfig()
+    public var admin = AdminConfig()
+
+    public init() {}
+
+    /// Pool settings for one (database, user): `[pool]`, then `[databases.NAME]` overrides,
+    /// then `[pool.users.USER]` overrides.
+    public func effectivePool(database: String, user: String) -> PoolConfig {
+        var p = pool
+        if let d = databases[database] { p.apply(d.pool) }
+        if let u = pool.users[user] { p.apply(u) }
+        return p
+    }
+}
+
+public struct ListenConfig: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 6432
+    public var maxClients = 1000
+    /// A client that has not finished startup and authentication by then is dropped.
+    public var startupTimeout: Double = 10
+    /// Largest client message body pgstash buffers to decode (Query, Parse, Bind…).
+    public var maxMessageSize = 64 * 1024 * 1024
+    /// Output buffered toward one peer above which pgstash stops reading the other side.
+    public var highWaterMark = 1024 * 1024
+    public init() {}
+}
+
+public enum PoolMode: String, Sendable, Equatable {
+    case transaction, session
+}
+
+/// Optional per-database or per-user overrides of `[pool]` (nil: inherit).
+public struct PoolOverrides: Sendable, Equatable {
+    public var mode: PoolMode?
+    public var maxUpstream: Int?
+    public var minIdle: Int?
+    public var acquireTimeout: Double?
+    public var connectTimeout: Double?
+    public var idleTimeout: Double?
+    public var serverLifetime: Double?
+    public var connectRetryInterval: Double?
+    public var maxPreparedStatements: Int?
+    public var pinOnSessionState: Bool?
+    public init() {}
+}
+
+public struct PoolConfig: Sendable, Equatable {
+    public var mode: PoolMode = .transaction
+    /// Hard cap of upstream connections per (database, user).
+    public var maxUpstream = 20
+    public var minIdle = 0
+    public var acquireTimeout: Double = 30
+    public var connectTimeout: Double = 10
+    public var idleTimeout: Double = 30
+    /// Servers older than this are closed when next released (0: never).
+    public var serverLifetime: Double = 3600
+    public var connectRetryInterval: Double = 0.2
+    public var maxPreparedStatements = 500
+    public var pinOnSessionState = false
+    /// Sent to a session-mode server before another client gets it.
+    public var serverResetQuery = "DISCARD ALL"
+    /// `[pool.users.NAME]`: overrides for one user.
+    public var users: [String: PoolOverrides] = [:]
+    public init() {}
+
+    public mutating func apply(_ o: PoolOverrides) {
+        if let v = o.mode { mode = v }
+        if let v = o.maxUpstream { maxUpstream = v }
+        if let v = o.minIdle { minIdle = v }
+        if let v = o.acquireTimeout { acquireTimeout = v }
+        if let v = o.connectTimeout { connectTimeout = v }
+        if let v = o.idleTimeout { idleTimeout = v }
+        if let v = o.serverLifetime { serverLifetime = v }
+        if let v = o.connectRetryInterval { connectRetryInterval = v }
+        if let v = o.maxPreparedStatements { maxPreparedStatements = v }
+        if let v = o.pinOnSessionState { pinOnSessionState = v }
+    }
+}
+
+public struct DatabaseConfig: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 5432
+    /// Upstream database name (defaults to the section name).
+    public var dbname: String
+    /// Upstream login; nil: the client's own user name and auth-file password.
+    public var user: String?
+    public var password: String?
+    public var pool = PoolOverrides()
+    public init(dbname: String) { self.dbname = dbname }
+}
+
+public enum AuthType: String, Sendable, Equatable {
+    case trust
+    case md5
+    case scramSHA256 = "scram-sha-256"
+}
+
+public struct AuthConfig: Sendable, Equatable {
+    public var type: AuthType = .scramSHA256
+    /// Path of the users file, as written in proxy.conf (relative to the config file's folder).
+    public var authFile: String?
+    /// User → secret: a plain password, `md5…` or `SCRAM-SHA-256$…` verifier. Filled from
+    /// `auth_file` (and from `--upstream` credentials when run without a file).
+    public var users: [String: String] = [:]
+    public init() {}
+}
+
+public struct RedisConfig: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 6379
+    public var enabled = true
+    public var connectTimeout: Double = 1
+    public var commandTimeout: Double = 0.25
+    public init() {}
+}
+
+public struct CacheTier: Sendable, Equatable {
+    public var name: String
+    public var ttl: Double
+    public init(name: String, ttl: Double) { self.name = name; self.ttl = ttl }
+}
+
+/// One `[[cache.rules]]` entry: match fields, then action fields; first match wins.
+public struct CacheRule: Sendable, Equatable {
+    public var name: String
+    public var tier: String
+    /// Matches when every table the query reads is in this list (empty: no table filter).
+    public var tables: [String] = []
+    public var fingerprint: String?
+    /// Matches when the normalized statement contains this text.
+    public var pattern: String?
+    /// Share entries across roles.
+    public var shared = false
+    public var cache = true
+    public init(name: String, tier: String) { self.name = name; self.tier = tier }
+}
+
+public struct CacheConfig: Sendable, Equatable {
+    public var enabled = false
+    /// The seed plan's L1–L4 tiers: orders 5 min, assignments 15 min, dashboard 30 min, search 2 min.
+    public var tiers: [CacheTier] = [
+        CacheTier(name: "L1", ttl: 300), CacheTier(name: "L2", ttl: 900),
+        CacheTier(name: "L3", ttl: 1800), CacheTier(name: "L4", ttl: 120),
+    ]
+    public var rules: [CacheRule] = []
+    public var maxResultBytes = 1024 * 1024
+    public init() {}
+}
+
+public struct MetricsConfig: Sendable, Equatable {
+    public var enabled = true
+    public var host = "127.0.0.1"
+    public var port = 9187
+    public init() {}
+}
+
+public struct AdminConfig: Sendable, Equatable {
+    public var users: [String] = []
+    public init() {}
+}
