@@ -19,13 +19,14 @@ let package = Package(
         .target(name: "CLinux"),
 
         // Pure modules: bytes and events in, values and actions out.
-        .target(name: "PostgresWire"),
+        .target(name: "Buffers"),
+        .target(name: "PostgresWire", dependencies: ["Buffers"]),
         .target(name: "ProxyConfig"),
         .target(name: "SQLAnalysis", dependencies: ["CPgQuery"]),
         .target(name: "ProxyCore", dependencies: ["PostgresWire", "ProxyConfig", "COpenSSL"]),
 
         // I/O.
-        .target(name: "EventLoop", dependencies: ["CLinux"]),
+        .target(name: "EventLoop", dependencies: ["CLinux", "Buffers"]),
         .target(name: "Proxy", dependencies: [
             "EventLoop", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
         ]),
