@@ -1,0 +1,279 @@
+import EventLoop
+import PostgresWire
+import ProxyConfig
+import ProxyCore
+
+/// One client connection: startup and authentication, then relaying its requests to the
+/// server it leases (for a transaction in transaction mode, for its lifetime in session mode).
+final class ClientHandler: ConnectionDelegate {
+    enum Phase {
+        case startup
+        case authenticating(ClientAuthenticator)
+        /// Authenticated; waiting for a first server to learn the parameters to report.
+        case awaitingParameters
+        case ready
+        /// Too many clients: answer the startup packet with 53300 and close.
+        case rejecting
+        case closed
+    }
+
+    let id: ClientID
+    unowned let server: ProxyServer
+    let conn: Connection
+    var phase = Phase.startup
+    private var startupTimer: TimerID?
+    var user = ""
+    var databaseName = ""
+    var startupParameters: [(String, String)] = []
+    var pool: PoolDriver?
+    /// pgstash's own cancel key for this client (sent as BackendKeyData).
+    private(set) var cancelKey: (processID: Int32, secretKey: Int32)?
+
+    /// The server leased to this client, if any.
+    var leased: ServerHandler?
+    var waitingForServer = false
+    /// Settings this client expects on any server it runs on.
+    var settings = SessionSettings()
+    /// Client statement name → (identity, name on servers), under transaction pooling.
+    var statements: [String: (key: StatementKey, serverName: String)] = [:]
+    var toServer = ByteBuffer(capacity: 16 * 1024)
+    var toClient = ByteBuffer(capacity: 1024)
+    /// Shutdown asked: close as soon as no transaction is open.
+    var closeWhenIdle = false
+
+    init(id: ClientID, fd: Int32, server: ProxyServer, reject: Bool) throws {
+        self.id = id
+        self.server = server
+        self.conn = try Connection(loop: server.loop, fd: fd, connecting: false,
+                                   highWaterMark: server.config.listen.highWaterMark)
+        if reject { phase = .rejecting }
+        conn.delegate = self
+    }
+
+    var log: Logger { server.log }
+    var config: ProxyConfiguration { server.config }
+    var isOverHighWaterMark: Bool { conn.isOverHighWaterMark }
+
+    func start() {
+        startupTimer = server.loop.schedule(after: config.listen.startupTimeout) { [weak self] in
+            guard let self else { return }
+            switch self.phase {
+            case .startup, .authenticating, .rejecting:
+                self.fatal("08006", "client did not complete startup and authentication within \(self.config.listen.startupTimeout) s",
+                           hint: "Check the client's connection settings; the limit is listen.startup_timeout.")
+            default: break
+            }
+        }
+    }
+
+    // MARK: Input
+
+    func connectionDidRead(_ c: Connection) {
+        switch phase {
+        case .startup, .rejecting: startupInput()
+        case .authenticating: authInput()
+        case .awaitingParameters: return      // read again once logged in
+        case .ready: relayInput()
+        case .closed: c.inbound.clear()
+        }
+    }
+
+    /// The untyped packets before authentication ("Message Flow": Start-up).
+    private func startupInput() {
+        while true {
+            let packet: StartupPacket
+            do {
+                guard let len = try Framing.peekStartupLength(conn.inbound.readableView) else { return }
+                guard conn.inbound.readableBytes >= len else { return }
+                packet = try StartupPacket.decode(conn.inbound.readableView.prefix(len))
+                conn.inbound.moveReaderIndex(forwardBy: len)
+            } catch {
+                return fatal("08P01", "invalid startup packet: \(error)",
+                             hint: "Is this a PostgreSQL client? pgstash speaks protocol 3.0.")
+            }
+            switch packet {
+            case .sslRequest, .gssEncRequest:
+                conn.send([UInt8(ascii: "N")])     // no TLS/GSS encryption offered (yet)
+            case let .cancelRequest(pid, key):
+                server.cancelRequested(processID: pid, secretKey: key)
+                return close(error: nil)
+            case let .startup(_, params):
+                if case .rejecting = phase {
+                    return fatal("53300", "sorry, too many clients already (listen.max_clients = \(config.listen.maxClients))",
+                                 hint: "Retry later, or raise listen.max_clients in proxy.conf.")
+                }
+                return startupReceived(params)
+            }
+        }
+    }
+
+    private func startupReceived(_ params: [(String, String)]) {
+        startupParameters = params
+        user = params.first { $0.0 == "user" }?.1 ?? ""
+        databaseName = params.first { $0.0 == "database" }?.1 ?? user
+        guard !user.isEmpty else {
+            return fatal("28000", "no PostgreSQL user name specified in startup packet")
+        }
+        if params.contains(where: { $0.0 == "replication" && $0.1 != "false" && $0.1 != "off" && $0.1 != "0" }) {
+            return fatal("08P01", "pgstash does not proxy replication connections",
+                         hint: "Connect replication clients to PostgreSQL directly.")
+        }
+        guard let pool = server.pool(database: databaseName, user: user) else {
+            let known = server.config.databases.keys.sorted().joined(separator: ", ")
+            return fatal("3D000", "database \"\(databaseName)\" does not exist in pgstash",
+                         hint: "Connect to one of: \(known), or add a [databases.\(databaseName)] section to proxy.conf.")
+        }
+        self.pool = pool
+        settings = SessionSettings(startupParameters: params)
+        var auth = ClientAuthenticator(type: config.auth.type, user: user, secret: config.auth.users[user],
+                                       nonce: Crypto.base64(Crypto.randomBytes(18)), salt: Crypto.randomBytes(16))
+        let action = auth.start()
+        phase = .authenticating(auth)
+        perform(action)
+    }
+
+    private func authInput() {
+        while case .authenticating(var auth) = phase {
+            let frame: (id: UInt8, body: [UInt8])
+            do {
+                guard let f = try Framing.nextFrame(&conn.inbound, maxBodyLength: 10_000) else { return }
+                frame = f
+            } catch {
+                return fatal("08P01", "invalid authentication message: \(error)")
+            }
+            guard frame.id == FrontendMessageID.password.rawValue else {
+                return fatal("08P01", "expected a password message, got message type \(frame.id)")
+            }
+            let action = auth.passwordDataReceived(frame.body)
+            phase = .authenticating(auth)
+            perform(action)
+        }
+    }
+
+    private func perform(_ action: ClientAuthenticator.Action) {
+        switch action {
+        case .send(let bytes):
+            conn.send(bytes)
+        case .fail(let sqlState, let message):
+            fatal(sqlState, message)
+        case .succeed(let final):
+            if let final { conn.send(final) }
+            conn.send(BackendMessage.authentication(.ok).encoded)
+            authenticated()
+        }
+    }
+
+    private func authenticated() {
+        guard let pool else { return }
+        if pool.serverParameters != nil, pool.mode == .transaction {
+            return completeLogin()
+        }
+        phase = .awaitingParameters
+        waitingForServer = true
+        pool.acquire(for: self)
+    }
+
+    /// Reports the server's parameters, pgstash's cancel key and ReadyForQuery.
+    func completeLogin() {
+        guard let pool else { return }
+        if let t = startupTimer { server.loop.cancel(t) }
+        var out = ByteBuffer()
+        for (name, value) in (pool.serverParameters ?? [:]).sorted(by: { $0.key < $1.key }) {
+            var v = value
+            if case .literal(let mine)? = settings[name] { v = mine }
+            BackendMessage.parameterStatus(name: name, value: v).encode(into: &out)
+        }
+        var pid: Int32
+        repeat { pid = Int32.random(in: 1...Int32.max) } while server.cancelTargets[pid] != nil
+        let key = Int32(bitPattern: UInt32.random(in: 0...UInt32.max))
+        cancelKey = (pid, key)
+        server.cancelTargets[pid] = self
+        BackendMessage.backendKeyData(processID: pid, secretKey: key).encode(into: &out)
+        BackendMessage.readyForQuery(.idle).encode(into: &out)
+        conn.send(out)
+        phase = .ready
+        if conn.inbound.readableBytes > 0 { relayInput() }
+    }
+
+    // MARK: Pool callbacks
+
+    func serverAssigned(_ s: ServerHandler) {
+        waitingForServer = false
+        guard let pool else { return }
+        if case .awaitingParameters = phase {
+            if pool.serverParameters == nil { pool.serverParameters = s.parameters }
+            if pool.mode == .transaction {
+                pool.release(s, reusable: true)
+            } else {
+                attach(s)
+            }
+            return completeLogin()
+        }
+        attach(s)
+        relayInput()
+    }
+
+    func acquireFailed(_ failure: PoolFailure, pool: PoolDriver) {
+        waitingForServer = false
+        switch failure {
+        case .acquireTimeout(let waited):
+            fatal("53300", "pool \(pool.key.database)/\(pool.key.user) is saturated: no server connection became free within \(String(format: "%.1f", waited)) s (pool.max_upstream = \(pool.config.maxUpstream))",
+                  hint: "Raise pool.max_upstream or pool.acquire_timeout, or shorten the transactions that hold connections.")
+        case let .connectFailed(sqlState, message):
+            fatal(sqlState.hasPrefix("08") || sqlState.hasPrefix("28") || sqlState.hasPrefix("3D") ? sqlState : "08006",
+                  message, hint: "Check that PostgreSQL is running and that [databases.\(pool.key.database)] in proxy.conf points at it.")
+        }
+    }
+
+    // MARK: Errors and closing
+
+    /// Sends a FATAL ErrorResponse and closes once it is written.
+    func fatal(_ sqlState: String, _ message: String, hint: String? = nil) {
+        if case .closed = phase { return }
+        log.info("client \(id) refused: \(sqlState) \(message)")
+        conn.send(CannedMessage.error("FATAL", sqlState, message, hint: hint))
+        conn.closeAfterFlush()
+        finish()
+    }
+
+    func close(error: IOError?) {
+        if case .closed = phase { return }
+        conn.close()
+        finish()
+    }
+
+    func connectionDidClose(_ c: Connection, error: IOError?) { finish() }
+
+    /// Releases what the client held; runs once.
+    private func finish() {
+        if case .closed = phase { return }
+        phase = .closed
+        if let t = startupTimer { server.loop.cancel(t) }
+        if waitingForServer { pool?.cancelWait(for: self) }
+        waitingForServer = false
+        if let s = leased { detachOnClose(s) }
+        server.clientClosed(self)
+    }
+
+    /// Gives the server back: clean ones to the pool (session mode: after a reset), dirty
+    /// ones (open transaction, request in flight) are cancelled and closed, never reused.
+    private func detachOnClose(_ s: ServerHandler) {
+        leased = nil
+        s.client = nil
+        guard let pool else { return }
+        if s.isQuiescent && s.tracker.outstandingSyncs == 0 {
+            if pool.mode == .session { s.resetAndRelease(query: pool.config.serverResetQuery) }
+            else { pool.release(s, reusable: true) }
+        } else {
+            if !s.tracker.isIdle { s.sendCancel() }
+            pool.release(s, reusable: false)
+        }
+    }
+
+    func connectionDidDrain(_ c: Connection) { leased?.resumeReading(); leased?.pump() }
+
+    func shutdownRequested() {
+        closeWhenIdle = true
+        if leased == nil { close(error: nil) }
+    }
+}

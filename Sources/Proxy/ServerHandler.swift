@@ -1,0 +1,283 @@
+import EventLoop
+import PostgresWire
+import ProxyConfig
+import ProxyCore
+
+/// One upstream PostgreSQL connection: logs in, then relays responses to the client it is
+/// leased to, tracking the requests in flight so that the pool knows when it is free.
+final class ServerHandler: ConnectionDelegate {
+    enum Phase { case connecting, loggingIn, ready, closed }
+
+    let id: ServerID
+    unowned let pool: PoolDriver
+    private(set) var conn: Connection?
+    private(set) var phase = Phase.connecting
+    private var login: ServerLogin?
+    private var connectTimer: TimerID?
+    private(set) var parameters: [String: String] = [:]
+    private(set) var backendKey: (processID: Int32, secretKey: Int32) = (0, 0)
+
+    /// The client this server is leased to.
+    weak var client: ClientHandler?
+    var tracker = ResponseTracker()
+    var statements: ServerStatementCache
+    /// Session settings in force on this server (what pgstash or its clients SET).
+    var settings = SessionSettings()
+    private(set) var transactionStatus = TransactionStatus.idle
+    /// Bytes left of a large message being streamed through without buffering it whole.
+    private var passthroughRemaining = 0
+    private var passthroughForward = true
+    private var toClient = ByteBuffer(capacity: 64 * 1024)
+
+    init(id: ServerID, pool: PoolDriver) {
+        self.id = id
+        self.pool = pool
+        self.statements = ServerStatementCache(capacity: pool.config.maxPreparedStatements)
+    }
+
+    var log: Logger { pool.server.log }
+    var loop: EventLoop { pool.server.loop }
+
+    /// Whether the server holds no transaction and no request in flight.
+    var isQuiescent: Bool { transactionStatus == .idle && tracker.isIdle }
+
+    // MARK: Connecting and logging in
+
+    func connect() {
+        let db = pool.database
+        connectTimer = loop.schedule(after: pool.config.connectTimeout) { [weak self] in
+            guard let self, self.phase == .connecting || self.phase == .loggingIn else { return }
+            self.fail(sqlState: "08006", "timed out after \(self.pool.config.connectTimeout) s connecting to upstream server \(db.host):\(db.port)")
+        }
+        do {
+            let (fd, inProgress) = try Socket.connectTCP(host: db.host, port: db.port)
+            Socket.setNoDelay(fd)
+            let c = try Connection(loop: loop, fd: fd, connecting: inProgress,
+                                   highWaterMark: pool.server.config.listen.highWaterMark)
+            c.delegate = self
+            conn = c
+            if !inProgress { connectionDidConnect(c) }
+        } catch {
+            fail(sqlState: "08006", "could not connect to upstream server \(db.host):\(db.port): \(error)")
+        }
+    }
+
+    func connectionDidConnect(_ c: Connection) {
+        phase = .loggingIn
+        let l = ServerLogin(user: pool.key.user, password: pool.upstreamPassword, database: pool.database.dbname,
+                            clientNonce: Crypto.base64(Crypto.randomBytes(18)))
+        login = l
+        c.send(l.startupPacket)
+    }
+
+    private func loginInput(_ c: Connection) {
+        while let frame = nextFrame(c) {
+            let msg: BackendMessage
+            do { msg = try BackendMessage.decode(id: frame.id, body: frame.body) } catch {
+                return fail(sqlState: "08P01", "upstream server sent a malformed message during login: \(error)")
+            }
+            guard var l = login else { return }
+            let action = l.messageReceived(msg)
+            login = l
+            switch action {
+            case .wait: continue
+            case .send(let bytes): c.send(bytes)
+            case let .fail(sqlState, message):
+                return fail(sqlState: sqlState, "upstream login to \(pool.database.host):\(pool.database.port) failed: \(message)")
+            case let .ready(params, pid, key):
+                parameters = params
+                backendKey = (pid, key)
+                phase = .ready
+                login = nil
+                if let t = connectTimer { loop.cancel(t) }
+                pool.serverReady(self)
+                if c.inbound.readableBytes > 0 { relayInput(c) }
+                return
+            }
+        }
+    }
+
+    private func nextFrame(_ c: Connection) -> (id: UInt8, body: [UInt8])? {
+        do { return try Framing.nextFrame(&c.inbound, maxBodyLength: Int(Int32.max)) } catch {
+            fail(sqlState: "08P01", "upstream server sent a malformed message: \(error)")
+            return nil
+        }
+    }
+
+    private func fail(sqlState: String, _ message: String) {
+        guard phase != .closed else { return }
+        let wasReady = phase == .ready
+        phase = .closed
+        if let t = connectTimer { loop.cancel(t) }
+        conn?.delegate = nil
+        conn?.close()
+        conn = nil
+        if wasReady {
+            client?.serverLost(self, message: message)
+            pool.serverClosed(self)
+        } else {
+            pool.serverFailed(self, sqlState: sqlState, message: message)
+        }
+    }
+
+    /// Closes the connection (pool decision or a dirty server); the pool hears of it.
+    func close() {
+        guard phase != .closed else { return }
+        if phase != .ready { return fail(sqlState: "08006", "server connection closed") }
+        phase = .closed
+        conn?.delegate = nil
+        conn?.close()
+        conn = nil
+        client?.serverLost(self, message: "server connection closed")
+        pool.serverClosed(self)
+    }
+
+    // MARK: Relaying to the client
+
+    func connectionDidRead(_ c: Connection) {
+        switch phase {
+        case .loggingIn: loginInput(c)
+        case .ready: relayInput(c)
+        case .connecting, .closed: c.inbound.clear()
+        }
+    }
+
+    /// Splits what the server sent into frames and relays them; decodes only what decides
+    /// something (ReadyForQuery, ParameterStatus, CommandComplete, ErrorResponse).
+    private func relayInput(_ c: Connection) {
+        guard let client else { return resetting ? resetInput(c) : idleInput(c) }
+        toClient.clear()
+        var released = false
+        loop: while c.inbound.readableBytes > 0 {
+            if passthroughRemaining > 0 {
+                let n = min(passthroughRemaining, c.inbound.readableBytes)
+                if passthroughForward { toClient.append(c.inbound.readableView.prefix(n)) }
+                c.inbound.moveReaderIndex(forwardBy: n)
+                passthroughRemaining -= n
+                continue
+            }
+            let header: FrameHeader
+            do {
+                guard let h = try Framing.peekHeader(c.inbound, maxBodyLength: Int(Int32.max) - 4) else { break }
+                header = h
+            } catch {
+                return fail(sqlState: "08P01", "upstream server sent a malformed message: \(error)")
+            }
+            let available = c.inbound.readableBytes
+            if available < header.frameLength {
+                // Stream big rows and COPY data through instead of buffering them whole.
+                let streamable = header.id == BackendMessageID.dataRow.rawValue || header.id == BackendMessageID.copyData.rawValue
+                guard streamable && header.frameLength > 256 * 1024 else { break }
+                passthroughForward = tracker.responseReceived(header.id, into: &toClient)
+                passthroughRemaining = header.frameLength
+                continue
+            }
+            let forward = tracker.responseReceived(header.id, into: &toClient)
+            let bodyStart = c.inbound.readerIndex + 5
+            let body = c.inbound.storage[bodyStart..<(bodyStart + header.bodyLength)]
+            switch BackendMessageID(rawValue: header.id) {
+            case .readyForQuery?:
+                if let b = body.first, let s = TransactionStatus(rawValue: b) { transactionStatus = s }
+                client.readyForQueryRelayed(status: transactionStatus)
+            case .parameterStatus?:
+                if case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: header.id, body: body) {
+                    parameters[name] = value
+                    if forward { client.parameterReported(name: name, value: value, server: self) }
+                }
+            case .commandComplete?:
+                if forward { client.commandCompleted(tagBytes: body) }
+            case .errorResponse?:
+                for name in tracker.takeFailedStatements() { statements.remove(name) }
+                if body.starts(with: [UInt8(ascii: "S")] + Array("FATAL".utf8)) || body.starts(with: [UInt8(ascii: "S")] + Array("PANIC".utf8)) {
+                    log.warning("upstream server \(id) reported a fatal error")
+                }
+            default: break
+            }
+            if forward { toClient.append(c.inbound.readableView.prefix(header.frameLength)) }
+            c.inbound.moveReaderIndex(forwardBy: header.frameLength)
+            if client.shouldReleaseServer(self) { released = true; break loop }
+        }
+        if toClient.readableBytes > 0 { client.sendToClient(toClient) }
+        if released {
+            client.releaseServer()
+            // Bytes left over belong to no one: a healthy idle server sends nothing.
+            if c.inbound.readableBytes > 0 { idleInput(c) }
+        } else if client.isOverHighWaterMark {
+            c.pauseReading()
+        }
+    }
+
+    /// Input while no client holds this server: only asynchronous messages are expected;
+    /// anything else (a FATAL error on admin shutdown) ends it.
+    private func idleInput(_ c: Connection) {
+        while let frame = nextFrame(c) {
+            switch BackendMessageID(rawValue: frame.id) {
+            case .parameterStatus?:
+                if case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: frame.id, body: frame.body) {
+                    parameters[name] = value
+                }
+            case .noticeResponse?, .notificationResponse?:
+                continue
+            default:
+                if case .errorResponse(let f)? = try? BackendMessage.decode(id: frame.id, body: frame.body) {
+                    log.warning("idle server \(id) closed by upstream: \(f.message ?? "")")
+                }
+                return close()
+            }
+        }
+    }
+
+    // MARK: Session-mode reset
+
+    private var resetting = false
+
+    /// Runs `query` (DISCARD ALL) with its answers dropped, then returns to the pool.
+    func resetAndRelease(query: String) {
+        guard let c = conn, phase == .ready, !query.isEmpty else {
+            pool.release(self, reusable: phase == .ready)
+            return
+        }
+        resetting = true
+        var b = ByteBuffer()
+        FrontendMessage.query(query).encode(into: &b)
+        tracker.requestSent(.query, forward: false)
+        c.send(b)
+        statements.removeAll()
+        settings = SessionSettings()
+    }
+
+    private func resetInput(_ c: Connection) {
+        var sink = ByteBuffer()
+        while let frame = nextFrame(c) {
+            _ = tracker.responseReceived(frame.id, into: &sink)
+            if frame.id == BackendMessageID.readyForQuery.rawValue, tracker.isIdle {
+                resetting = false
+                transactionStatus = TransactionStatus(rawValue: frame.body.first ?? 0) ?? .idle
+                pool.release(self, reusable: transactionStatus == .idle)
+                return
+            }
+        }
+    }
+
+    func connectionDidDrain(_ c: Connection) { client?.serverDrained() }
+
+    func connectionDidClose(_ c: Connection, error: IOError?) {
+        conn = nil
+        fail(sqlState: "08006", "upstream server closed the connection" + (error.map { ": \($0)" } ?? ""))
+    }
+
+    // MARK: Used by the client handler
+
+    func send(_ b: ByteBuffer) { conn?.send(b) }
+    func resumeReading() { conn?.resumeReading() }
+    func pauseReading() { conn?.pauseReading() }
+    var isOverHighWaterMark: Bool { conn?.isOverHighWaterMark ?? false }
+
+    /// Re-reads buffered input (after the client drained or after a lease started).
+    func pump() { if let c = conn, phase == .ready, c.inbound.readableBytes > 0 { relayInput(c) } }
+
+    func sendCancel() {
+        pool.server.sendCancel(host: pool.database.host, port: pool.database.port,
+                               processID: backendKey.processID, secretKey: backendKey.secretKey)
+    }
+}

@@ -1,0 +1,119 @@
+import PostgresWire
+import ProxyConfig
+
+/// Authenticates one client per `[auth]`: trust, md5 or SCRAM-SHA-256 against the secret
+/// from the auth file (a plain password, an `md5…` hash or a SCRAM verifier). Pure: nonces
+/// and salts are supplied by the caller.
+public struct ClientAuthenticator: Sendable {
+    /// What the driver does next.
+    public enum Action: Equatable, Sendable {
+        /// Send this Authentication message and wait for the client's 'p' message.
+        case send([UInt8])
+        /// Authentication succeeded: send AuthenticationOk (plus `final`, SCRAM's last word, first).
+        case succeed(final: [UInt8]?)
+        /// Refuse the client with this SQLSTATE and message.
+        case fail(sqlState: String, message: String)
+    }
+
+    enum State: Sendable {
+        case initial
+        case awaitingPassword(salt: [UInt8])
+        case awaitingSASLInitial(ScramKeys)
+        case awaitingSASLFinal(ScramServer)
+        case done
+    }
+
+    let type: AuthType
+    let user: String
+    /// nil: the user is unknown. The exchange still runs (with made-up keys) so the
+    /// reply does not reveal which user names exist, as PostgreSQL does.
+    let secret: String?
+    let nonce: String
+    let salt: [UInt8]
+    private var state = State.initial
+
+    public init(type: AuthType, user: String, secret: String?, nonce: String, salt: [UInt8]) {
+        self.type = type; self.user = user; self.secret = secret; self.nonce = nonce; self.salt = salt
+    }
+
+    private var failure: Action {
+        .fail(sqlState: "28P01", message: "password authentication failed for user \"\(user)\"")
+    }
+
+    public mutating func start() -> Action {
+        switch type {
+        case .trust:
+            state = .done
+            return .succeed(final: nil)
+        case .md5 where secret.map({ ScramKeys(verifier: $0) == nil }) ?? true:
+            let s = Array(salt.prefix(4))
+            state = .awaitingPassword(salt: s)
+            return .send(BackendMessage.authentication(.md5Password(salt: s)).encoded)
+        case .md5, .scramSHA256:
+            if let secret, MD5Password.isStoredHash(secret) {
+                // Only an md5 hash is known: SCRAM cannot be done with it (PostgreSQL also falls back).
+                let s = Array(salt.prefix(4))
+                state = .awaitingPassword(salt: s)
+                return .send(BackendMessage.authentication(.md5Password(salt: s)).encoded)
+            }
+            let keys = secret.flatMap { ScramKeys(verifier: $0) }
+                ?? ScramKeys(password: secret ?? nonce, salt: Array(salt.prefix(16)), iterations: 4096)
+            state = .awaitingSASLInitial(keys)
+            return .send(BackendMessage.authentication(.sasl(mechanisms: ["SCRAM-SHA-256"])).encoded)
+        }
+    }
+
+    /// The client's 'p' message body arrived.
+    public mutating func passwordDataReceived(_ data: [UInt8]) -> Action {
+        switch state {
+        case .awaitingPassword(let s):
+            guard let secret, let end = data.firstIndex(of: 0) else { state = .done; return failure }
+            let got = String(decoding: data[..<end], as: UTF8.self)
+            state = .done
+            return got == MD5Password.response(user: user, secret: secret, salt: s) ? .succeed(final: nil) : failure
+        case .awaitingSASLInitial(let keys):
+            guard let (mechanism, first) = Self.parseSASLInitial(data) else {
+                state = .done
+                return .fail(sqlState: "08P01", message: "malformed SASLInitialResponse message")
+            }
+            guard mechanism == "SCRAM-SHA-256" else {
+                state = .done
+                return .fail(sqlState: "28000", message: "client selected an invalid SASL authentication mechanism \"\(mechanism)\"")
+            }
+            var server = ScramServer(keys: keys, serverNonce: nonce)
+            do {
+                let reply = try server.clientFirstReceived(first)
+                state = .awaitingSASLFinal(server)
+                return .send(BackendMessage.authentication(.saslContinue(reply)).encoded)
+            } catch {
+                state = .done
+                return .fail(sqlState: "08P01", message: "malformed SCRAM message: \(error)")
+            }
+        case .awaitingSASLFinal(let server):
+            state = .done
+            do {
+                let final = try server.clientFinalReceived(data)
+                guard secret != nil else { return failure }
+                return .succeed(final: BackendMessage.authentication(.saslFinal(final)).encoded)
+            } catch ScramError.invalidProof {
+                return failure
+            } catch {
+                return .fail(sqlState: "08P01", message: "malformed SCRAM message: \(error)")
+            }
+        case .initial, .done:
+            state = .done
+            return .fail(sqlState: "08P01", message: "unexpected password message")
+        }
+    }
+
+    /// SASLInitialResponse body: mechanism name, Int32 length (-1: none), data.
+    static func parseSASLInitial(_ data: [UInt8]) -> (String, [UInt8])? {
+        guard let end = data.firstIndex(of: 0), data.count >= end + 5 else { return nil }
+        let mech = String(decoding: data[..<end], as: UTF8.self)
+        var r = WireReader(data[(end + 1)...])
+        guard let n = try? r.readInt32() else { return nil }
+        if n == -1 { return (mech, []) }
+        guard n >= 0, let bytes = try? r.readBytes(Int(n)), r.isAtEnd else { return nil }
+        return (mech, bytes)
+    }
+}

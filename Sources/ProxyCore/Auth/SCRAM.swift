@@ -1,0 +1,145 @@
+/// SCRAM-SHA-256 (RFC 5802/7677) as PostgreSQL uses it ("SASL Authentication"): no
+/// channel binding, the user name in the client-first message is ignored (empty).
+public struct ScramKeys: Equatable, Sendable {
+    public var iterations: Int
+    public var salt: [UInt8]
+    public var storedKey: [UInt8]
+    public var serverKey: [UInt8]
+
+    /// Derives the keys from a plain password.
+    public init(password: String, salt: [UInt8], iterations: Int) {
+        let salted = Crypto.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: iterations)
+        let clientKey = Crypto.hmacSHA256(key: salted, Array("Client Key".utf8))
+        self.iterations = iterations
+        self.salt = salt
+        self.storedKey = Crypto.sha256(clientKey)
+        self.serverKey = Crypto.hmacSHA256(key: salted, Array("Server Key".utf8))
+    }
+
+    /// Parses a PostgreSQL verifier `SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`.
+    public init?(verifier: String) {
+        guard verifier.hasPrefix("SCRAM-SHA-256$") else { return nil }
+        let parts = verifier.dropFirst("SCRAM-SHA-256$".count).split(separator: "$", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        let a = parts[0].split(separator: ":"), b = parts[1].split(separator: ":")
+        guard a.count == 2, b.count == 2, let iter = Int(a[0]), iter > 0,
+              let salt = Crypto.unbase64(String(a[1])), let sk = Crypto.unbase64(String(b[0])),
+              let svk = Crypto.unbase64(String(b[1])), sk.count == 32, svk.count == 32 else { return nil }
+        self.iterations = iter; self.salt = salt; self.storedKey = sk; self.serverKey = svk
+    }
+
+    public var verifier: String {
+        "SCRAM-SHA-256$\(iterations):\(Crypto.base64(salt))$\(Crypto.base64(storedKey)):\(Crypto.base64(serverKey))"
+    }
+}
+
+/// Why a SCRAM exchange failed.
+public enum ScramError: Error, Equatable, Sendable {
+    case malformedMessage(String)
+    case channelBindingUnsupported
+    case nonceMismatch
+    case invalidProof
+    case invalidServerSignature
+}
+
+/// Server side of one SCRAM exchange, used to authenticate clients.
+public struct ScramServer: Sendable {
+    public let keys: ScramKeys
+    let serverNonce: String
+    private(set) var clientFirstBare = ""
+    private(set) var serverFirst = ""
+    private(set) var gs2Header = ""
+    private(set) var combinedNonce = ""
+
+    /// `serverNonce` must be fresh random printable text (the driver supplies it).
+    public init(keys: ScramKeys, serverNonce: String) {
+        self.keys = keys
+        self.serverNonce = serverNonce
+    }
+
+    /// Takes the client-first message; returns the server-first message.
+    public mutating func clientFirstReceived(_ message: [UInt8]) throws -> [UInt8] {
+        let text = String(decoding: message, as: UTF8.self)
+        // gs2-header: "n,," or "y,," (no channel binding); "p=…" asks for binding we do not offer.
+        guard let first = text.first, "ny".contains(first) else {
+            if text.hasPrefix("p=") { throw ScramError.channelBindingUnsupported }
+            throw ScramError.malformedMessage("client-first-message has no gs2 header")
+        }
+        let comps = text.split(separator: ",", maxSplits: 2, omittingEmptySubsequences: false)
+        guard comps.count == 3 else { throw ScramError.malformedMessage("client-first-message is incomplete") }
+        gs2Header = "\(comps[0]),\(comps[1]),"
+        clientFirstBare = String(comps[2])
+        guard let nonce = Self.attribute("r", in: clientFirstBare), !nonce.isEmpty else {
+            throw ScramError.malformedMessage("client-first-message has no nonce")
+        }
+        combinedNonce = nonce + serverNonce
+        serverFirst = "r=\(combinedNonce),s=\(Crypto.base64(keys.salt)),i=\(keys.iterations)"
+        return Array(serverFirst.utf8)
+    }
+
+    /// Takes the client-final message; returns the server-final message on success.
+    public func clientFinalReceived(_ message: [UInt8]) throws -> [UInt8] {
+        let text = String(decoding: message, as: UTF8.self)
+        guard let proofRange = text.range(of: ",p=") else { throw ScramError.malformedMessage("client-final-message has no proof") }
+        let withoutProof = String(text[..<proofRange.lowerBound])
+        guard let cb = Self.attribute("c", in: withoutProof), let nonce = Self.attribute("r", in: withoutProof),
+              let proof = Crypto.unbase64(String(text[proofRange.upperBound...])), proof.count == 32 else {
+            throw ScramError.malformedMessage("client-final-message is malformed")
+        }
+        guard Crypto.unbase64(cb) == Array(gs2Header.utf8) else { throw ScramError.channelBindingUnsupported }
+        guard nonce == combinedNonce else { throw ScramError.nonceMismatch }
+        let authMessage = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
+        let clientSignature = Crypto.hmacSHA256(key: keys.storedKey, authMessage)
+        let clientKey = zip(proof, clientSignature).map { $0 ^ $1 }
+        guard Crypto.constantTimeEqual(Crypto.sha256(clientKey), keys.storedKey) else { throw ScramError.invalidProof }
+        let serverSignature = Crypto.hmacSHA256(key: keys.serverKey, authMessage)
+        return Array("v=\(Crypto.base64(serverSignature))".utf8)
+    }
+
+    static func attribute(_ name: Character, in text: String) -> String? {
+        for part in text.split(separator: ",") where part.count >= 2 && part.first == name && part.dropFirst().first == "=" {
+            return String(part.dropFirst(2))
+        }
+        return nil
+    }
+}
+
+/// Client side of one SCRAM exchange, used to log in to upstream servers.
+public struct ScramClient: Sendable {
+    let password: String
+    let clientNonce: String
+    private var clientFirstBare: String { "n=,r=\(clientNonce)" }
+    private var expectedServerSignature: [UInt8] = []
+
+    public init(password: String, clientNonce: String) {
+        self.password = password
+        self.clientNonce = clientNonce
+    }
+
+    /// The client-first message (data of SASLInitialResponse).
+    public var clientFirstMessage: [UInt8] { Array("n,,\(clientFirstBare)".utf8) }
+
+    /// Takes the server-first message (SASLContinue); returns the client-final message.
+    public mutating func serverFirstReceived(_ message: [UInt8]) throws -> [UInt8] {
+        let serverFirst = String(decoding: message, as: UTF8.self)
+        guard let nonce = ScramServer.attribute("r", in: serverFirst), nonce.hasPrefix(clientNonce),
+              let saltText = ScramServer.attribute("s", in: serverFirst), let salt = Crypto.unbase64(saltText),
+              let iterText = ScramServer.attribute("i", in: serverFirst), let iterations = Int(iterText), iterations > 0 else {
+            throw ScramError.malformedMessage("server-first-message is malformed")
+        }
+        let salted = Crypto.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: iterations)
+        let clientKey = Crypto.hmacSHA256(key: salted, Array("Client Key".utf8))
+        let withoutProof = "c=biws,r=\(nonce)"
+        let authMessage = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
+        let proof = zip(clientKey, Crypto.hmacSHA256(key: Crypto.sha256(clientKey), authMessage)).map { $0 ^ $1 }
+        expectedServerSignature = Crypto.hmacSHA256(key: Crypto.hmacSHA256(key: salted, Array("Server Key".utf8)), authMessage)
+        return Array("\(withoutProof),p=\(Crypto.base64(proof))".utf8)
+    }
+
+    /// Checks the server-final message (SASLFinal).
+    public func serverFinalReceived(_ message: [UInt8]) throws {
+        let text = String(decoding: message, as: UTF8.self)
+        guard let v = ScramServer.attribute("v", in: text), let sig = Crypto.unbase64(v),
+              Crypto.constantTimeEqual(sig, expectedServerSignature) else { throw ScramError.invalidServerSignature }
+    }
+}

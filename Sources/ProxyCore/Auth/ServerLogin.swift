@@ -1,0 +1,101 @@
+import PostgresWire
+
+/// Logs pgstash in to an upstream PostgreSQL server: sends the StartupMessage, answers
+/// cleartext, md5 or SCRAM-SHA-256 requests, and collects ParameterStatus and BackendKeyData
+/// until the first ReadyForQuery.
+public struct ServerLogin: Sendable {
+    public enum Action: Equatable, Sendable {
+        /// Send these bytes to the server.
+        case send([UInt8])
+        /// Keep reading.
+        case wait
+        /// Logged in: the server's parameters (in arrival order) and its cancel key.
+        case ready(parameters: [String: String], processID: Int32, secretKey: Int32)
+        /// Login failed with this SQLSTATE and message (the server's own words when it sent them).
+        case fail(sqlState: String, message: String)
+    }
+
+    public let user: String
+    let password: String?
+    let startupParameters: [(String, String)]
+    let clientNonce: String
+    private var scram: ScramClient?
+    private var parameters: [String: String] = [:]
+    private var key: (Int32, Int32) = (0, 0)
+
+    public init(user: String, password: String?, database: String, extraParameters: [(String, String)] = [],
+                clientNonce: String) {
+        self.user = user
+        self.password = password
+        self.startupParameters = [("user", user), ("database", database)] + extraParameters
+        self.clientNonce = clientNonce
+    }
+
+    public var startupPacket: [UInt8] {
+        var b = ByteBuffer()
+        StartupPacket.startup(protocolVersion: StartupCode.protocol3, parameters: startupParameters).encode(into: &b)
+        return Array(b.readableView)
+    }
+
+    private func needPassword(_ method: String) -> Action {
+        .fail(sqlState: "28P01", message: "upstream server asked for \(method) authentication of user \"\(user)\" but pgstash has no password for it (set databases.NAME.password or the user's plain password in auth_file)")
+    }
+
+    public mutating func messageReceived(_ message: BackendMessage) -> Action {
+        switch message {
+        case .authentication(let a):
+            switch a {
+            case .ok: return .wait
+            case .cleartextPassword:
+                guard let password else { return needPassword("password") }
+                var b = ByteBuffer(); b.writeCString(password)
+                return .send(FrontendMessage.passwordData(Array(b.readableView)).encoded)
+            case .md5Password(let salt):
+                guard let password else { return needPassword("md5") }
+                var b = ByteBuffer(); b.writeCString(MD5Password.response(user: user, secret: password, salt: salt))
+                return .send(FrontendMessage.passwordData(Array(b.readableView)).encoded)
+            case .sasl(let mechanisms):
+                guard mechanisms.contains("SCRAM-SHA-256") else {
+                    return .fail(sqlState: "28000", message: "upstream server offers no supported SASL mechanism (\(mechanisms.joined(separator: ", ")))")
+                }
+                guard let password, ScramKeys(verifier: password) == nil, !MD5Password.isStoredHash(password) else {
+                    return needPassword("SCRAM-SHA-256")
+                }
+                let client = ScramClient(password: password, clientNonce: clientNonce)
+                scram = client
+                var b = ByteBuffer()
+                b.writeCString("SCRAM-SHA-256")
+                b.writeInteger(Int32(client.clientFirstMessage.count))
+                b.append(client.clientFirstMessage)
+                return .send(FrontendMessage.passwordData(Array(b.readableView)).encoded)
+            case .saslContinue(let data):
+                guard var client = scram, let reply = try? client.serverFirstReceived(data) else {
+                    return .fail(sqlState: "08P01", message: "upstream server sent a malformed SCRAM message")
+                }
+                scram = client
+                return .send(FrontendMessage.passwordData(reply).encoded)
+            case .saslFinal(let data):
+                guard let client = scram, (try? client.serverFinalReceived(data)) != nil else {
+                    return .fail(sqlState: "28000", message: "upstream server's SCRAM signature is invalid")
+                }
+                return .wait
+            case .kerberosV5, .gss, .gssContinue, .sspi:
+                return .fail(sqlState: "28000", message: "upstream server asked for an authentication method pgstash does not support (GSSAPI/SSPI/Kerberos)")
+            }
+        case let .parameterStatus(name, value):
+            parameters[name] = value
+            return .wait
+        case let .backendKeyData(pid, secret):
+            key = (pid, secret)
+            return .wait
+        case .readyForQuery:
+            return .ready(parameters: parameters, processID: key.0, secretKey: key.1)
+        case .errorResponse(let f):
+            return .fail(sqlState: f.sqlState ?? "08006", message: f.message ?? "upstream login failed")
+        case .noticeResponse, .negotiateProtocolVersion:
+            return .wait
+        default:
+            return .fail(sqlState: "08P01", message: "upstream server sent an unexpected message during login")
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import ProxyConfig
+
+/// Identifies one upstream server connection.
+public struct ServerID: Hashable, Sendable, CustomStringConvertible {
+    public let raw: Int
+    public init(_ raw: Int) { self.raw = raw }
+    public var description: String { "S\(raw)" }
+}
+
+/// Identifies one client connection.
+public struct ClientID: Hashable, Sendable, CustomStringConvertible {
+    public let raw: Int
+    public init(_ raw: Int) { self.raw = raw }
+    public var description: String { "C\(raw)" }
+}
+
+/// Why a waiting client could not get a server.
+public enum PoolFailure: Equatable, Sendable {
+    /// No server became free within `acquire_timeout`.
+    case acquireTimeout(waited: Double)
+    /// Connecting upstream failed and no server is left to wait for.
+    case connectFailed(sqlState: String, message: String)
+}
+
+/// What the driver must do after feeding the pool an event.
+public enum PoolAction: Equatable, Sendable {
+    /// Open a new upstream connection under this id, then report `serverConnected` or
+    /// `serverConnectFailed`.
+    case connect(ServerID)
+    /// Hand this server to this client (it was waiting, or the server was idle).
+    case assign(ServerID, to: ClientID)
+    /// Close this server connection, then report `serverClosed`.
+    case close(ServerID)
+    /// Tell this waiting client it gets no server, and why.
+    case fail(ClientID, PoolFailure)
+}
+
+/// The pool of one (database, user): a hard cap of upstream connections, a FIFO queue of
+/// waiting clients, idle reaping, lifetimes and a retry interval after failed connects.
+/// Pure: time comes in as `now` (seconds, monotonic); effects go out as `PoolAction`s.
+public struct Pool: Sendable {
+    public enum ServerState: Equatable, Sendable {
+        case connecting
+        case idle(since: Double)
+        case active(ClientID)
+        case closing
+    }
+
+    struct Server: Sendable {
+        var state: ServerState
+        var createdAt: Double
+    }
+
+    public var config: PoolConfig
+    private var servers: [ServerID: Server] = [:]
+    /// Idle servers, most recently released last (reused first: its caches are warm).
+    private var idle: [ServerID] = []
+    private var waiters = FIFOQueue<(client: ClientID, since: Double)>()
+    private var nextServer: Int
+    private let idStride: Int
+    private var lastConnectFailure: Double?
+    /// Last connect error text, for clients that arrive while the upstream is down.
+    public private(set) var lastError: String?
+
+    /// Server ids are `idBase + k * idStride` so several pools can share one id space.
+    public init(config: PoolConfig, idBase: Int = 0, idStride: Int = 1) {
+        self.config = config
+        self.nextServer = idBase
+        self.idStride = idStride
+    }
+
+    // MARK: Observations (SHOW POOLS, tests)
+
+    public var serverCount: Int { servers.count }
+    public var idleCount: Int { idle.count }
+    public var activeCount: Int { servers.values.filter { if case .active = $0.state { return true }; return false }.count }
+    public var connectingCount: Int { servers.values.filter { $0.state == .connecting }.count }
+    public var waitingCount: Int { waiters.count }
+    public func state(of s: ServerID) -> ServerState? { servers[s]?.state }
+    public func isWaiting(_ c: ClientID) -> Bool { waiters.contains { $0.client == c } }
+
+    // MARK: Events
+
+    /// A client needs a server.
+    public mutating func acquireRequested(by client: ClientID, now: Double) -> [PoolAction] {
+        if let s = idle.popLast() {
+            servers[s]!.state = .active(client)
+            return [.assign(s, to: client)]
+        }
+        waiters.append((client, now))
+        return connectIfNeeded(now: now)
+    }
+
+    /// The client no longer wants a server (it disconnected while waiting).
+    public mutating func clientGaveUp(_ client: ClientID) {
+        waiters.removeAll { $0.client == client }
+    }
+
+    /// The leased server is back. `reusable` is false when it must not serve anyone else
+    /// (broken, or dirty without a way to reset it).
+    public mutating func serverReleased(_ s: ServerID, reusable: Bool, now: Double) -> [PoolAction] {
+        guard var server = servers[s] else { return [] }
+        let expired = config.serverLifetime > 0 && now - server.createdAt >= config.serverLifetime
+        if !reusable || expired {
+            server.state = .closing
+            servers[s] = server
+            return [.close(s)] + connectIfNeeded(now: now)
+        }
+        return handOut(s, now: now)
+    }
+
+    public mutating func serverConnected(_ s: ServerID, now: Double) -> [PoolAction] {
+        guard servers[s] != nil else { return [] }
+        lastConnectFailure = nil
+        lastError = nil
+        return handOut(s, now: now)
+    }
+
+    public mutating func serverConnectFailed(_ s: ServerID, sqlState: String = "08006", error: String, now: Double) -> [PoolAction] {
+        servers[s] = nil
+        lastConnectFailure = now
+        lastError = error
+        // Waiting clients would otherwise sit out acquire_timeout against a dead upstream:
+        // when nothing else can serve them, tell them now, with the cause.
+        let live = servers.values.contains { $0.state != .closing }
+        guard !live else { return [] }
+        var actions: [PoolAction] = []
+        while let w = waiters.popFirst() { actions.append(.fail(w.client, .connectFailed(sqlState: sqlState, message: error))) }
+        return actions
+    }
+
+    /// A server connection ended (closed by us or by the peer), in whatever state it was.
+    public mutating func serverClosed(_ s: ServerID, now: Double) -> [PoolAction] {
+        guard servers.removeValue(forKey: s) != nil else { return [] }
+        idle.removeAll { $0 == s }
+        return connectIfNeeded(now: now)
+    }
+
+    /// Janitor tick: acquire timeouts, idle reaping, min_idle and connect retries.
+    public mutating func tick(now: Double) -> [PoolAction] {
+        var actions: [PoolAction] = []
+        while let w = waiters.first, now - w.since >= config.acquireTimeout {
+            _ = waiters.popFirst()
+            actions.append(.fail(w.client, .acquireTimeout(waited: now - w.since)))
+        }
+        let keep = config.minIdle
+        var reaped = 0
+        for s in idle {
+            guard case .idle(let since)? = servers[s]?.state, idle.count - reaped > keep else { continue }
+            let expired = config.serverLifetime > 0 && now - servers[s]!.createdAt >= config.serverLifetime
+            if now - since >= config.idleTimeout || expired {
+                servers[s]!.state = .closing
+                actions.append(.close(s))
+                reaped += 1
+            }
+        }
+        idle.removeAll { servers[$0]?.state == .closing }
+        actions += connectIfNeeded(now: now)
+        return actions
+    }
+
+    // MARK: Internals
+
+    private mutating func handOut(_ s: ServerID, now: Double) -> [PoolAction] {
+        if let w = waiters.popFirst() {
+            servers[s]!.state = .active(w.client)
+            return [.assign(s, to: w.client)]
+        }
+        servers[s]!.state = .idle(since: now)
+        idle.append(s)
+        return []
+    }
+
+    /// Opens connections for waiters not covered by connects in flight, and up to min_idle,
+    /// within the cap and the retry interval.
+    private mutating func connectIfNeeded(now: Double) -> [PoolAction] {
+        if let failed = lastConnectFailure, now - failed < config.connectRetryInterval { return [] }
+        let connecting = connectingCount
+        var wanted = max(waiters.count - connecting, 0)
+        if waiters.count == 0 { wanted = max(config.minIdle - idle.count - connecting, 0) }
+        var actions: [PoolAction] = []
+        while wanted > 0 && servers.count < config.maxUpstream {
+            let s = ServerID(nextServer)
+            nextServer += idStride
+            servers[s] = Server(state: .connecting, createdAt: now)
+            actions.append(.connect(s))
+            wanted -= 1
+        }
+        return actions
+    }
+}
