@@ -8,7 +8,7 @@ import Glibc
 /// Back-pressure: when `isOverHighWaterMark`, the owner pauses the connection that feeds this
 /// one (`pauseReading`) and resumes it on `connectionDidDrain`.
 public final class Connection: IOHandler {
-    /// Bytes read per `recv`.
+    /// Bytes read per `recv` (the size of the loop's receive scratch space).
     public static let readChunk = 64 * 1024
     /// Bytes read per readiness event before other descriptors get their turn.
     public static let readCapPerEvent = 256 * 1024
@@ -175,12 +175,10 @@ public final class Connection: IOHandler {
     /// Unread input makes close() send RST, which can destroy the output the peer has not read
     /// yet; reading what is already queued first lets the close be a FIN.
     private func discardUnreadAndClose() {
-        var scratch = ByteBuffer()
         var discarded = 0
         while discarded < 4 * Self.readCapPerEvent,
-              case .processed(let n)? = try? Socket.read(fd, into: &scratch, maxBytes: Self.readChunk), n > 0 {
+              case .processed(let n)? = try? Socket.read(fd, into: loop.readScratch), n > 0 {
             discarded += n
-            scratch.clear()
         }
         close(error: nil)
     }
@@ -242,11 +240,14 @@ public final class Connection: IOHandler {
         var total = 0
         var sawEOF = false
         var failure: IOError?
+        let scratch = loop.readScratch
         reading: while total < cap {
             do {
-                switch try Socket.read(fd, into: &inbound, maxBytes: Self.readChunk) {
+                switch try Socket.read(fd, into: scratch) {
                 case .processed(0): sawEOF = true; break reading
-                case .processed(let n): total += n
+                case .processed(let n):
+                    inbound.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                    total += n
                 case .wouldBlock: break reading
                 }
             } catch let error as IOError {

@@ -24,6 +24,9 @@ public final class EventLoop {
     private let epfd: Int32
     private let timerFd: Int32
     private let events: UnsafeMutablePointer<epoll_event>
+    /// Receive space shared by the loop's connections: one recv lands here and only the bytes
+    /// received are copied on, instead of growing every inbound buffer by a full chunk.
+    let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Connection.readChunk, alignment: 16)
     private var slots: [Slot?] = []
     private var nextID = EventLoop.firstUserID
     private var timers = TimerHeap()
@@ -61,6 +64,7 @@ public final class EventLoop {
             Glibc.close(epfd)
             Glibc.close(timerFd)
             events.deallocate()
+            readScratch.deallocate()
             throw error
         }
     }
@@ -69,6 +73,7 @@ public final class EventLoop {
         Glibc.close(epfd)
         Glibc.close(timerFd)
         events.deallocate()
+        readScratch.deallocate()
     }
 
     // MARK: Registrations

@@ -116,6 +116,11 @@ public enum Socket {
         throw Syscall.fail("recv", failure)
     }
 
+    /// Reads at most `buffer.count` bytes into `buffer`. `.processed(0)` is end of file.
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
+        try Syscall.nonBlocking("recv") { recv(fd, buffer.baseAddress, buffer.count, 0) }
+    }
+
     /// Writes as much of `bytes` as the socket takes now, without SIGPIPE.
     public static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws -> IOResult<Int> {
         try Syscall.nonBlocking("send") { send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
