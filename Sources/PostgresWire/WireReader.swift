@@ -43,7 +43,9 @@ public struct WireReader {
         return Int32(bitPattern: v)
     }
 
-    /// Reads a NUL-terminated string; the terminator is consumed, not returned.
+    /// Reads a NUL-terminated string; the terminator is consumed, not returned. Bytes that
+    /// are not UTF-8 (a client_encoding such as LATIN1) become U+FFFD, so code that forwards
+    /// a message must forward its original bytes, not a re-encoding of the decoded value.
     public mutating func readCString() throws -> String {
         guard let end = bytes[offset...].firstIndex(of: 0) else { throw fail(.missingTerminator) }
         let s = String(decoding: bytes[offset..<end], as: UTF8.self)
