@@ -38,6 +38,9 @@ public struct ByteBuffer: Sendable, Equatable {
     /// The unread bytes, sharing the buffer's storage (indices start at `readerIndex`).
     public var readableView: ArraySlice<UInt8> { bytes[readerIndex..<writerIndex] }
 
+    /// Bytes held by the backing storage, written or not.
+    public var capacity: Int { bytes.count }
+
     /// Bytes that can be written without growing.
     public var writableBytes: Int { bytes.count - writerIndex }
 

@@ -47,6 +47,10 @@ public struct FrameDecoder: Sendable {
     /// Bytes fed but not yet returned as frames.
     public var bufferedBytes: Int { buffer.readableBytes }
 
+    /// Bytes the decoder's buffer holds, used or not; it grows to fit the largest frame
+    /// in flight and is reused afterwards.
+    public var bufferCapacity: Int { buffer.capacity }
+
     /// The bytes fed but not yet returned (e.g. to forward them untouched after a handover).
     public var unconsumedBytes: ArraySlice<UInt8> { buffer.readableView }
 
