@@ -1,52 +1,92 @@
 /// A growable byte buffer with a read cursor: bytes are appended at the end and consumed
 /// from the front. Consumed space is reclaimed lazily (when more than half is dead) so the
 /// per-message hot path never shifts memory.
+///
+/// The backing array is kept longer than the written bytes: the tail past `writerIndex` is
+/// initialized once, when the buffer grows, and then reused, so a `recv` into
+/// `writeWithUnsafeMutableBytes` and the big-endian writers never zero-fill or reallocate on
+/// the steady-state path.
 public struct ByteBuffer: Sendable, Equatable {
-    public private(set) var storage: [UInt8]
+    /// Backing bytes; only `0..<writerIndex` are meaningful, the rest is reusable tail.
+    @usableFromInline var bytes: [UInt8]
     public private(set) var readerIndex: Int
+    /// Absolute index where the next written byte will go.
+    public private(set) var writerIndex: Int
 
     public init(capacity: Int = 0) {
-        storage = []
-        storage.reserveCapacity(capacity)
+        bytes = [UInt8](repeating: 0, count: max(0, capacity))
         readerIndex = 0
+        writerIndex = 0
     }
 
     public init(_ bytes: [UInt8]) {
-        storage = bytes
+        self.bytes = bytes
         readerIndex = 0
+        writerIndex = bytes.count
+    }
+
+    /// Every written byte, consumed ones included (indices match `readerIndex`). This is a
+    /// copy when the buffer has spare capacity: prefer `readableView` or `withReadableBytes`.
+    public var storage: [UInt8] {
+        writerIndex == bytes.count ? bytes : Array(bytes[0..<writerIndex])
     }
 
     /// Number of unread bytes.
-    @inlinable public var readableBytes: Int { storage.count - readerIndex }
-    @inlinable public var isEmpty: Bool { readerIndex == storage.count }
+    @inlinable public var readableBytes: Int { writerIndex - readerIndex }
+    @inlinable public var isEmpty: Bool { readerIndex == writerIndex }
 
-    /// The unread bytes.
-    public var readableView: ArraySlice<UInt8> { storage[readerIndex...] }
+    /// The unread bytes, sharing the buffer's storage (indices start at `readerIndex`).
+    public var readableView: ArraySlice<UInt8> { bytes[readerIndex..<writerIndex] }
 
-    public mutating func append(_ bytes: [UInt8]) { storage.append(contentsOf: bytes) }
-    public mutating func append(_ bytes: ArraySlice<UInt8>) { storage.append(contentsOf: bytes) }
-    public mutating func append(_ bytes: UnsafeRawBufferPointer) { storage.append(contentsOf: bytes) }
-    public mutating func append(contentsOf other: ByteBuffer) { storage.append(contentsOf: other.readableView) }
+    /// Bytes held by the backing storage, written or not.
+    public var capacity: Int { bytes.count }
+
+    /// Bytes that can be written without growing.
+    public var writableBytes: Int { bytes.count - writerIndex }
+
+    public mutating func append(_ other: [UInt8]) {
+        other.withUnsafeBytes { append($0) }
+    }
+
+    public mutating func append(_ other: ArraySlice<UInt8>) {
+        other.withUnsafeBytes { append($0) }
+    }
+
+    public mutating func append(_ raw: UnsafeRawBufferPointer) {
+        guard raw.count > 0 else { return }
+        ensureWritable(raw.count)
+        let at = writerIndex
+        bytes.withUnsafeMutableBytes { dst in
+            dst.baseAddress!.advanced(by: at).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+        }
+        writerIndex += raw.count
+    }
+
+    public mutating func append(contentsOf other: ByteBuffer) {
+        other.withReadableBytes { append($0) }
+    }
 
     /// Appends by letting `body` write at most `maxBytes` into fresh space; `body` returns
-    /// how many it wrote (e.g. a `recv`). Returns that count.
+    /// how many it wrote (e.g. a `recv`; a negative result appends nothing). Returns that count.
     public mutating func writeWithUnsafeMutableBytes(
         maxBytes: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int
     ) -> Int {
+        precondition(maxBytes >= 0, "maxBytes must not be negative")
         compactIfWorthIt()
-        let old = storage.count
-        storage.append(contentsOf: repeatElement(0, count: maxBytes))
-        let n = storage.withUnsafeMutableBytes { raw in
-            body(UnsafeMutableRawBufferPointer(rebasing: raw[old..<(old + maxBytes)]))
+        ensureWritable(maxBytes)
+        let at = writerIndex
+        let n = bytes.withUnsafeMutableBytes { raw in
+            body(UnsafeMutableRawBufferPointer(rebasing: raw[at..<(at + maxBytes)]))
         }
-        storage.removeLast(maxBytes - max(0, n))
+        precondition(n <= maxBytes, "wrote \(n) bytes into a window of \(maxBytes)")
+        if n > 0 { writerIndex += n }
         return n
     }
 
     /// Calls `body` with the unread bytes.
     public func withReadableBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try storage.withUnsafeBytes { raw in
-            try body(UnsafeRawBufferPointer(rebasing: raw[readerIndex...]))
+        try bytes.withUnsafeBytes { raw in
+            try body(UnsafeRawBufferPointer(rebasing: raw[readerIndex..<writerIndex]))
         }
     }
 
@@ -54,50 +94,69 @@ public struct ByteBuffer: Sendable, Equatable {
     public mutating func moveReaderIndex(forwardBy n: Int) {
         precondition(n >= 0 && n <= readableBytes)
         readerIndex += n
-        if readerIndex == storage.count {
-            storage.removeAll(keepingCapacity: true)
+        if readerIndex == writerIndex {
             readerIndex = 0
+            writerIndex = 0
         }
     }
 
+    /// Forgets every byte; the capacity is kept.
     public mutating func clear() {
-        storage.removeAll(keepingCapacity: true)
         readerIndex = 0
+        writerIndex = 0
     }
 
-    /// Drops consumed bytes when they are the larger part of the storage.
+    /// Drops consumed bytes when they are the larger part of the written bytes.
     public mutating func compactIfWorthIt() {
-        if readerIndex > 0 && readerIndex >= storage.count / 2 {
-            storage.removeFirst(readerIndex)
-            readerIndex = 0
+        guard readerIndex > 0 && readerIndex >= writerIndex / 2 else { return }
+        let from = readerIndex, count = writerIndex - readerIndex
+        if count > 0 {
+            bytes.withUnsafeMutableBytes { raw in
+                let base = raw.baseAddress!
+                base.copyMemory(from: base.advanced(by: from), byteCount: count)
+            }
         }
+        readerIndex = 0
+        writerIndex = count
+    }
+
+    /// Makes room for at least `n` more bytes past `writerIndex`, growing geometrically so
+    /// that the zero-fill of new tail space is amortized over many writes.
+    @usableFromInline mutating func ensureWritable(_ n: Int) {
+        let needed = writerIndex + n
+        guard needed > bytes.count else { return }
+        let target = Swift.max(needed, bytes.count * 2, 64)
+        bytes.append(contentsOf: repeatElement(0, count: target - bytes.count))
     }
 
     // MARK: Big-endian writers used by the encoders.
 
     public mutating func writeInteger<T: FixedWidthInteger>(_ v: T) {
-        var be = v.bigEndian
-        withUnsafeBytes(of: &be) { storage.append(contentsOf: $0) }
+        let size = MemoryLayout<T>.size
+        ensureWritable(size)
+        let at = writerIndex
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: v.bigEndian, toByteOffset: at, as: T.self) }
+        writerIndex += size
     }
 
-    public mutating func writeByte(_ b: UInt8) { storage.append(b) }
+    public mutating func writeByte(_ b: UInt8) {
+        ensureWritable(1)
+        bytes[writerIndex] = b
+        writerIndex += 1
+    }
 
     /// Writes a NUL-terminated string.
     public mutating func writeCString(_ s: String) {
-        storage.append(contentsOf: s.utf8)
-        storage.append(0)
+        var s = s
+        s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+        writeByte(0)
     }
 
     /// Overwrites a big-endian Int32 at an absolute index (used to patch length words).
     public mutating func setInt32(_ v: Int32, at index: Int) {
-        let be = UInt32(bitPattern: v).bigEndian
-        withUnsafeBytes(of: be) { src in
-            for i in 0..<4 { storage[index + i] = src[i] }
-        }
+        precondition(index >= 0 && index + 4 <= writerIndex, "setInt32 outside the written bytes")
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: v.bigEndian, toByteOffset: index, as: Int32.self) }
     }
-
-    /// Absolute index where the next written byte will go.
-    public var writerIndex: Int { storage.count }
 
     public static func == (a: ByteBuffer, b: ByteBuffer) -> Bool { a.readableView == b.readableView }
 }

@@ -1,1 +1,231 @@
 import CLinux
+import Glibc
+
+/// A single-threaded epoll reactor: level-triggered descriptor readiness, timers on one
+/// timerfd backed by a min-heap, cross-thread work through an eventfd, and deferred work run
+/// once per iteration before the loop sleeps.
+///
+/// Every method except `execute` and `stop` (and those of `handle`) must be called on the
+/// thread that runs `run()`.
+public final class EventLoop {
+    private struct Slot {
+        let id: UInt64
+        var interest: Interest
+        let handler: any IOHandler
+    }
+
+    private static let wakeID: UInt64 = 1
+    private static let timerID: UInt64 = 2
+    private static let firstUserID: UInt64 = 16
+    private static let maxEvents: Int32 = 256
+
+    /// Thread-safe access to `execute` and `stop`, for other threads.
+    public let handle: EventLoopHandle
+    private let epfd: Int32
+    private let timerFd: Int32
+    private let events: UnsafeMutablePointer<epoll_event>
+    /// Receive space shared by the loop's connections: one recv lands here and only the bytes
+    /// received are copied on, instead of growing every inbound buffer by a full chunk.
+    let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Connection.readChunk, alignment: 16)
+    private var slots: [Slot?] = []
+    private var nextID = EventLoop.firstUserID
+    private var timers = TimerHeap()
+    private var nextTimerID: UInt64 = 1
+    private var armedDeadline: UInt64 = 0
+    private var deferred: [() -> Void] = []
+    private var running = false
+
+    /// Monotonic seconds (CLOCK_MONOTONIC), refreshed each iteration after `epoll_wait`.
+    public private(set) var now: Double
+    /// Events dropped because their registration had been removed (diagnostics and tests).
+    public private(set) var staleEventsDropped = 0
+    /// Number of live registrations, not counting the loop's own descriptors.
+    public private(set) var registrationCount = 0
+    /// Number of pending timers.
+    public var timerCount: Int { timers.count }
+
+    public init() throws {
+        handle = try EventLoopHandle()
+        epfd = try Epoll.create()
+        do {
+            timerFd = try TimerFd.create()
+        } catch {
+            Glibc.close(epfd)
+            throw error
+        }
+        events = .allocate(capacity: Int(Self.maxEvents))
+        now = Clock.seconds()
+        do {
+            try Epoll.add(epfd, fd: handle.wakeFd, events: Epoll.readable,
+                          data: Registration(fd: handle.wakeFd, id: Self.wakeID).packed)
+            try Epoll.add(epfd, fd: timerFd, events: Epoll.readable,
+                          data: Registration(fd: timerFd, id: Self.timerID).packed)
+        } catch {
+            Glibc.close(epfd)
+            Glibc.close(timerFd)
+            events.deallocate()
+            readScratch.deallocate()
+            throw error
+        }
+    }
+
+    deinit {
+        Glibc.close(epfd)
+        Glibc.close(timerFd)
+        events.deallocate()
+        readScratch.deallocate()
+    }
+
+    // MARK: Registrations
+
+    /// Starts watching `fd`. The loop keeps `handler` alive until `unregister`.
+    /// Registering an fd that is already registered is a programmer error.
+    public func register(fd: Int32, interest: Interest, handler: any IOHandler) throws -> Registration {
+        precondition(fd >= 0, "register: negative fd")
+        let index = Int(fd)
+        if index >= slots.count {
+            slots.append(contentsOf: repeatElement(nil, count: max(index + 1 - slots.count, slots.count)))
+        }
+        precondition(slots[index] == nil, "register: fd \(fd) is already registered")
+        let registration = Registration(fd: fd, id: takeID())
+        try Epoll.add(epfd, fd: fd, events: interest.epollMask, data: registration.packed)
+        slots[index] = Slot(id: registration.id, interest: interest, handler: handler)
+        registrationCount += 1
+        return registration
+    }
+
+    /// Changes what `r` is watched for. Ignored if `r` is no longer registered.
+    public func setInterest(_ r: Registration, _ interest: Interest) {
+        guard let slot = liveSlot(r), slot.interest != interest else { return }
+        do {
+            try Epoll.modify(epfd, fd: r.fd, events: interest.epollMask, data: r.packed)
+        } catch {
+            preconditionFailure("setInterest on fd \(r.fd): \(error)")
+        }
+        slots[Int(r.fd)]!.interest = interest
+    }
+
+    /// The current interest of `r`, or nil if it is no longer registered.
+    public func interest(of r: Registration) -> Interest? { liveSlot(r)?.interest }
+
+    /// Stops watching `r`. No event of `r` is delivered afterwards, not even one already
+    /// returned by the current `epoll_wait`. Ignored if `r` is no longer registered.
+    /// Call it before closing the descriptor.
+    public func unregister(_ r: Registration) {
+        guard liveSlot(r) != nil else { return }
+        Epoll.remove(epfd, fd: r.fd)
+        slots[Int(r.fd)] = nil
+        registrationCount -= 1
+    }
+
+    private func liveSlot(_ r: Registration) -> Slot? {
+        let index = Int(r.fd)
+        guard index >= 0, index < slots.count, let slot = slots[index], slot.id == r.id else { return nil }
+        return slot
+    }
+
+    private func takeID() -> UInt64 {
+        let id = nextID
+        nextID = nextID == UInt64(UInt32.max) ? Self.firstUserID : nextID + 1
+        return id
+    }
+
+    // MARK: Timers and deferred work
+
+    /// Runs `body` on the loop after `seconds` (monotonic). Timers with equal deadlines run in
+    /// the order they were scheduled; a timer scheduled by a timer runs no earlier than the
+    /// next iteration.
+    @discardableResult
+    public func schedule(after seconds: Double, _ body: @escaping () -> Void) -> TimerID {
+        let delay = seconds.isFinite && seconds > 0 ? UInt64(min(seconds, 1e9) * 1e9) : 0
+        let id = nextTimerID
+        nextTimerID += 1
+        timers.insert(.init(deadline: Clock.nanoseconds() + delay, id: id, body: body))
+        return TimerID(rawValue: id)
+    }
+
+    /// Cancels a pending timer; ignored if it already ran or was cancelled.
+    public func cancel(_ t: TimerID) {
+        timers.remove(id: t.rawValue)
+    }
+
+    /// Runs `body` once on the loop thread, before the loop next sleeps in `epoll_wait`.
+    public func runBeforeNextWait(_ body: @escaping () -> Void) {
+        deferred.append(body)
+    }
+
+    /// Thread-safe: see `EventLoopHandle.execute`.
+    public func execute(_ body: @escaping @Sendable () -> Void) { handle.execute(body) }
+
+    /// Thread-safe: see `EventLoopHandle.stop`.
+    public func stop() { handle.stop() }
+
+    // MARK: Running
+
+    /// Runs the loop on the calling thread until `stop()`.
+    public func run() {
+        precondition(!running, "run() is not reentrant")
+        running = true
+        defer {
+            running = false
+            handle.clearStop()
+        }
+        while !handle.stopRequested {
+            runDeferred()
+            if handle.stopRequested { break }
+            armTimer()
+            let n = Epoll.wait(epfd, events, max: Self.maxEvents, timeoutMs: deferred.isEmpty ? -1 : 0)
+            now = Clock.seconds()
+            for i in 0..<n {
+                dispatch(data: clinux_event_u64(events + i), mask: clinux_event_mask(events + i))
+            }
+            fireTimers()
+        }
+    }
+
+    private func dispatch(data: UInt64, mask: UInt32) {
+        let (fd, id) = Registration.unpack(data)
+        switch id {
+        case Self.wakeID:
+            EventFd.drain(fd)
+            for body in handle.takeQueued() { body() }
+        case Self.timerID:
+            TimerFd.drain(fd)
+            armedDeadline = 0
+        default:
+            let index = Int(fd)
+            guard index < slots.count, let slot = slots[index], slot.id == id else {
+                staleEventsDropped += 1
+                return
+            }
+            slot.handler.handleEvent(
+                readable: mask & Epoll.readable != 0,
+                writable: mask & Epoll.writable != 0,
+                hangup: mask & (Epoll.hangup | Epoll.error) != 0)
+        }
+    }
+
+    private func runDeferred() {
+        while !deferred.isEmpty {
+            let batch = deferred
+            deferred.removeAll(keepingCapacity: true)
+            for body in batch { body() }
+        }
+    }
+
+    private func armTimer() {
+        guard let first = timers.first, first.deadline != armedDeadline else { return }
+        TimerFd.arm(timerFd, atNanoseconds: max(first.deadline, 1))
+        armedDeadline = first.deadline
+    }
+
+    private func fireTimers() {
+        guard !timers.isEmpty else { return }
+        let nowNs = Clock.nanoseconds()
+        let limit = nextTimerID
+        while let first = timers.first, first.deadline <= nowNs, first.id < limit {
+            _ = timers.popFirst()
+            first.body()
+        }
+    }
+}

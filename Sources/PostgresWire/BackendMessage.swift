@@ -119,7 +119,7 @@ public enum BackendMessage: Equatable, Sendable {
                 msg = .authentication(.sasl(mechanisms: mechs))
             case 11: msg = .authentication(.saslContinue(r.readRest()))
             case 12: msg = .authentication(.saslFinal(r.readRest()))
-            default: throw r.fail(.invalidValue("unknown authentication code \(code)"))
+            default: throw r.fail(.invalidValue("unknown authentication code \(code)"), at: r.offset - 4)
             }
         case .backendKeyData:
             msg = .backendKeyData(processID: try r.readInt32(), secretKey: try r.readInt32())
@@ -132,8 +132,7 @@ public enum BackendMessage: Equatable, Sendable {
         case .copyOutResponse: msg = .copyOutResponse(try readCopyResponse(&r))
         case .copyBothResponse: msg = .copyBothResponse(try readCopyResponse(&r))
         case .dataRow:
-            let n = try r.readInt16()
-            guard n >= 0 else { throw r.fail(.invalidLength(Int(n))) }
+            let n = try r.readCount()
             var cols: [[UInt8]?] = []
             cols.reserveCapacity(Int(n))
             for _ in 0..<n { cols.append(try r.readNullableBytes()) }
@@ -144,8 +143,9 @@ public enum BackendMessage: Equatable, Sendable {
         case .functionCallResponse: msg = .functionCallResponse(try r.readNullableBytes())
         case .negotiateProtocolVersion:
             let minor = try r.readInt32()
+            let countStart = r.offset
             let n = try r.readInt32()
-            guard n >= 0 else { throw r.fail(.invalidLength(Int(n))) }
+            guard n >= 0 else { throw r.fail(.invalidLength(Int(n)), at: countStart) }
             var opts: [String] = []
             for _ in 0..<n { opts.append(try r.readCString()) }
             msg = .negotiateProtocolVersion(newestMinor: minor, unrecognized: opts)
@@ -154,8 +154,7 @@ public enum BackendMessage: Equatable, Sendable {
             msg = .notificationResponse(processID: try r.readInt32(), channel: try r.readCString(),
                                         payload: try r.readCString())
         case .parameterDescription:
-            let n = try r.readInt16()
-            guard n >= 0 else { throw r.fail(.invalidLength(Int(n))) }
+            let n = try r.readCount()
             var oids: [Int32] = []
             for _ in 0..<n { oids.append(try r.readInt32()) }
             msg = .parameterDescription(oids)
@@ -166,12 +165,11 @@ public enum BackendMessage: Equatable, Sendable {
         case .readyForQuery:
             let b = try r.readUInt8()
             guard let s = TransactionStatus(rawValue: b) else {
-                throw r.fail(.invalidValue("unknown transaction status \(b)"))
+                throw r.fail(.invalidValue("unknown transaction status \(b)"), at: r.offset - 1)
             }
             msg = .readyForQuery(s)
         case .rowDescription:
-            let n = try r.readInt16()
-            guard n >= 0 else { throw r.fail(.invalidLength(Int(n))) }
+            let n = try r.readCount()
             var fields: [FieldDescription] = []
             fields.reserveCapacity(Int(n))
             for _ in 0..<n {

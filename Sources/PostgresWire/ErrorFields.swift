@@ -16,8 +16,9 @@ public struct ErrorFields: Equatable, Sendable {
         self.fields = f
     }
 
+    /// The first field with this code ('C' for the SQLSTATE…); nil for a non-ASCII code.
     public subscript(code: Character) -> String? {
-        let c = code.asciiValue!
+        guard let c = code.asciiValue else { return nil }
         return fields.first { $0.code == c }?.value
     }
 

@@ -44,7 +44,7 @@ public enum Framing {
         guard let h = try peekHeader(buffer, maxBodyLength: maxBodyLength),
               buffer.readableBytes >= h.frameLength else { return nil }
         let start = buffer.readerIndex + 5
-        let body = Array(buffer.storage[start..<(start + h.bodyLength)])
+        let body = Array(buffer.readableView[start..<(start + h.bodyLength)])
         buffer.moveReaderIndex(forwardBy: h.frameLength)
         return (h.id, body)
     }

@@ -77,8 +77,7 @@ public enum FrontendMessage: Equatable, Sendable {
             msg = .query(try r.readCString())
         case .parse:
             let name = try r.readCString(), query = try r.readCString()
-            let n = try r.readInt16()
-            guard n >= 0 else { throw r.fail(.invalidLength(Int(n))) }
+            let n = try r.readCount()
             var types: [Int32] = []
             types.reserveCapacity(Int(n))
             for _ in 0..<n { types.append(try r.readInt32()) }
@@ -86,8 +85,7 @@ public enum FrontendMessage: Equatable, Sendable {
         case .bind:
             let portal = try r.readCString(), stmt = try r.readCString()
             let formats = try readInt16Array(&r)
-            let np = try r.readInt16()
-            guard np >= 0 else { throw r.fail(.invalidLength(Int(np))) }
+            let np = try r.readCount()
             var params: [[UInt8]?] = []
             params.reserveCapacity(Int(np))
             for _ in 0..<np { params.append(try r.readNullableBytes()) }
@@ -97,13 +95,13 @@ public enum FrontendMessage: Equatable, Sendable {
         case .describe:
             let kind = try r.readUInt8()
             guard kind == UInt8(ascii: "S") || kind == UInt8(ascii: "P") else {
-                throw r.fail(.invalidValue("Describe target must be 'S' or 'P'"))
+                throw r.fail(.invalidValue("Describe target must be 'S' or 'P'"), at: r.offset - 1)
             }
             msg = .describe(kind: kind, name: try r.readCString())
         case .close:
             let kind = try r.readUInt8()
             guard kind == UInt8(ascii: "S") || kind == UInt8(ascii: "P") else {
-                throw r.fail(.invalidValue("Close target must be 'S' or 'P'"))
+                throw r.fail(.invalidValue("Close target must be 'S' or 'P'"), at: r.offset - 1)
             }
             msg = .close(kind: kind, name: try r.readCString())
         case .execute:
@@ -118,8 +116,7 @@ public enum FrontendMessage: Equatable, Sendable {
         case .functionCall:
             let oid = try r.readInt32()
             let formats = try readInt16Array(&r)
-            let na = try r.readInt16()
-            guard na >= 0 else { throw r.fail(.invalidLength(Int(na))) }
+            let na = try r.readCount()
             var args: [[UInt8]?] = []
             for _ in 0..<na { args.append(try r.readNullableBytes()) }
             msg = .functionCall(FunctionCall(functionOID: oid, argumentFormats: formats,
@@ -174,8 +171,7 @@ public enum FrontendMessage: Equatable, Sendable {
 }
 
 func readInt16Array(_ r: inout WireReader) throws -> [Int16] {
-    let n = try r.readInt16()
-    guard n >= 0 else { throw r.fail(.invalidLength(Int(n))) }
+    let n = try r.readCount()
     var a: [Int16] = []
     a.reserveCapacity(Int(n))
     for _ in 0..<n { a.append(try r.readInt16()) }

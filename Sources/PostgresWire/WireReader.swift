@@ -22,6 +22,19 @@ public struct WireReader {
         WireDecodingError(messageID: messageID, offset: offset - bytes.startIndex, reason: reason)
     }
 
+    /// An error about the field that started at absolute index `fieldStart`.
+    func fail(_ reason: WireDecodingError.Reason, at fieldStart: Int) -> WireDecodingError {
+        WireDecodingError(messageID: messageID, offset: fieldStart - bytes.startIndex, reason: reason)
+    }
+
+    /// Reads an Int16 element count; a negative count is reported at the count's offset.
+    mutating func readCount() throws -> Int {
+        let start = offset
+        let n = try readInt16()
+        guard n >= 0 else { throw fail(.invalidLength(Int(n)), at: start) }
+        return Int(n)
+    }
+
     public mutating func readUInt8() throws -> UInt8 {
         guard remaining >= 1 else { throw fail(.truncated) }
         defer { offset += 1 }
@@ -43,7 +56,9 @@ public struct WireReader {
         return Int32(bitPattern: v)
     }
 
-    /// Reads a NUL-terminated string; the terminator is consumed, not returned.
+    /// Reads a NUL-terminated string; the terminator is consumed, not returned. Bytes that
+    /// are not UTF-8 (a client_encoding such as LATIN1) become U+FFFD, so code that forwards
+    /// a message must forward its original bytes, not a re-encoding of the decoded value.
     public mutating func readCString() throws -> String {
         guard let end = bytes[offset...].firstIndex(of: 0) else { throw fail(.missingTerminator) }
         let s = String(decoding: bytes[offset..<end], as: UTF8.self)
@@ -60,9 +75,10 @@ public struct WireReader {
 
     /// Reads an Int32 length then that many bytes; -1 means NULL.
     public mutating func readNullableBytes() throws -> [UInt8]? {
+        let start = offset
         let n = try readInt32()
         if n == -1 { return nil }
-        guard n >= 0 else { throw fail(.invalidLength(Int(n))) }
+        guard n >= 0 else { throw fail(.invalidLength(Int(n)), at: start) }
         return try readBytes(Int(n))
     }
 

@@ -1,0 +1,319 @@
+import Buffers
+import Glibc
+
+/// A buffered, non-blocking stream socket on an `EventLoop`, used for every client and server
+/// connection. Reads in chunks until EAGAIN or a per-event cap; writes at once when it can and
+/// buffers the rest, watching EPOLLOUT only while output is pending.
+///
+/// Back-pressure: when `isOverHighWaterMark`, the owner pauses the connection that feeds this
+/// one (`pauseReading`) and resumes it on `connectionDidDrain`.
+public final class Connection: IOHandler {
+    /// Bytes read per `recv` (the size of the loop's receive scratch space).
+    public static let readChunk = 64 * 1024
+    /// Bytes read per readiness event before other descriptors get their turn.
+    public static let readCapPerEvent = 256 * 1024
+
+    public let loop: EventLoop
+    public let fd: Int32
+    public weak var delegate: ConnectionDelegate?
+    /// Received bytes; the delegate consumes from the front.
+    public var inbound = ByteBuffer()
+    /// Free for the owner's bookkeeping.
+    public var userData: AnyObject?
+    /// Free for the owner's bookkeeping.
+    public var tag = 0
+    public let highWaterMark: Int
+    public let lowWaterMark: Int
+
+    public private(set) var isClosed = false
+    public private(set) var isConnecting: Bool
+    public private(set) var isReadingPaused = false
+    /// The peer sent end of file.
+    public private(set) var receivedEOF = false
+    public var outboundBytes: Int { outbound.readableBytes }
+    public var isOverHighWaterMark: Bool { outbound.readableBytes > highWaterMark }
+
+    private var registration: Registration!
+    private var outbound = ByteBuffer()
+    private var closeWhenFlushed = false
+    private var shutdownWhenFlushed = false
+    private var outputShutdown = false
+    private var drainOwed = false
+    private var failed = false
+
+    /// Wraps a connected (or, with `connecting`, connecting) non-blocking socket and registers it.
+    /// The connection owns `fd` from here on, even when this throws.
+    public init(loop: EventLoop, fd: Int32, connecting: Bool = false,
+                highWaterMark: Int = 1 << 20, lowWaterMark: Int? = nil) throws {
+        precondition(highWaterMark > 0)
+        self.loop = loop
+        self.fd = fd
+        self.isConnecting = connecting
+        self.highWaterMark = highWaterMark
+        self.lowWaterMark = min(lowWaterMark ?? highWaterMark / 2, highWaterMark)
+        do {
+            registration = try loop.register(fd: fd, interest: connecting ? .writable : .readable, handler: self)
+        } catch {
+            Socket.close(fd)
+            throw error
+        }
+    }
+
+    /// Starts an outgoing connection; `connectionDidConnect` or `connectionDidClose` follows.
+    public static func connect(loop: EventLoop, host: String, port: Int,
+                               highWaterMark: Int = 1 << 20) throws -> Connection {
+        let (fd, _) = try Socket.connectTCP(host: host, port: port)
+        Socket.setNoDelay(fd)
+        return try Connection(loop: loop, fd: fd, connecting: true, highWaterMark: highWaterMark)
+    }
+
+    // MARK: Sending
+
+    /// Writes what the socket takes now and buffers the rest. Ignored once closing.
+    public func send(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosed, !failed, !closeWhenFlushed, !shutdownWhenFlushed, !outputShutdown, bytes.count > 0 else { return }
+        var written = 0
+        if outbound.isEmpty && !isConnecting {
+            writing: while written < bytes.count {
+                do {
+                    switch try Socket.write(fd, UnsafeRawBufferPointer(rebasing: bytes[written...])) {
+                    case .processed(let n): written += n
+                    case .wouldBlock: break writing
+                    }
+                } catch let error as IOError {
+                    failLater(error)
+                    return
+                } catch {
+                    preconditionFailure("unexpected \(error)")
+                }
+            }
+        }
+        guard written < bytes.count else { return }
+        outbound.append(UnsafeRawBufferPointer(rebasing: bytes[written...]))
+        if isOverHighWaterMark { drainOwed = true }
+        updateInterest()
+    }
+
+    public func send(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { send($0) }
+    }
+
+    public func send(_ bytes: ArraySlice<UInt8>) {
+        bytes.withUnsafeBytes { send($0) }
+    }
+
+    /// Sends the readable bytes of `buffer` (its reader index is not moved).
+    public func send(_ buffer: ByteBuffer) {
+        buffer.withReadableBytes { send($0) }
+    }
+
+    /// Sends `count` readable bytes of `buffer` starting `offset` bytes after its reader index.
+    public func sendSlice(of buffer: ByteBuffer, offset: Int = 0, count: Int) {
+        precondition(offset >= 0 && count >= 0 && offset + count <= buffer.readableBytes)
+        buffer.withReadableBytes { send(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + count)])) }
+    }
+
+    // MARK: Flow control and closing
+
+    /// Stops reading (back-pressure); the kernel buffers and then TCP stalls the peer.
+    public func pauseReading() {
+        guard !isReadingPaused else { return }
+        isReadingPaused = true
+        updateInterest()
+    }
+
+    public func resumeReading() {
+        guard isReadingPaused else { return }
+        isReadingPaused = false
+        updateInterest()
+    }
+
+    /// Half-close: sends FIN once the buffered output is flushed, and keeps reading.
+    public func shutdownOutput() {
+        guard !isClosed, !outputShutdown, !closeWhenFlushed else { return }
+        if outbound.isEmpty && !isConnecting {
+            outputShutdown = true
+            Socket.shutdownOutput(fd)
+        } else {
+            shutdownWhenFlushed = true
+        }
+    }
+
+    /// Stops reading, flushes the buffered output, then closes.
+    public func closeAfterFlush() {
+        guard !isClosed, !failed else { return }
+        if outbound.isEmpty && !isConnecting {
+            discardUnreadAndClose()
+        } else {
+            closeWhenFlushed = true
+            updateInterest()
+        }
+    }
+
+    /// Closes now, dropping buffered output; `connectionDidClose(error: nil)` follows at once.
+    public func close() {
+        close(error: nil)
+    }
+
+    private func close(error: IOError?) {
+        guard !isClosed else { return }
+        isClosed = true
+        loop.unregister(registration)
+        Socket.close(fd)
+        outbound = ByteBuffer()
+        delegate?.connectionDidClose(self, error: error)
+    }
+
+    /// A write failed inside `send`: report it from the loop, not from inside the caller's `send`.
+    private func failLater(_ error: IOError) {
+        failed = true
+        outbound = ByteBuffer()
+        updateInterest()
+        loop.runBeforeNextWait { [self] in close(error: error) }
+    }
+
+    /// Unread input makes close() send RST, which can destroy the output the peer has not read
+    /// yet; reading what is already queued first lets the close be a FIN.
+    private func discardUnreadAndClose() {
+        var discarded = 0
+        while discarded < 4 * Self.readCapPerEvent,
+              case .processed(let n)? = try? Socket.read(fd, into: loop.readScratch), n > 0 {
+            discarded += n
+        }
+        close(error: nil)
+    }
+
+    private func updateInterest() {
+        guard !isClosed else { return }
+        var interest: Interest = []
+        if isConnecting {
+            interest = .writable
+        } else if !failed {
+            if !isReadingPaused && !receivedEOF && !closeWhenFlushed { interest.insert(.readable) }
+            if !outbound.isEmpty { interest.insert(.writable) }
+        }
+        loop.setInterest(registration, interest)
+    }
+
+    // MARK: Events
+
+    public func handleEvent(readable: Bool, writable: Bool, hangup: Bool) {
+        guard !isClosed, !failed else { return }
+        if isConnecting {
+            if writable || hangup { finishConnect() }
+            return
+        }
+        if writable && !outbound.isEmpty {
+            flushFromEvent()
+            if isClosed { return }
+        }
+        if hangup {
+            readAll()
+        } else if readable && !isReadingPaused && !receivedEOF && !closeWhenFlushed {
+            readAvailable(cap: Self.readCapPerEvent)
+        }
+    }
+
+    private func finishConnect() {
+        let error = Socket.pendingError(fd)
+        if error != 0 {
+            close(error: IOError(errno: error, operation: "connect"))
+            return
+        }
+        isConnecting = false
+        updateInterest()
+        delegate?.connectionDidConnect(self)
+        if isClosed { return }
+        if !outbound.isEmpty { flushFromEvent() }
+    }
+
+    /// EPOLLHUP/EPOLLERR: read what is left (bounded by the kernel's buffer, and even while
+    /// reading is paused, since the peer can send nothing more) and close.
+    private func readAll() {
+        readAvailable(cap: .max)
+        guard !isClosed, !failed else { return }
+        let error = Socket.pendingError(fd)
+        close(error: error == 0 ? nil : IOError(errno: error, operation: "recv"))
+    }
+
+    private func readAvailable(cap: Int) {
+        var total = 0
+        var sawEOF = false
+        var failure: IOError?
+        let scratch = loop.readScratch
+        reading: while total < cap {
+            do {
+                switch try Socket.read(fd, into: scratch) {
+                case .processed(0): sawEOF = true; break reading
+                case .processed(let n):
+                    inbound.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                    total += n
+                case .wouldBlock: break reading
+                }
+            } catch let error as IOError {
+                failure = error
+                break reading
+            } catch {
+                preconditionFailure("unexpected \(error)")
+            }
+        }
+        if total > 0 {
+            delegate?.connectionDidRead(self)
+            if isClosed || failed { return }
+        }
+        if let failure {
+            close(error: failure)
+        } else if sawEOF {
+            receivedEOF = true
+            if outbound.isEmpty && !isConnecting {
+                close(error: nil)
+            } else {
+                closeWhenFlushed = true
+                updateInterest()
+            }
+        }
+    }
+
+    private func flushFromEvent() {
+        flush()
+        guard !isClosed, !failed else { return }
+        if drainOwed && outbound.readableBytes < lowWaterMark {
+            drainOwed = false
+            delegate?.connectionDidDrain(self)
+        } else if outbound.isEmpty {
+            delegate?.connectionDidDrain(self)
+        }
+    }
+
+    private func flush() {
+        while !outbound.isEmpty {
+            do {
+                let result = try outbound.withReadableBytes { try Socket.write(fd, $0) }
+                guard case .processed(let n) = result else { break }
+                outbound.moveReaderIndex(forwardBy: n)
+            } catch let error as IOError {
+                close(error: error)
+                return
+            } catch {
+                preconditionFailure("unexpected \(error)")
+            }
+        }
+        outbound.compactIfWorthIt()
+        if outbound.isEmpty {
+            if closeWhenFlushed {
+                if receivedEOF { close(error: nil) } else { discardUnreadAndClose() }
+                return
+            }
+            if shutdownWhenFlushed {
+                shutdownWhenFlushed = false
+                outputShutdown = true
+                Socket.shutdownOutput(fd)
+                if receivedEOF {
+                    close(error: nil)
+                    return
+                }
+            }
+        }
+        updateInterest()
+    }
+}

@@ -1,0 +1,173 @@
+import PostgresWire
+import Testing
+
+@Suite("Frame splitting")
+struct FrameDecoderTests {
+    static let pipeline: [FrontendMessage] = [
+        .parse(name: "s1", query: "SELECT * FROM orders WHERE id = $1", parameterTypes: [20]),
+        .bind(.init(portal: "", statement: "s1", parameterFormats: [1],
+                    parameters: [[0, 0, 0, 0, 0, 0, 0, 42]], resultFormats: [1])),
+        .describe(kind: UInt8(ascii: "P"), name: ""),
+        .execute(portal: "", maxRows: 0),
+        .sync,
+    ]
+
+    static let result: [BackendMessage] = [
+        .parseComplete,
+        .bindComplete,
+        .rowDescription([.init(name: "id", tableOID: 16384, columnAttribute: 1, dataTypeOID: 20,
+                               dataTypeSize: 8, typeModifier: -1, format: 1)]),
+        .dataRow([[0, 0, 0, 0, 0, 0, 0, 42]]),
+        .dataRow([nil]),
+        .commandComplete(tag: "SELECT 2"),
+        .readyForQuery(.idle),
+    ]
+
+    @Test func pipelinedExtendedQuerySplitsAtEveryPairOfBoundaries() throws {
+        let stream = Self.pipeline.flatMap(\.encoded)
+        for a in 0...stream.count {
+            for b in a...stream.count {
+                let got = try decodeInChunks(stream, cuts: [a, b]) { try $0.nextFrontendMessage() }
+                #expect(got == Self.pipeline, "cuts at \(a), \(b)")
+            }
+        }
+    }
+
+    @Test func pipelinedResultSplitsByteByByte() throws {
+        let stream = Self.result.flatMap(\.encoded)
+        let got = try decodeInChunks(stream, cuts: Array(1..<stream.count)) { try $0.nextBackendMessage() }
+        #expect(got == Self.result)
+    }
+
+    @Test func rawFramesCarryTheirBodies() throws {
+        var decoder = FrameDecoder()
+        decoder.feed(Self.pipeline.flatMap(\.encoded))
+        var ids: [UInt8] = []
+        while let frame = try decoder.next() {
+            ids.append(frame.id)
+            #expect(try FrontendMessage.decode(id: frame.id, body: frame.body).id.rawValue == frame.id)
+        }
+        #expect(ids == Array("PBDES".utf8))
+        #expect(decoder.bufferedBytes == 0)
+    }
+
+    @Test func framingNextFrameMatchesTheDecoder() throws {
+        var buffer = ByteBuffer(Self.result.flatMap(\.encoded))
+        var got: [BackendMessage] = []
+        while let (id, body) = try Framing.nextFrame(&buffer, maxBodyLength: 1 << 20) {
+            got.append(try BackendMessage.decode(id: id, body: body))
+        }
+        #expect(got == Self.result)
+        #expect(buffer.isEmpty)
+    }
+
+    @Test func peekHeaderNeedsFiveBytes() throws {
+        let frame = FrontendMessage.query("SELECT 1").encoded
+        for n in 0..<5 {
+            let header = try Array(frame[..<n]).withUnsafeBytes { try Framing.peekHeader($0, maxBodyLength: 100) }
+            #expect(header == nil)
+        }
+        let header = try frame.withUnsafeBytes { try Framing.peekHeader($0, maxBodyLength: 100) }
+        #expect(header == FrameHeader(id: 0x51, bodyLength: 9))
+        #expect(header?.frameLength == frame.count)
+    }
+
+    @Test(arguments: [
+        ("51 00 00 00 03", 3),
+        ("51 00 00 00 00", 0),
+        ("51 ff ff ff ff", -1),
+        ("51 80 00 00 00", Int(Int32.min)),
+    ])
+    func lengthWordsBelowFourAreRefused(_ wire: String, _ length: Int) {
+        var decoder = FrameDecoder()
+        decoder.feed(hex(wire))
+        #expect(throws: WireDecodingError(messageID: 0x51, offset: 0, reason: .invalidLength(length))) {
+            try decoder.next()
+        }
+    }
+
+    @Test func twoGigabyteAnnouncementIsRefusedBeforeBuffering() {
+        var decoder = FrameDecoder()
+        decoder.feed(hex("44 7f ff ff ff"))
+        #expect(throws: WireDecodingError(messageID: 0x44, offset: 0,
+                                          reason: .messageTooLarge(declared: Int(Int32.max) - 4,
+                                                                   limit: FrameDecoder.defaultMaxBodyLength))) {
+            try decoder.next()
+        }
+    }
+
+    @Test func configuredLimitIsInclusive() throws {
+        var decoder = FrameDecoder(maxBodyLength: 8)
+        decoder.feed(FrontendMessage.copyData(Array(repeating: 7, count: 8)).encoded)
+        #expect(try decoder.nextFrontendMessage() == .copyData(Array(repeating: 7, count: 8)))
+        decoder.feed(FrontendMessage.copyData(Array(repeating: 7, count: 9)).encoded)
+        #expect(throws: WireDecodingError(messageID: 0x64, offset: 0, reason: .messageTooLarge(declared: 9, limit: 8))) {
+            try decoder.next()
+        }
+    }
+
+    @Test func errorIsStickyUntilTheDecoderIsDropped() {
+        var decoder = FrameDecoder()
+        decoder.feed(hex("51 00 00 00 02"))
+        let expected = WireDecodingError(messageID: 0x51, offset: 0, reason: .invalidLength(2))
+        #expect(throws: expected) { try decoder.next() }
+        decoder.feed(FrontendMessage.sync.encoded)
+        #expect(throws: expected) { try decoder.next() }
+    }
+
+    @Test func unknownTypeInAStreamNamesTheByte() throws {
+        var decoder = FrameDecoder()
+        decoder.feed(FrontendMessage.sync.encoded + BackendMessage.readyForQuery(.idle).encoded)
+        #expect(try decoder.nextFrontendMessage() == .sync)
+        #expect(throws: WireDecodingError(messageID: 0x5A, offset: 0, reason: .unknownMessageType)) {
+            try decoder.nextFrontendMessage()
+        }
+    }
+
+    @Test func truncatedBodyInsideACompleteFrame() {
+        // Execute whose length word covers a portal name but only 2 bytes of maxRows.
+        var decoder = FrameDecoder()
+        decoder.feed(hex("45 00 00 00 07 00 00 00"))
+        #expect(throws: WireDecodingError(messageID: 0x45, offset: 1, reason: .truncated)) {
+            try decoder.nextFrontendMessage()
+        }
+    }
+
+    @Test func recvStyleFeedAppendsOnlyWhatWasWritten() throws {
+        let frame = FrontendMessage.query("SELECT 1").encoded
+        var decoder = FrameDecoder(initialCapacity: 4)
+        var sent = 0
+        while sent < frame.count {
+            let n = decoder.feed(maxBytes: 64) { window in
+                let n = min(3, frame.count - sent)
+                for i in 0..<n { window[i] = frame[sent + i] }
+                return n
+            }
+            sent += n
+        }
+        #expect(decoder.bufferedBytes == frame.count)
+        #expect(try decoder.nextFrontendMessage() == .query("SELECT 1"))
+        #expect(decoder.unconsumedBytes.isEmpty)
+    }
+
+    @Test func longStreamWithPartialFramesKeepsMemoryBounded() throws {
+        let frame = BackendMessage.dataRow([Array(repeating: 0x61, count: 90)]).encoded
+        let chunk = Array(Array(repeating: frame, count: 50).joined())
+        var decoder = FrameDecoder(initialCapacity: 16)
+        var rows = 0
+        // Chunks of 1,000 bytes end mid-frame almost every time.
+        for _ in 0..<40 {
+            var from = 0
+            while from < chunk.count {
+                let to = min(from + 1_000, chunk.count)
+                decoder.feed(chunk[from..<to])
+                from = to
+                while try decoder.next() != nil { rows += 1 }
+            }
+        }
+        #expect(rows == 2_000)
+        #expect(decoder.streamOffset == 40 * chunk.count)
+        #expect(decoder.bufferedBytes == 0)
+        #expect(decoder.bufferCapacity <= 4 * 1_024)
+    }
+}
