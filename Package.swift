@@ -31,7 +31,7 @@ let package = Package(
             "EventLoop", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
         ]),
         .executableTarget(name: "pgstash", dependencies: [
-            "Proxy", "ProxyConfig", "SQLAnalysis",
+            "Proxy", "ProxyConfig", "SQLAnalysis", "EventLoop",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -44,6 +44,6 @@ let package = Package(
         .testTarget(name: "SQLAnalysisTests", dependencies: ["SQLAnalysis"]),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "PostgresWire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["CLibPQ", "CHiredis", "PostgresWire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["CLibPQ", "CHiredis", "PostgresWire", "ProxyCore"]),
     ]
 )

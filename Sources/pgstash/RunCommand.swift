@@ -1,4 +1,8 @@
 import ArgumentParser
+import EventLoop
+import Glibc
+import Proxy
+import ProxyConfig
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +20,58 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Upstream postgresql://USER:PASSWORD@HOST:PORT/DB.")
     var upstream: String?
 
-    func run() throws {
-        throw ValidationError("the proxy is not wired yet")
+    @Flag(name: .long, help: "Log every client and server event.")
+    var verbose = false
+
+    func loadConfiguration() throws -> ProxyConfiguration {
+        do {
+            if let upstream {
+                return try ConfigLoader.fromUpstream(url: upstream, listen: listen, overrides: set)
+            }
+            guard let config else {
+                throw ValidationError("give --config FILE, or --listen HOST:PORT --upstream postgresql://USER:PASSWORD@HOST:PORT/DB")
+            }
+            return try ConfigLoader.load(path: config, overrides: set, listen: listen)
+        } catch let errors as ConfigErrors {
+            printError("\(errors)")
+            throw ExitCode(1)
+        }
     }
+
+    func run() throws {
+        let cfg = try loadConfiguration()
+        let loop = try EventLoop()
+        let log = Logger(level: verbose ? .debug : .info)
+        let server = ProxyServer(config: cfg, loop: loop, log: log)
+        do { try server.start() } catch {
+            printError("pgstash: cannot listen on \(cfg.listen.host):\(cfg.listen.port): \(error)")
+            throw ExitCode(1)
+        }
+        server.onDrained = { loop.stop() }
+        // SIGHUP reloads proxy.conf (an invalid file is rejected whole); SIGTERM drains;
+        // SIGINT stops at once.
+        let signals = try SignalSource(loop: loop, signals: [SIGHUP, SIGTERM, SIGINT]) { sig in
+            switch sig {
+            case SIGHUP:
+                guard self.config != nil else { return log.warning("SIGHUP ignored: running without a config file") }
+                do { server.reload(try self.loadConfiguration()) } catch {
+                    log.error("reload rejected; keeping the running configuration")
+                }
+            case SIGTERM:
+                log.info("SIGTERM: no new clients; exiting once open transactions finish")
+                server.shutdown(graceful: true)
+            default:
+                log.info("SIGINT: exiting")
+                server.shutdown(graceful: false)
+                loop.stop()
+            }
+        }
+        loop.run()
+        signals.cancel()
+    }
+}
+
+func printError(_ s: String) {
+    let line = s.hasSuffix("\n") ? s : s + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
 }

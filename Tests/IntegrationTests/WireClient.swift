@@ -1,0 +1,100 @@
+import Foundation
+import Glibc
+import PostgresWire
+import ProxyCore
+
+/// A blocking protocol-3.0 client on a raw socket, for checks psql cannot express: exact
+/// SQLSTATEs, garbage and oversized messages, stalls.
+final class WireClient {
+    let fd: Int32
+    private var inbound = ByteBuffer()
+
+    init(port: Int, timeout: Double = 10) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int32((timeout - Double(Int(timeout))) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { close(fd); throw TestFailure("connect to \(port) failed: errno \(errno)") }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            off += n
+        }
+    }
+
+    /// Reads one backend message; nil on EOF, timeout or a reset.
+    func receive() -> BackendMessage? {
+        while true {
+            if let f = try? Framing.nextFrame(&inbound, maxBodyLength: 1 << 30) {
+                return try? BackendMessage.decode(id: f.id, body: f.body)
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 { return nil }
+            inbound.append(chunk[0..<n])
+        }
+    }
+
+    /// True when the peer closed the connection (EOF) within the socket timeout.
+    func waitForClose() -> Bool {
+        while true {
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n == 0 { return true }
+            if n < 0 { return errno == ECONNRESET }
+        }
+    }
+
+    enum LoginResult { case ready, error(ErrorFields), closed }
+
+    /// Logs in (cleartext, md5 or SCRAM) and returns at the first ReadyForQuery or error.
+    func login(user: String, password: String, database: String, parameters: [(String, String)] = []) -> LoginResult {
+        var l = ServerLogin(user: user, password: password, database: database, extraParameters: parameters,
+                            clientNonce: Crypto.base64(Crypto.randomBytes(18)))
+        send(l.startupPacket)
+        while let m = receive() {
+            if case .errorResponse(let f) = m { return .error(f) }
+            switch l.messageReceived(m) {
+            case .send(let b): send(b)
+            case .wait: continue
+            case .ready: return .ready
+            case let .fail(state, message):
+                return .error(ErrorFields(severity: "FATAL", sqlState: state, message: message))
+            }
+        }
+        return .closed
+    }
+
+    /// Runs a simple query; returns every message up to ReadyForQuery.
+    func query(_ sql: String) -> [BackendMessage] {
+        send(FrontendMessage.query(sql).encoded)
+        var out: [BackendMessage] = []
+        while let m = receive() {
+            out.append(m)
+            if case .readyForQuery = m { break }
+        }
+        return out
+    }
+}
+
+extension [BackendMessage] {
+    /// DataRow values as text, row by row.
+    var rows: [[String?]] {
+        compactMap { if case .dataRow(let cols) = $0 { return cols.map { $0.map { String(decoding: $0, as: UTF8.self) } } }; return nil }
+    }
+    var errors: [ErrorFields] {
+        compactMap { if case .errorResponse(let f) = $0 { return f }; return nil }
+    }
+}
