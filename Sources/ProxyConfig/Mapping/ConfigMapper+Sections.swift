@@ -1,0 +1,187 @@
+/// The keys of each section, which are the snake_case of the Swift field names.
+enum ConfigKeys {
+    static let sections = ["listen", "pool", "databases", "auth", "redis", "cache", "metrics", "admin"]
+    static let listen = ["host", "port", "max_clients", "startup_timeout", "max_message_size", "high_water_mark"]
+    /// Keys shared by `[pool]`, `[databases.NAME]` and `[pool.users.NAME]`.
+    static let poolSettings = [
+        "max_upstream", "min_idle", "acquire_timeout", "connect_timeout", "idle_timeout", "server_lifetime",
+        "connect_retry_interval", "max_prepared_statements", "pin_on_session_state",
+    ]
+    static let pool = ["mode"] + poolSettings + ["server_reset_query", "users"]
+    /// Overrides accept the mode as `mode` or `pool_mode`.
+    static let overrides = ["mode", "pool_mode"] + poolSettings
+    static let database = ["host", "port", "dbname", "user", "password"] + overrides
+    static let auth = ["type", "auth_file"]
+    static let redis = ["host", "port", "enabled", "connect_timeout", "command_timeout"]
+    static let cache = ["enabled", "max_result_bytes", "tiers", "rules"]
+    static let rule = ["name", "tier", "tables", "fingerprint", "pattern", "shared", "cache"]
+    static let metrics = ["enabled", "host", "port"]
+    static let admin = ["users"]
+
+    /// Keys of the sections that have fixed keys, to suggest `listen.port` for a bare `port`.
+    static let bySection: [(String, [String])] = [
+        ("listen", listen), ("pool", pool), ("auth", auth), ("redis", redis), ("cache", cache),
+        ("metrics", metrics), ("admin", admin),
+    ]
+}
+
+extension ConfigMapper {
+    static let ports = 1...65535
+
+    /// The whole document: sections, then the checks that span sections.
+    mutating func map(_ document: TOMLTable) -> ProxyConfiguration {
+        var config = ProxyConfiguration()
+        checkTopLevel(document)
+        if let t = table(document, "listen", in: "") { config.listen = listen(t) }
+        if let t = table(document, "pool", in: "") { config.pool = pool(t) }
+        if let t = table(document, "databases", in: "") { config.databases = databases(t) }
+        if let t = table(document, "auth", in: "") { config.auth = auth(t) }
+        if let t = table(document, "redis", in: "") { config.redis = redis(t) }
+        if let t = table(document, "cache", in: "") { config.cache = cache(t) }
+        if let t = table(document, "metrics", in: "") { config.metrics = metrics(t) }
+        if let t = table(document, "admin", in: "") { config.admin = admin(t) }
+        validate(&config)
+        return config
+    }
+
+    /// Unknown sections, and keys written before any section header.
+    private mutating func checkTopLevel(_ document: TOMLTable) {
+        let sectionTables = document.entries.filter { $0.value.table != nil || !ConfigKeys.sections.contains($0.key) }
+        for (key, value) in sectionTables where value.table == nil {
+            let homes = ConfigKeys.bySection.filter { $0.1.contains(key) }.map { "\($0.0).\(key)" }
+            var message = "key \(TableNode.dotted([key])) is outside any section"
+            message += homes.isEmpty
+                ? "; put it under its section header (sections: \(ConfigKeys.sections.joined(separator: ", ")))"
+                : "; did you mean \(homes.joined(separator: " or "))?"
+            report(value.origin, key: key, message)
+        }
+        var tables = TOMLTable()
+        for (key, value) in sectionTables where value.table != nil { tables[key] = value }
+        checkKeys(tables, path: "", allowed: ConfigKeys.sections)
+    }
+
+    mutating func listen(_ t: TOMLTable) -> ListenConfig {
+        let p = "listen"
+        checkKeys(t, path: p, allowed: ConfigKeys.listen)
+        var c = ListenConfig()
+        if let v = string(t, "host", in: p, nonEmpty: true) { c.host = v }
+        if let v = integer(t, "port", in: p, range: Self.ports) { c.port = v }
+        if let v = integer(t, "max_clients", in: p, range: 1...Int.max) { c.maxClients = v }
+        if let v = duration(t, "startup_timeout", in: p) { c.startupTimeout = v }
+        // A message length is an Int32 on the wire (protocol-message-formats.html).
+        if let v = size(t, "max_message_size", in: p, range: 1024...Int(Int32.max)) { c.maxMessageSize = v }
+        if let v = size(t, "high_water_mark", in: p, range: 1024...Int.max) { c.highWaterMark = v }
+        return c
+    }
+
+    mutating func pool(_ t: TOMLTable) -> PoolConfig {
+        let p = "pool"
+        checkKeys(t, path: p, allowed: ConfigKeys.pool)
+        var c = PoolConfig()
+        c.apply(poolOverrides(t, path: p, modeKeys: ["mode"]))
+        if let v = string(t, "server_reset_query", in: p) { c.serverResetQuery = v }
+        if let users = table(t, "users", in: p, what: "a table of [pool.users.NAME] sections") {
+            for (name, value) in users.entries {
+                let up = Self.join("pool.users", name)
+                guard let ut = value.table else {
+                    wrongType(value, up, "a table ([\(up)] section)")
+                    continue
+                }
+                checkKeys(ut, path: up, allowed: ConfigKeys.overrides)
+                c.users[name] = poolOverrides(ut, path: up, modeKeys: ["mode", "pool_mode"])
+            }
+        }
+        return c
+    }
+
+    /// The pool settings of `[pool]`, `[databases.NAME]` or `[pool.users.NAME]`.
+    mutating func poolOverrides(_ t: TOMLTable, path p: String, modeKeys: [String]) -> PoolOverrides {
+        var o = PoolOverrides()
+        let present = modeKeys.filter { t[$0] != nil }
+        if present.count > 1 {
+            report(t["pool_mode"]?.origin, key: Self.join(p, "pool_mode"),
+                "set only one of \(Self.join(p, "mode")) and \(Self.join(p, "pool_mode"))")
+        }
+        if let key = present.first { o.mode = choice(t, key, in: p, as: PoolMode.self) }
+        o.maxUpstream = integer(t, "max_upstream", in: p, range: 1...Int.max)
+        o.minIdle = integer(t, "min_idle", in: p, range: 0...Int.max)
+        o.acquireTimeout = duration(t, "acquire_timeout", in: p)
+        o.connectTimeout = duration(t, "connect_timeout", in: p)
+        o.idleTimeout = duration(t, "idle_timeout", in: p)
+        o.serverLifetime = duration(t, "server_lifetime", in: p)
+        o.connectRetryInterval = duration(t, "connect_retry_interval", in: p)
+        o.maxPreparedStatements = integer(t, "max_prepared_statements", in: p, range: 0...Int.max)
+        o.pinOnSessionState = bool(t, "pin_on_session_state", in: p)
+        return o
+    }
+
+    mutating func databases(_ t: TOMLTable) -> [String: DatabaseConfig] {
+        var result: [String: DatabaseConfig] = [:]
+        for (name, value) in t.entries {
+            let p = Self.join("databases", name)
+            guard let dt = value.table else {
+                wrongType(value, p, "a table ([\(p)] section describing an upstream database)")
+                continue
+            }
+            checkKeys(dt, path: p, allowed: ConfigKeys.database)
+            if name == "pgstash" {
+                report(value.origin, key: p, "the database name pgstash is reserved for the admin console")
+            }
+            var d = DatabaseConfig(dbname: name)
+            if let v = string(dt, "host", in: p, nonEmpty: true) { d.host = v }
+            if let v = integer(dt, "port", in: p, range: Self.ports) { d.port = v }
+            if let v = string(dt, "dbname", in: p, nonEmpty: true) { d.dbname = v }
+            d.user = string(dt, "user", in: p, nonEmpty: true)
+            d.password = string(dt, "password", in: p)
+            if d.password != nil, dt["user"] == nil {
+                let key = Self.join(p, "password")
+                report(origins[key], key: key, "\(key) is set without \(Self.join(p, "user"))")
+            }
+            d.pool = poolOverrides(dt, path: p, modeKeys: ["mode", "pool_mode"])
+            result[name] = d
+        }
+        return result
+    }
+
+    mutating func auth(_ t: TOMLTable) -> AuthConfig {
+        let p = "auth"
+        checkKeys(t, path: p, allowed: ConfigKeys.auth)
+        var c = AuthConfig()
+        if let v = choice(t, "type", in: p, as: AuthType.self) { c.type = v }
+        c.authFile = string(t, "auth_file", in: p, nonEmpty: true)
+        return c
+    }
+
+    mutating func redis(_ t: TOMLTable) -> RedisConfig {
+        let p = "redis"
+        checkKeys(t, path: p, allowed: ConfigKeys.redis)
+        var c = RedisConfig()
+        if let v = string(t, "host", in: p, nonEmpty: true) { c.host = v }
+        if let v = integer(t, "port", in: p, range: Self.ports) { c.port = v }
+        if let v = bool(t, "enabled", in: p) { c.enabled = v }
+        if let v = duration(t, "connect_timeout", in: p) { c.connectTimeout = v }
+        if let v = duration(t, "command_timeout", in: p) { c.commandTimeout = v }
+        return c
+    }
+
+    mutating func metrics(_ t: TOMLTable) -> MetricsConfig {
+        let p = "metrics"
+        checkKeys(t, path: p, allowed: ConfigKeys.metrics)
+        var c = MetricsConfig()
+        if let v = bool(t, "enabled", in: p) { c.enabled = v }
+        if let v = string(t, "host", in: p, nonEmpty: true) { c.host = v }
+        if let v = integer(t, "port", in: p, range: Self.ports) { c.port = v }
+        return c
+    }
+
+    mutating func admin(_ t: TOMLTable) -> AdminConfig {
+        let p = "admin"
+        checkKeys(t, path: p, allowed: ConfigKeys.admin)
+        var c = AdminConfig()
+        if let users = stringArray(t, "users", in: p) {
+            if users.contains("") { report(origins["admin.users"], key: "admin.users", "admin.users has an empty name") }
+            c.users = users.filter { !$0.isEmpty }
+        }
+        return c
+    }
+}
