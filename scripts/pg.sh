@@ -15,9 +15,9 @@ up)
     mkdir -p "$BASE"
     chmod 755 "$BASE"
     if [ ! -f "$BASE/data/PG_VERSION" ]; then
-        rm -rf "$BASE/data"; mkdir -p "$BASE/data" "$BASE/sock"
+        rm -rf "$BASE/data"; mkdir -p "$BASE/data" "$BASE/sock" "$BASE/log"
         printf '%s\n' "$PGPASS" > "$BASE/pwfile"
-        [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$BASE/data" "$BASE/sock" "$BASE/pwfile"
+        [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$BASE/data" "$BASE/sock" "$BASE/log" "$BASE/pwfile"
         chmod 700 "$BASE/data"; chmod 600 "$BASE/pwfile"
         as_pg "$PGBIN/initdb" -D "$BASE/data" -U postgres --pwfile="$BASE/pwfile" \
             --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
@@ -35,7 +35,7 @@ shared_buffers = 256MB
 CONF
     fi
     sed -i '/^port = /d' "$BASE/data/postgresql.conf"; echo "port = $PORT" >> "$BASE/data/postgresql.conf"
-    as_pg "$PGBIN/pg_ctl" -D "$BASE/data" -l "$BASE/server.log" -w -t 60 start >/dev/null
+    as_pg "$PGBIN/pg_ctl" -D "$BASE/data" -l "$BASE/log/server.log" -w -t 60 start >/dev/null
     echo "$PORT" > "$BASE/port"
     echo "postgres up: port=$PORT"
     ;;

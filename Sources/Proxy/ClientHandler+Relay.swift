@@ -61,6 +61,7 @@ extension ClientHandler {
                 flushToServer()
                 if !toClient.isEmpty { conn.send(toClient) }
                 if !waitingForServer, let pool {
+                    log.debug("\(self.id) waits for a server")
                     waitingForServer = true
                     pool.acquire(for: self)
                 }
@@ -157,8 +158,10 @@ extension ClientHandler {
             return false
         }
         let name = String(decoding: body[(portalEnd + 1)..<stmtEnd], as: UTF8.self)
+        // Any injected Parse goes first, on the wire and in the tracker.
+        let serverName = name.isEmpty ? nil : ensurePrepared(name, on: s)
         s.tracker.requestSent(.bind)
-        guard !name.isEmpty, let serverName = ensurePrepared(name, on: s) else {
+        guard let serverName else {
             toServer.append(frame)
             return true
         }
@@ -228,6 +231,7 @@ extension ClientHandler {
 
     func releaseServer() {
         guard let s = leased, let pool else { return }
+        log.debug("\(id) releases \(s.id)")
         leased = nil
         s.client = nil
         pool.release(s, reusable: true)

@@ -198,6 +198,7 @@ final class ClientHandler: ConnectionDelegate {
     // MARK: Pool callbacks
 
     func serverAssigned(_ s: ServerHandler) {
+        log.debug("\(id) leases \(s.id)")
         waitingForServer = false
         guard let pool else { return }
         if case .awaitingParameters = phase {

@@ -124,7 +124,7 @@ public final class ProxyServer {
         let password = db.password ?? config.auth.users[upstreamUser]
         let p = PoolDriver(key: key, database: db, upstreamPassword: password,
                            config: config.effectivePool(database: database, user: user),
-                           server: self, idBase: nextPoolIndex, idStride: 4096)
+                           server: self, idBase: nextPoolIndex * 1_000_000, idStride: 1)
         nextPoolIndex += 1
         pools[key] = p
         return p
