@@ -33,7 +33,9 @@ public final class Connection: IOHandler {
     public var outboundBytes: Int { outbound.readableBytes }
     public var isOverHighWaterMark: Bool { outbound.readableBytes > highWaterMark }
 
-    private var registration: Registration!
+    /// This connection's registration with `loop`.
+    public var registration: Registration { registered }
+    private var registered: Registration!
     private var outbound = ByteBuffer()
     private var closeWhenFlushed = false
     private var shutdownWhenFlushed = false
@@ -52,7 +54,7 @@ public final class Connection: IOHandler {
         self.highWaterMark = highWaterMark
         self.lowWaterMark = min(lowWaterMark ?? highWaterMark / 2, highWaterMark)
         do {
-            registration = try loop.register(fd: fd, interest: connecting ? .writable : .readable, handler: self)
+            registered = try loop.register(fd: fd, interest: connecting ? .writable : .readable, handler: self)
         } catch {
             Socket.close(fd)
             throw error
