@@ -184,5 +184,39 @@ extension EventLoopTests {
             #expect(client.closes == 1 && client.closeError == nil)
             listener.close()
         }
+
+        /// Both directions shut (our FIN sent, the peer's received) raise EPOLLHUP even while
+        /// reading is paused: the rest of the input is delivered and the connection closes,
+        /// instead of the loop spinning on a level-triggered hang-up it ignores.
+        @Test func hangupWhilePausedDeliversTheRestAndCloses() throws {
+            let loop = try EventLoop()
+            var got: [UInt8] = []
+            let serverDelegate = Callbacks()
+            serverDelegate.onRead = { c in
+                got.append(contentsOf: c.inbound.readableView)
+                c.inbound.clear()
+            }
+            serverDelegate.onClose = { _, _ in loop.schedule(after: 0.02) { loop.stop() } }
+            var server: Connection?
+            var clientFd: Int32 = -1
+            let listener = try Listener(loop: loop, host: "127.0.0.1", port: 0) { fd in
+                let c = try! Connection(loop: loop, fd: fd)
+                c.delegate = serverDelegate
+                c.pauseReading()
+                c.shutdownOutput()
+                server = c
+                loop.schedule(after: 0.02) {
+                    _ = Array("tail".utf8).withUnsafeBytes { try! Socket.write(clientFd, $0) }
+                    Socket.close(clientFd)
+                }
+            }
+            clientFd = try Socket.connectTCP(host: "127.0.0.1", port: listener.port).fd
+            runLoop(loop, timeout: 10)
+            #expect(String(decoding: got, as: UTF8.self) == "tail")
+            #expect(serverDelegate.reads == 1)
+            #expect(serverDelegate.closes == 1 && serverDelegate.closeError == nil)
+            #expect(server?.isClosed == true)
+            listener.close()
+        }
     }
 }
