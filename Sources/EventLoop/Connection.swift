@@ -22,15 +22,21 @@ public final class Connection: IOHandler {
     public var userData: AnyObject?
     /// Free for the owner's bookkeeping.
     public var tag = 0
+    /// Buffered output above this makes `isOverHighWaterMark` true.
     public let highWaterMark: Int
+    /// After being over the high-water mark, `connectionDidDrain` fires once output is below this.
     public let lowWaterMark: Int
 
+    /// Closed, unregistered, fd released; `connectionDidClose` has been called.
     public private(set) var isClosed = false
+    /// An outgoing connect has not completed yet.
     public private(set) var isConnecting: Bool
     public private(set) var isReadingPaused = false
     /// The peer sent end of file.
     public private(set) var receivedEOF = false
+    /// Bytes accepted by `send` and not yet taken by the kernel.
     public var outboundBytes: Int { outbound.readableBytes }
+    /// The owner should stop feeding this connection (pause its source) until `connectionDidDrain`.
     public var isOverHighWaterMark: Bool { outbound.readableBytes > highWaterMark }
 
     /// This connection's registration with `loop`.
@@ -61,7 +67,8 @@ public final class Connection: IOHandler {
         }
     }
 
-    /// Starts an outgoing connection; `connectionDidConnect` or `connectionDidClose` follows.
+    /// Starts an outgoing connection; `connectionDidConnect` or `connectionDidClose` follows
+    /// from the loop. Throws only for failures known at once (resolution, no route, EMFILE...).
     public static func connect(loop: EventLoop, host: String, port: Int,
                                highWaterMark: Int = 1 << 20) throws -> Connection {
         let (fd, _) = try Socket.connectTCP(host: host, port: port)
@@ -124,6 +131,7 @@ public final class Connection: IOHandler {
         updateInterest()
     }
 
+    /// Undoes `pauseReading`; bytes already in the kernel are reported on the next iteration.
     public func resumeReading() {
         guard isReadingPaused else { return }
         isReadingPaused = false
@@ -225,8 +233,9 @@ public final class Connection: IOHandler {
         isConnecting = false
         updateInterest()
         delegate?.connectionDidConnect(self)
-        if isClosed { return }
-        if !outbound.isEmpty { flushFromEvent() }
+        if isClosed || failed { return }
+        // Also carries out a closeAfterFlush or shutdownOutput requested while connecting.
+        if outbound.isEmpty { flush() } else { flushFromEvent() }
     }
 
     /// EPOLLHUP/EPOLLERR: read what is left (bounded by the kernel's buffer, and even while

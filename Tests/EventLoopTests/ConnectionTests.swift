@@ -218,5 +218,29 @@ extension EventLoopTests {
             #expect(server?.isClosed == true)
             listener.close()
         }
+
+        @Test(arguments: [false, true])
+        func closingRequestedWhileConnectingHappensOnceConnected(halfClose: Bool) throws {
+            let loop = try EventLoop()
+            let serverDelegate = Callbacks()
+            serverDelegate.onClose = { _, _ in loop.schedule(after: 0.02) { loop.stop() } }
+            var server: Connection?
+            let listener = try Listener(loop: loop, host: "127.0.0.1", port: 0) { fd in
+                server = try! Connection(loop: loop, fd: fd)
+                server!.delegate = serverDelegate
+            }
+            let client = Callbacks()
+            let c = try Connection.connect(loop: loop, host: "127.0.0.1", port: listener.port)
+            c.delegate = client
+            if halfClose { c.shutdownOutput() } else { c.closeAfterFlush() }
+            runLoop(loop, timeout: 10)
+            #expect(client.connects == 1)
+            #expect(server?.receivedEOF == true)
+            #expect(serverDelegate.closes == 1 && serverDelegate.closeError == nil)
+            // A half-closed client learns of the server's close through its own end of file.
+            #expect(client.closes == 1 && client.closeError == nil)
+            #expect(c.isClosed)
+            listener.close()
+        }
     }
 }
