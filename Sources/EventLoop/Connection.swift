@@ -254,7 +254,8 @@ public final class Connection: IOHandler {
         let scratch = loop.readScratch
         reading: while total < cap {
             do {
-                switch try Socket.read(fd, into: scratch) {
+                let space = min(scratch.count, cap - total)
+                switch try Socket.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<space])) {
                 case .processed(0): sawEOF = true; break reading
                 case .processed(let n):
                     inbound.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
