@@ -6,7 +6,18 @@ import Glibc
 /// buffers the rest, watching EPOLLOUT only while output is pending.
 ///
 /// Back-pressure: when `isOverHighWaterMark`, the owner pauses the connection that feeds this
-/// one (`pauseReading`) and resumes it on `connectionDidDrain`.
+/// one (`pauseReading`) and resumes it on `connectionDidDrain`:
+///
+/// ```swift
+/// func connectionDidRead(_ c: Connection) {          // c = client, server = its upstream
+///     server.send(c.inbound); c.inbound.clear()
+///     if server.isOverHighWaterMark { c.pauseReading() }
+/// }
+/// func connectionDidDrain(_ c: Connection) { client.resumeReading() }   // c = server
+/// ```
+///
+/// End of file from the peer: buffered output is flushed, then the connection closes
+/// (`connectionDidClose(error: nil)`). All callbacks may close this or any connection.
 public final class Connection: IOHandler {
     /// Bytes read per `recv` (the size of the loop's receive scratch space).
     public static let readChunk = 64 * 1024
