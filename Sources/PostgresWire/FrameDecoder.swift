@@ -29,6 +29,11 @@ public struct FrameDecoder: Sendable {
     public var maxBodyLength: Int
     /// Whole startup packets (length word included) longer than this are refused.
     public var maxStartupLength: Int
+    /// When set (for a stream from a client), a header is checked the way PostgreSQL checks
+    /// it before reading the body: an unknown type byte is refused at once with
+    /// `.unknownMessageType`, and a body over `FrontendMessageID.postgresMaxBodyLength` with
+    /// `.messageTooLarge`, whatever `maxBodyLength` allows.
+    public var checksFrontendHeaders: Bool
     /// Bytes of the stream already handed out as frames, i.e. where the buffered bytes start.
     public private(set) var streamOffset: Int = 0
 
@@ -37,10 +42,12 @@ public struct FrameDecoder: Sendable {
     public init(phase: Phase = .messages,
                 maxBodyLength: Int = FrameDecoder.defaultMaxBodyLength,
                 maxStartupLength: Int = FrameDecoder.defaultMaxStartupLength,
+                checksFrontendHeaders: Bool = false,
                 initialCapacity: Int = 16 * 1024) {
         self.phase = phase
         self.maxBodyLength = maxBodyLength
         self.maxStartupLength = maxStartupLength
+        self.checksFrontendHeaders = checksFrontendHeaders
         self.buffer = ByteBuffer(capacity: initialCapacity)
     }
 
@@ -71,8 +78,9 @@ public struct FrameDecoder: Sendable {
             throw WireDecodingError(messageID: nil, offset: streamOffset,
                                     reason: .invalidValue("a typed message was read before the startup packet"))
         }
-        guard let header = try Framing.peekHeader(buffer, maxBodyLength: maxBodyLength),
-              buffer.readableBytes >= header.frameLength else { return nil }
+        guard let header = try Framing.peekHeader(buffer, maxBodyLength: maxBodyLength) else { return nil }
+        if checksFrontendHeaders { try checkFrontendHeader(header) }
+        guard buffer.readableBytes >= header.frameLength else { return nil }
         let start = buffer.readerIndex + 5
         let body = buffer.readableView[start..<(start + header.bodyLength)]
         consume(header.frameLength)
@@ -106,6 +114,17 @@ public struct FrameDecoder: Sendable {
         consume(length)
         if case .startup = packet { phase = .messages }
         return packet
+    }
+
+    private func checkFrontendHeader(_ header: FrameHeader) throws {
+        guard let id = FrontendMessageID(rawValue: header.id) else {
+            throw WireDecodingError(messageID: header.id, offset: 0, reason: .unknownMessageType)
+        }
+        let limit = min(maxBodyLength, id.postgresMaxBodyLength)
+        guard header.bodyLength <= limit else {
+            throw WireDecodingError(messageID: header.id, offset: 0,
+                                    reason: .messageTooLarge(declared: header.bodyLength, limit: limit))
+        }
     }
 
     private mutating func consume(_ n: Int) {
