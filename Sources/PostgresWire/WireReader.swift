@@ -27,12 +27,10 @@ public struct WireReader {
         WireDecodingError(messageID: messageID, offset: fieldStart - bytes.startIndex, reason: reason)
     }
 
-    /// Reads an Int16 element count; a negative count is reported at the count's offset.
+    /// Reads a 16-bit element count. The docs say Int16, but PostgreSQL reads and writes
+    /// counts as unsigned (pq_getmsgint(…, 2)): a Bind may carry up to 65,535 parameters.
     mutating func readCount() throws -> Int {
-        let start = offset
-        let n = try readInt16()
-        guard n >= 0 else { throw fail(.invalidLength(Int(n)), at: start) }
-        return Int(n)
+        Int(UInt16(bitPattern: try readInt16()))
     }
 
     public mutating func readUInt8() throws -> UInt8 {
