@@ -7,8 +7,10 @@
 /// through `nextStartupPacket()` and moves to `.messages` once a StartupMessage arrives. A
 /// decoder for the server side starts in `.messages`.
 ///
-/// After a decoding error the stream cannot be resynchronized (a bad length word hides where
-/// the next frame starts): the same error is thrown again until the decoder is dropped.
+/// A framing error (a bad or oversized length word, an unknown type under
+/// `checksFrontendHeaders`) cannot be recovered from, since it hides where the next frame
+/// starts: the same error is thrown again until the decoder is dropped. A body that fails
+/// typed decoding has been consumed already, so the frames after it still decode.
 public struct FrameDecoder: Sendable {
     /// Which kind of packet the next read expects.
     public enum Phase: Equatable, Sendable {
@@ -74,6 +76,13 @@ public struct FrameDecoder: Sendable {
     /// Returns the next complete typed frame, or nil when it has not fully arrived. The body
     /// shares the decoder's storage; its indices do not start at zero.
     public mutating func next() throws -> (id: UInt8, body: ArraySlice<UInt8>)? {
+        guard let (id, frame) = try nextFrame() else { return nil }
+        return (id, frame.dropFirst(5))
+    }
+
+    /// Like `next()`, but returns the whole frame (type byte and length word included), for
+    /// forwarding it untouched.
+    public mutating func nextFrame() throws -> (id: UInt8, frame: ArraySlice<UInt8>)? {
         guard phase == .messages else {
             throw WireDecodingError(messageID: nil, offset: streamOffset,
                                     reason: .invalidValue("a typed message was read before the startup packet"))
@@ -81,10 +90,9 @@ public struct FrameDecoder: Sendable {
         guard let header = try Framing.peekHeader(buffer, maxBodyLength: maxBodyLength) else { return nil }
         if checksFrontendHeaders { try checkFrontendHeader(header) }
         guard buffer.readableBytes >= header.frameLength else { return nil }
-        let start = buffer.readerIndex + 5
-        let body = buffer.readableView[start..<(start + header.bodyLength)]
+        let frame = buffer.readableView.prefix(header.frameLength)
         consume(header.frameLength)
-        return (header.id, body)
+        return (header.id, frame)
     }
 
     /// Returns the next frame decoded as a frontend (client → server) message.

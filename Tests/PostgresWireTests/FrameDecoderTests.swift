@@ -215,3 +215,22 @@ struct FrontendHeaderCheckTests {
         #expect(got == Fixtures.frontend)
     }
 }
+
+@Suite("Frame decoder recovery and forwarding")
+struct FrameDecoderForwardingTests {
+    @Test func bodyErrorConsumesOnlyItsFrame() throws {
+        var decoder = FrameDecoder()
+        decoder.feed(hex("44 00 00 00 06 58 00") + FrontendMessage.sync.encoded)
+        #expect(throws: WireDecodingError.self) { try decoder.nextFrontendMessage() }
+        #expect(try decoder.nextFrontendMessage() == .sync)
+    }
+
+    @Test func wholeFramesAreForwardedByteForByte() throws {
+        let frames = FrameDecoderTests.pipeline.map(\.encoded)
+        let stream = frames.flatMap { $0 }
+        for cut in 0...stream.count {
+            let got = try decodeInChunks(stream, cuts: [cut]) { try $0.nextFrame().map { Array($0.frame) } }
+            #expect(got == frames, "cut at \(cut)")
+        }
+    }
+}
