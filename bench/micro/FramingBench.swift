@@ -2,9 +2,9 @@ import PostgresWire
 
 /// Frame-splitting throughput on a realistic server → client stream: one result of
 /// RowDescription + 10,000 DataRows of ~100 bytes + CommandComplete + ReadyForQuery,
-/// repeated. Three figures: headers only over a contiguous buffer (`Framing.peekHeader`, what
-/// the proxy does when it forwards), the same through `FrameDecoder` fed 64 KB reads, and
-/// full typed decoding (`BackendMessage.decode`) of every frame.
+/// repeated. Figures: headers only over a contiguous buffer (`Framing.peekHeader`, what the
+/// proxy does when it forwards), the same through `FrameDecoder` fed 64 KB reads, full typed
+/// decoding (`BackendMessage.decode`) of every frame, and encoding the same messages back.
 func runFramingBench() {
     let result = framingBenchResult()
     let repeats = 8
@@ -53,6 +53,28 @@ func runFramingBench() {
         }
         return (count, sum)
     }
+
+    let decoded = decodeAll(stream)
+    measure("encode BackendMessage into ByteBuffer", bytes: stream.count, messages: messagesPerStream) {
+        var out = ByteBuffer(capacity: 256 * 1024)
+        var written = 0
+        for message in decoded {
+            message.encode(into: &out)
+            if out.readableBytes >= 64 * 1024 {
+                written &+= out.readableBytes
+                out.clear()
+            }
+        }
+        return (decoded.count, written &+ out.readableBytes)
+    }
+}
+
+private func decodeAll(_ stream: [UInt8]) -> [BackendMessage] {
+    var decoder = FrameDecoder()
+    decoder.feed(stream)
+    var messages: [BackendMessage] = []
+    while let message = try! decoder.nextBackendMessage() { messages.append(message) }
+    return messages
 }
 
 /// Copies `stream` into the decoder the way a `recv` loop would, 64 KB at a time, and lets
