@@ -110,6 +110,9 @@ public struct FrameDecoder: Sendable {
     /// Returns the next untyped startup-phase packet, or nil when it has not fully arrived.
     /// A StartupMessage moves the decoder to `.messages`; SSLRequest and GSSENCRequest keep
     /// it in `.startup`, since the client sends its StartupMessage next ("Message Flow").
+    /// After an SSLRequest or GSSENCRequest that is answered 'S'/'G', `bufferedBytes` must be
+    /// zero: bytes a client sent ahead of the handshake were not encrypted and may have been
+    /// injected (CVE-2021-23214), so the connection must be closed instead.
     public mutating func nextStartupPacket() throws -> StartupPacket? {
         guard phase == .startup else {
             throw WireDecodingError(messageID: nil, offset: streamOffset,
