@@ -138,6 +138,9 @@ public struct FrameDecoder: Sendable {
         }
     }
 
+    /// Drops `n` buffered bytes that were read outside the framing (a one-byte answer).
+    mutating func skip(_ n: Int) { consume(n) }
+
     private mutating func consume(_ n: Int) {
         buffer.moveReaderIndex(forwardBy: n)
         streamOffset += n
