@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import ProxyConfig
 
 /// The repository root, found from this file's path (Tests/ProxyConfigTests/…).
@@ -56,5 +57,36 @@ private let repositoryRoot: String = {
         } catch {
             #expect(error.description == "/nonexistent/proxy.conf: cannot read: No such file or directory")
         }
+    }
+}
+
+@Suite struct RobustnessTests {
+    /// Every prefix of the example file, and the file with each byte dropped in turn, either
+    /// loads or reports errors whose lines exist: no crash, no line past the end.
+    @Test func damagedExampleFileNeverCrashes() throws {
+        let text = try String(contentsOfFile: repositoryRoot + "/proxy.conf", encoding: .utf8)
+        let bytes = Array(text.utf8)
+        let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
+        var variants: [[UInt8]] = []
+        for cut in stride(from: 0, to: bytes.count, by: 37) {
+            variants.append(Array(bytes[..<cut]))
+            var dropped = bytes
+            dropped.remove(at: cut)
+            variants.append(dropped)
+        }
+        var rejected = 0
+        for variant in variants {
+            do {
+                _ = try ConfigLoader.parse(
+                    text: String(decoding: variant, as: UTF8.self), fileName: "proxy.conf",
+                    baseDirectory: repositoryRoot)
+            } catch {
+                rejected += 1
+                for e in error.errors where e.file == "proxy.conf" {
+                    #expect((e.line ?? 1) <= lineCount, "\(e)")
+                }
+            }
+        }
+        #expect(rejected > 0)
     }
 }
