@@ -229,6 +229,9 @@ import Testing
         var config = try load(minimal)
         config.auth.users = ["a": "x", "b": "y"]
         #expect(config.summary == "1 database, 2 users, pool mode transaction, max_upstream 20, cache disabled")
+        config.cache.enabled = true
+        config.cache.rules = [CacheRule(name: "r", tier: "L1")]
+        #expect(config.summary.hasSuffix("cache enabled with 1 rule"))
     }
 
     @Test(arguments: [

@@ -193,6 +193,11 @@ private func syntaxError(_ text: String) -> TOMLSyntaxError? {
         ("[[r]]\n[r]", 2, "array of tables"),
         ("a = \"\\u12\"", 1, "invalid unicode escape"),
         ("a = { b = 1 c = 2 }", 1, "expected ',' or '}'"),
+        ("x = 1\na = [\n  1,\n  2\n", 2, "unterminated array"),
+        ("x = 1\na = { b = 1,\n", 2, "unterminated inline table"),
+        ("x = 1\n[t\n", 2, "expected ']'"),
+        ("x = 1\ny = [1, 2\n# end\n", 2, "unterminated array"),
+        ("x = 1\ny = 2 $\n", 2, "expected end of line"),
     ])
     func syntaxErrors(source: String, line: Int, fragment: String) throws {
         let error = try #require(syntaxError(source))
