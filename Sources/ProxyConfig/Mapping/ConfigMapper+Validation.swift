@@ -61,7 +61,7 @@ extension ConfigMapper {
         var users = initialUsers
         if let file = auth.authFile {
             let path = FileReader.resolve(file, against: baseDirectory)
-            switch readFile(path) {
+            switch FileReader.read(path) {
             case .failure(let failure):
                 report(origins["auth.auth_file"], key: "auth.auth_file",
                     "auth.auth_file: cannot read \(path): \(failure.reason)")
