@@ -25,6 +25,17 @@ import Testing
         #expect(config.databases.count == 2)
     }
 
+    @Test func inlineTablesReplaceTheRules() throws {
+        let base = minimal + "\n[[cache.rules]]\nname = \"old\"\ntier = \"L1\"\ntables = [\"a\"]"
+        let config = try load(base, overrides: [#"cache.rules=[{ name = "new", tier = "L4", pattern = "ILIKE" }]"#])
+        #expect(config.cache.rules.map(\.name) == ["new"])
+        #expect(config.cache.rules.first?.pattern == "ILIKE")
+        let found = errors(base, overrides: [#"cache.rules=[{ name = "bad", tier = "L9", pattern = "x" }]"#])
+        #expect(found.count == 1)
+        #expect(found.first?.file == "command line")
+        #expect(found.first?.message.contains("unknown tier \"L9\"") == true)
+    }
+
     @Test func laterOverrideWins() throws {
         let config = try load(minimal, overrides: ["listen.port=7000", "listen.port=7001"])
         #expect(config.listen.port == 7001)
