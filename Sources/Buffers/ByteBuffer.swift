@@ -9,20 +9,24 @@
 public struct ByteBuffer: Sendable, Equatable {
     /// Backing bytes; only `0..<writerIndex` are meaningful, the rest is reusable tail.
     @usableFromInline var bytes: [UInt8]
-    public private(set) var readerIndex: Int
+    @usableFromInline var _readerIndex: Int
+    @usableFromInline var _writerIndex: Int
+
+    /// Absolute index of the first unread byte.
+    @inlinable public var readerIndex: Int { _readerIndex }
     /// Absolute index where the next written byte will go.
-    public private(set) var writerIndex: Int
+    @inlinable public var writerIndex: Int { _writerIndex }
 
     public init(capacity: Int = 0) {
         bytes = [UInt8](repeating: 0, count: max(0, capacity))
-        readerIndex = 0
-        writerIndex = 0
+        _readerIndex = 0
+        _writerIndex = 0
     }
 
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
-        readerIndex = 0
-        writerIndex = bytes.count
+        _readerIndex = 0
+        _writerIndex = bytes.count
     }
 
     /// Every written byte, consumed ones included (indices match `readerIndex`). This is a
@@ -36,7 +40,7 @@ public struct ByteBuffer: Sendable, Equatable {
     @inlinable public var isEmpty: Bool { readerIndex == writerIndex }
 
     /// The unread bytes, sharing the buffer's storage (indices start at `readerIndex`).
-    public var readableView: ArraySlice<UInt8> { bytes[readerIndex..<writerIndex] }
+    @inlinable public var readableView: ArraySlice<UInt8> { bytes[readerIndex..<writerIndex] }
 
     /// Bytes held by the backing storage, written or not.
     public var capacity: Int { bytes.count }
@@ -44,22 +48,22 @@ public struct ByteBuffer: Sendable, Equatable {
     /// Bytes that can be written without growing.
     public var writableBytes: Int { bytes.count - writerIndex }
 
-    public mutating func append(_ other: [UInt8]) {
+    @inlinable public mutating func append(_ other: [UInt8]) {
         other.withUnsafeBytes { append($0) }
     }
 
-    public mutating func append(_ other: ArraySlice<UInt8>) {
+    @inlinable public mutating func append(_ other: ArraySlice<UInt8>) {
         other.withUnsafeBytes { append($0) }
     }
 
-    public mutating func append(_ raw: UnsafeRawBufferPointer) {
+    @inlinable public mutating func append(_ raw: UnsafeRawBufferPointer) {
         guard raw.count > 0 else { return }
         ensureWritable(raw.count)
-        let at = writerIndex
+        let at = _writerIndex
         bytes.withUnsafeMutableBytes { dst in
             dst.baseAddress!.advanced(by: at).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
         }
-        writerIndex += raw.count
+        _writerIndex += raw.count
     }
 
     public mutating func append(contentsOf other: ByteBuffer) {
@@ -79,31 +83,31 @@ public struct ByteBuffer: Sendable, Equatable {
             body(UnsafeMutableRawBufferPointer(rebasing: raw[at..<(at + maxBytes)]))
         }
         precondition(n <= maxBytes, "wrote \(n) bytes into a window of \(maxBytes)")
-        if n > 0 { writerIndex += n }
+        if n > 0 { _writerIndex += n }
         return n
     }
 
     /// Calls `body` with the unread bytes.
-    public func withReadableBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    @inlinable public func withReadableBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try bytes.withUnsafeBytes { raw in
             try body(UnsafeRawBufferPointer(rebasing: raw[readerIndex..<writerIndex]))
         }
     }
 
     /// Marks `n` unread bytes as consumed.
-    public mutating func moveReaderIndex(forwardBy n: Int) {
+    @inlinable public mutating func moveReaderIndex(forwardBy n: Int) {
         precondition(n >= 0 && n <= readableBytes)
-        readerIndex += n
-        if readerIndex == writerIndex {
-            readerIndex = 0
-            writerIndex = 0
+        _readerIndex += n
+        if _readerIndex == _writerIndex {
+            _readerIndex = 0
+            _writerIndex = 0
         }
     }
 
     /// Forgets every byte; the capacity is kept.
     public mutating func clear() {
-        readerIndex = 0
-        writerIndex = 0
+        _readerIndex = 0
+        _writerIndex = 0
     }
 
     /// Drops consumed bytes when they are the larger part of the written bytes.
@@ -116,33 +120,35 @@ public struct ByteBuffer: Sendable, Equatable {
                 base.copyMemory(from: base.advanced(by: from), byteCount: count)
             }
         }
-        readerIndex = 0
-        writerIndex = count
+        _readerIndex = 0
+        _writerIndex = count
     }
 
     /// Makes room for at least `n` more bytes past `writerIndex`, growing geometrically so
     /// that the zero-fill of new tail space is amortized over many writes.
-    @usableFromInline mutating func ensureWritable(_ n: Int) {
-        let needed = writerIndex + n
-        guard needed > bytes.count else { return }
-        let target = Swift.max(needed, bytes.count * 2, 64)
+    @inlinable mutating func ensureWritable(_ n: Int) {
+        if _writerIndex + n > bytes.count { grow(toFit: n) }
+    }
+
+    @usableFromInline mutating func grow(toFit n: Int) {
+        let target = Swift.max(_writerIndex + n, bytes.count * 2, 64)
         bytes.append(contentsOf: repeatElement(0, count: target - bytes.count))
     }
 
     // MARK: Big-endian writers used by the encoders.
 
-    public mutating func writeInteger<T: FixedWidthInteger>(_ v: T) {
+    @inlinable public mutating func writeInteger<T: FixedWidthInteger>(_ v: T) {
         let size = MemoryLayout<T>.size
         ensureWritable(size)
-        let at = writerIndex
+        let at = _writerIndex
         bytes.withUnsafeMutableBytes { $0.storeBytes(of: v.bigEndian, toByteOffset: at, as: T.self) }
-        writerIndex += size
+        _writerIndex += size
     }
 
-    public mutating func writeByte(_ b: UInt8) {
+    @inlinable public mutating func writeByte(_ b: UInt8) {
         ensureWritable(1)
-        bytes[writerIndex] = b
-        writerIndex += 1
+        bytes[_writerIndex] = b
+        _writerIndex += 1
     }
 
     /// Writes a NUL-terminated string.

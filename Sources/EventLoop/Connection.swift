@@ -6,7 +6,18 @@ import Glibc
 /// buffers the rest, watching EPOLLOUT only while output is pending.
 ///
 /// Back-pressure: when `isOverHighWaterMark`, the owner pauses the connection that feeds this
-/// one (`pauseReading`) and resumes it on `connectionDidDrain`.
+/// one (`pauseReading`) and resumes it on `connectionDidDrain`:
+///
+/// ```swift
+/// func connectionDidRead(_ c: Connection) {          // c = client, server = its upstream
+///     server.send(c.inbound); c.inbound.clear()
+///     if server.isOverHighWaterMark { c.pauseReading() }
+/// }
+/// func connectionDidDrain(_ c: Connection) { client.resumeReading() }   // c = server
+/// ```
+///
+/// End of file from the peer: buffered output is flushed, then the connection closes
+/// (`connectionDidClose(error: nil)`). All callbacks may close this or any connection.
 public final class Connection: IOHandler {
     /// Bytes read per `recv` (the size of the loop's receive scratch space).
     public static let readChunk = 64 * 1024
@@ -22,18 +33,26 @@ public final class Connection: IOHandler {
     public var userData: AnyObject?
     /// Free for the owner's bookkeeping.
     public var tag = 0
+    /// Buffered output above this makes `isOverHighWaterMark` true.
     public let highWaterMark: Int
+    /// After being over the high-water mark, `connectionDidDrain` fires once output is below this.
     public let lowWaterMark: Int
 
+    /// Closed, unregistered, fd released; `connectionDidClose` has been called.
     public private(set) var isClosed = false
+    /// An outgoing connect has not completed yet.
     public private(set) var isConnecting: Bool
     public private(set) var isReadingPaused = false
     /// The peer sent end of file.
     public private(set) var receivedEOF = false
+    /// Bytes accepted by `send` and not yet taken by the kernel.
     public var outboundBytes: Int { outbound.readableBytes }
+    /// The owner should stop feeding this connection (pause its source) until `connectionDidDrain`.
     public var isOverHighWaterMark: Bool { outbound.readableBytes > highWaterMark }
 
-    private var registration: Registration!
+    /// This connection's registration with `loop`.
+    public var registration: Registration { registered }
+    private var registered: Registration!
     private var outbound = ByteBuffer()
     private var closeWhenFlushed = false
     private var shutdownWhenFlushed = false
@@ -52,14 +71,15 @@ public final class Connection: IOHandler {
         self.highWaterMark = highWaterMark
         self.lowWaterMark = min(lowWaterMark ?? highWaterMark / 2, highWaterMark)
         do {
-            registration = try loop.register(fd: fd, interest: connecting ? .writable : .readable, handler: self)
+            registered = try loop.register(fd: fd, interest: connecting ? .writable : .readable, handler: self)
         } catch {
             Socket.close(fd)
             throw error
         }
     }
 
-    /// Starts an outgoing connection; `connectionDidConnect` or `connectionDidClose` follows.
+    /// Starts an outgoing connection; `connectionDidConnect` or `connectionDidClose` follows
+    /// from the loop. Throws only for failures known at once (resolution, no route, EMFILE...).
     public static func connect(loop: EventLoop, host: String, port: Int,
                                highWaterMark: Int = 1 << 20) throws -> Connection {
         let (fd, _) = try Socket.connectTCP(host: host, port: port)
@@ -122,6 +142,7 @@ public final class Connection: IOHandler {
         updateInterest()
     }
 
+    /// Undoes `pauseReading`; bytes already in the kernel are reported on the next iteration.
     public func resumeReading() {
         guard isReadingPaused else { return }
         isReadingPaused = false
@@ -223,8 +244,9 @@ public final class Connection: IOHandler {
         isConnecting = false
         updateInterest()
         delegate?.connectionDidConnect(self)
-        if isClosed { return }
-        if !outbound.isEmpty { flushFromEvent() }
+        if isClosed || failed { return }
+        // Also carries out a closeAfterFlush or shutdownOutput requested while connecting.
+        if outbound.isEmpty { flush() } else { flushFromEvent() }
     }
 
     /// EPOLLHUP/EPOLLERR: read what is left (bounded by the kernel's buffer, and even while
@@ -243,7 +265,8 @@ public final class Connection: IOHandler {
         let scratch = loop.readScratch
         reading: while total < cap {
             do {
-                switch try Socket.read(fd, into: scratch) {
+                let space = min(scratch.count, cap - total)
+                switch try Socket.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<space])) {
                 case .processed(0): sawEOF = true; break reading
                 case .processed(let n):
                     inbound.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))

@@ -34,13 +34,20 @@ public final class EventLoop {
     private var armedDeadline: UInt64 = 0
     private var deferred: [() -> Void] = []
     private var running = false
+    private var loopThread: pthread_t?
 
-    /// Monotonic seconds (CLOCK_MONOTONIC), refreshed each iteration after `epoll_wait`.
+    /// Monotonic seconds (CLOCK_MONOTONIC), refreshed each iteration after `epoll_wait` and
+    /// before timers run.
     public private(set) var now: Double
     /// Events dropped because their registration had been removed (diagnostics and tests).
     public private(set) var staleEventsDropped = 0
     /// Number of live registrations, not counting the loop's own descriptors.
     public private(set) var registrationCount = 0
+    /// True on the thread currently inside `run()`, or on any thread while the loop is not running.
+    public var isInLoopThread: Bool {
+        guard let loopThread else { return true }
+        return pthread_equal(loopThread, pthread_self()) != 0
+    }
     /// Number of pending timers.
     public var timerCount: Int { timers.count }
 
@@ -81,6 +88,7 @@ public final class EventLoop {
     /// Starts watching `fd`. The loop keeps `handler` alive until `unregister`.
     /// Registering an fd that is already registered is a programmer error.
     public func register(fd: Int32, interest: Interest, handler: any IOHandler) throws -> Registration {
+        assert(isInLoopThread, "EventLoop used off its thread; use handle.execute")
         precondition(fd >= 0, "register: negative fd")
         let index = Int(fd)
         if index >= slots.count {
@@ -96,6 +104,7 @@ public final class EventLoop {
 
     /// Changes what `r` is watched for. Ignored if `r` is no longer registered.
     public func setInterest(_ r: Registration, _ interest: Interest) {
+        assert(isInLoopThread, "EventLoop used off its thread; use handle.execute")
         guard let slot = liveSlot(r), slot.interest != interest else { return }
         do {
             try Epoll.modify(epfd, fd: r.fd, events: interest.epollMask, data: r.packed)
@@ -112,6 +121,7 @@ public final class EventLoop {
     /// returned by the current `epoll_wait`. Ignored if `r` is no longer registered.
     /// Call it before closing the descriptor.
     public func unregister(_ r: Registration) {
+        assert(isInLoopThread, "EventLoop used off its thread; use handle.execute")
         guard liveSlot(r) != nil else { return }
         Epoll.remove(epfd, fd: r.fd)
         slots[Int(r.fd)] = nil
@@ -137,6 +147,7 @@ public final class EventLoop {
     /// next iteration.
     @discardableResult
     public func schedule(after seconds: Double, _ body: @escaping () -> Void) -> TimerID {
+        assert(isInLoopThread, "EventLoop used off its thread; use handle.execute")
         let delay = seconds.isFinite && seconds > 0 ? UInt64(min(seconds, 1e9) * 1e9) : 0
         let id = nextTimerID
         nextTimerID += 1
@@ -146,11 +157,13 @@ public final class EventLoop {
 
     /// Cancels a pending timer; ignored if it already ran or was cancelled.
     public func cancel(_ t: TimerID) {
+        assert(isInLoopThread, "EventLoop used off its thread; use handle.execute")
         timers.remove(id: t.rawValue)
     }
 
     /// Runs `body` once on the loop thread, before the loop next sleeps in `epoll_wait`.
     public func runBeforeNextWait(_ body: @escaping () -> Void) {
+        assert(isInLoopThread, "EventLoop used off its thread; use handle.execute")
         deferred.append(body)
     }
 
@@ -166,8 +179,10 @@ public final class EventLoop {
     public func run() {
         precondition(!running, "run() is not reentrant")
         running = true
+        loopThread = pthread_self()
         defer {
             running = false
+            loopThread = nil
             handle.clearStop()
         }
         while !handle.stopRequested {
@@ -222,6 +237,7 @@ public final class EventLoop {
     private func fireTimers() {
         guard !timers.isEmpty else { return }
         let nowNs = Clock.nanoseconds()
+        now = Double(nowNs) / 1e9      // so that inside a timer, `now` is at or past its deadline
         let limit = nextTimerID
         while let first = timers.first, first.deadline <= nowNs, first.id < limit {
             _ = timers.popFirst()

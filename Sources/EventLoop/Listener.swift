@@ -8,6 +8,8 @@ public final class Listener: IOHandler {
     public let port: Int
     public var acceptsPerEvent = 64
     public var retryDelay = 0.1
+    /// Sets TCP_NODELAY on each accepted socket (request/response traffic wants it).
+    public var noDelay = true
     public var onAccept: (Int32) -> Void
     public var onError: (IOError) -> Void = { _ in }
     public private(set) var isClosed = false
@@ -43,6 +45,7 @@ public final class Listener: IOHandler {
         for _ in 0..<acceptsPerEvent where !isClosed {
             do {
                 guard case .processed(let client) = try Socket.accept(fd) else { return }
+                if noDelay { Socket.setNoDelay(client) }
                 onAccept(client)
             } catch let error as IOError {
                 onError(error)

@@ -8,7 +8,8 @@ public enum Socket {
     private static let streamNonBlocking = Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue)
 
     /// A listening socket bound to `host` (an IPv4 or IPv6 literal, or a name such as
-    /// "localhost": the first address it resolves to) and `port` (0 picks a free port).
+    /// "localhost": the first address it resolves to; "" for every address) and `port`
+    /// (0 picks a free port, see `localPort`).
     public static func listenTCP(host: String, port: Int, backlog: Int32 = 1024) throws -> Int32 {
         var lastError = IOError(errno: EADDRNOTAVAIL, operation: "listen \(host):\(port)")
         for address in try resolve(host: host, port: port, passive: true) {

@@ -39,6 +39,8 @@ public enum BackendMessage: Equatable, Sendable {
         case saslFinal([UInt8])             // 12
     }
 
+    /// Body of CopyInResponse, CopyOutResponse and CopyBothResponse: overall format
+    /// (0 text, 1 binary) and one format code per column.
     public struct CopyResponse: Equatable, Sendable {
         public var format: Int8
         public var columnFormats: [Int16]
@@ -47,6 +49,7 @@ public enum BackendMessage: Equatable, Sendable {
         }
     }
 
+    /// One column of a RowDescription, fields in wire order.
     public struct FieldDescription: Equatable, Sendable {
         public var name: String
         public var tableOID: Int32
@@ -92,6 +95,7 @@ public enum BackendMessage: Equatable, Sendable {
         }
     }
 
+    /// Decodes one body of the given type; the whole body must be consumed.
     public static func decode(id rawID: UInt8, body: ArraySlice<UInt8>) throws -> BackendMessage {
         guard let id = BackendMessageID(rawValue: rawID) else {
             throw WireDecodingError(messageID: rawID, offset: 0, reason: .unknownMessageType)
@@ -188,6 +192,7 @@ public enum BackendMessage: Equatable, Sendable {
         try decode(id: id, body: body[...])
     }
 
+    /// Appends the whole frame (type byte, length, body).
     public func encode(into out: inout ByteBuffer) {
         let start = out.writerIndex
         out.writeByte(id.rawValue)
@@ -215,7 +220,7 @@ public enum BackendMessage: Equatable, Sendable {
         case .copyInResponse(let c), .copyOutResponse(let c), .copyBothResponse(let c):
             out.writeInteger(c.format); writeInt16Array(c.columnFormats, &out)
         case .dataRow(let cols):
-            out.writeInteger(Int16(cols.count)); cols.forEach { writeNullableBytes($0, &out) }
+            writeCount(cols.count, &out); cols.forEach { writeNullableBytes($0, &out) }
         case .errorResponse(let f), .noticeResponse(let f): f.encode(into: &out)
         case .functionCallResponse(let v): writeNullableBytes(v, &out)
         case let .negotiateProtocolVersion(minor, opts):
@@ -223,11 +228,11 @@ public enum BackendMessage: Equatable, Sendable {
         case let .notificationResponse(pid, channel, payload):
             out.writeInteger(pid); out.writeCString(channel); out.writeCString(payload)
         case .parameterDescription(let oids):
-            out.writeInteger(Int16(oids.count)); oids.forEach { out.writeInteger($0) }
+            writeCount(oids.count, &out); oids.forEach { out.writeInteger($0) }
         case let .parameterStatus(name, value): out.writeCString(name); out.writeCString(value)
         case .readyForQuery(let s): out.writeByte(s.rawValue)
         case .rowDescription(let fields):
-            out.writeInteger(Int16(fields.count))
+            writeCount(fields.count, &out)
             for f in fields {
                 out.writeCString(f.name); out.writeInteger(f.tableOID); out.writeInteger(f.columnAttribute)
                 out.writeInteger(f.dataTypeOID); out.writeInteger(f.dataTypeSize)

@@ -7,8 +7,10 @@
 /// through `nextStartupPacket()` and moves to `.messages` once a StartupMessage arrives. A
 /// decoder for the server side starts in `.messages`.
 ///
-/// After a decoding error the stream cannot be resynchronized (a bad length word hides where
-/// the next frame starts): the same error is thrown again until the decoder is dropped.
+/// A framing error (a bad or oversized length word, an unknown type under
+/// `checksFrontendHeaders`) cannot be recovered from, since it hides where the next frame
+/// starts: the same error is thrown again until the decoder is dropped. A body that fails
+/// typed decoding has been consumed already, so the frames after it still decode.
 public struct FrameDecoder: Sendable {
     /// Which kind of packet the next read expects.
     public enum Phase: Equatable, Sendable {
@@ -29,6 +31,11 @@ public struct FrameDecoder: Sendable {
     public var maxBodyLength: Int
     /// Whole startup packets (length word included) longer than this are refused.
     public var maxStartupLength: Int
+    /// When set (for a stream from a client), a header is checked the way PostgreSQL checks
+    /// it before reading the body: an unknown type byte is refused at once with
+    /// `.unknownMessageType`, and a body over `FrontendMessageID.postgresMaxBodyLength` with
+    /// `.messageTooLarge`, whatever `maxBodyLength` allows.
+    public var checksFrontendHeaders: Bool
     /// Bytes of the stream already handed out as frames, i.e. where the buffered bytes start.
     public private(set) var streamOffset: Int = 0
 
@@ -37,10 +44,12 @@ public struct FrameDecoder: Sendable {
     public init(phase: Phase = .messages,
                 maxBodyLength: Int = FrameDecoder.defaultMaxBodyLength,
                 maxStartupLength: Int = FrameDecoder.defaultMaxStartupLength,
+                checksFrontendHeaders: Bool = false,
                 initialCapacity: Int = 16 * 1024) {
         self.phase = phase
         self.maxBodyLength = maxBodyLength
         self.maxStartupLength = maxStartupLength
+        self.checksFrontendHeaders = checksFrontendHeaders
         self.buffer = ByteBuffer(capacity: initialCapacity)
     }
 
@@ -67,16 +76,23 @@ public struct FrameDecoder: Sendable {
     /// Returns the next complete typed frame, or nil when it has not fully arrived. The body
     /// shares the decoder's storage; its indices do not start at zero.
     public mutating func next() throws -> (id: UInt8, body: ArraySlice<UInt8>)? {
+        guard let (id, frame) = try nextFrame() else { return nil }
+        return (id, frame.dropFirst(5))
+    }
+
+    /// Like `next()`, but returns the whole frame (type byte and length word included), for
+    /// forwarding it untouched.
+    public mutating func nextFrame() throws -> (id: UInt8, frame: ArraySlice<UInt8>)? {
         guard phase == .messages else {
             throw WireDecodingError(messageID: nil, offset: streamOffset,
                                     reason: .invalidValue("a typed message was read before the startup packet"))
         }
-        guard let header = try Framing.peekHeader(buffer, maxBodyLength: maxBodyLength),
-              buffer.readableBytes >= header.frameLength else { return nil }
-        let start = buffer.readerIndex + 5
-        let body = buffer.readableView[start..<(start + header.bodyLength)]
+        guard let header = try Framing.peekHeader(buffer, maxBodyLength: maxBodyLength) else { return nil }
+        if checksFrontendHeaders { try checkFrontendHeader(header) }
+        guard buffer.readableBytes >= header.frameLength else { return nil }
+        let frame = buffer.readableView.prefix(header.frameLength)
         consume(header.frameLength)
-        return (header.id, body)
+        return (header.id, frame)
     }
 
     /// Returns the next frame decoded as a frontend (client → server) message.
@@ -94,6 +110,9 @@ public struct FrameDecoder: Sendable {
     /// Returns the next untyped startup-phase packet, or nil when it has not fully arrived.
     /// A StartupMessage moves the decoder to `.messages`; SSLRequest and GSSENCRequest keep
     /// it in `.startup`, since the client sends its StartupMessage next ("Message Flow").
+    /// After an SSLRequest or GSSENCRequest that is answered 'S'/'G', `bufferedBytes` must be
+    /// zero: bytes a client sent ahead of the handshake were not encrypted and may have been
+    /// injected (CVE-2021-23214), so the connection must be closed instead.
     public mutating func nextStartupPacket() throws -> StartupPacket? {
         guard phase == .startup else {
             throw WireDecodingError(messageID: nil, offset: streamOffset,
@@ -107,6 +126,20 @@ public struct FrameDecoder: Sendable {
         if case .startup = packet { phase = .messages }
         return packet
     }
+
+    private func checkFrontendHeader(_ header: FrameHeader) throws {
+        guard let id = FrontendMessageID(rawValue: header.id) else {
+            throw WireDecodingError(messageID: header.id, offset: 0, reason: .unknownMessageType)
+        }
+        let limit = min(maxBodyLength, id.postgresMaxBodyLength)
+        guard header.bodyLength <= limit else {
+            throw WireDecodingError(messageID: header.id, offset: 0,
+                                    reason: .messageTooLarge(declared: header.bodyLength, limit: limit))
+        }
+    }
+
+    /// Drops `n` buffered bytes that were read outside the framing (a one-byte answer).
+    mutating func skip(_ n: Int) { consume(n) }
 
     private mutating func consume(_ n: Int) {
         buffer.moveReaderIndex(forwardBy: n)

@@ -21,6 +21,8 @@ public enum FrontendMessage: Equatable, Sendable {
     case copyFail(String)
     case passwordData([UInt8])
 
+    /// Body of Bind: destination portal, source statement, parameter format codes, values
+    /// (nil is SQL NULL) and result-column format codes.
     public struct Bind: Equatable, Sendable {
         public var portal: String
         public var statement: String
@@ -35,6 +37,7 @@ public enum FrontendMessage: Equatable, Sendable {
         }
     }
 
+    /// Body of FunctionCall (the legacy fast-path interface).
     public struct FunctionCall: Equatable, Sendable {
         public var functionOID: Int32
         public var argumentFormats: [Int16]
@@ -139,11 +142,11 @@ public enum FrontendMessage: Equatable, Sendable {
         case .query(let q): out.writeCString(q)
         case let .parse(name, query, types):
             out.writeCString(name); out.writeCString(query)
-            out.writeInteger(Int16(types.count)); types.forEach { out.writeInteger($0) }
+            writeCount(types.count, &out); types.forEach { out.writeInteger($0) }
         case .bind(let b):
             out.writeCString(b.portal); out.writeCString(b.statement)
             writeInt16Array(b.parameterFormats, &out)
-            out.writeInteger(Int16(b.parameters.count))
+            writeCount(b.parameters.count, &out)
             for p in b.parameters { writeNullableBytes(p, &out) }
             writeInt16Array(b.resultFormats, &out)
         case let .describe(kind, name), let .close(kind, name):
@@ -156,7 +159,7 @@ public enum FrontendMessage: Equatable, Sendable {
         case .functionCall(let f):
             out.writeInteger(f.functionOID)
             writeInt16Array(f.argumentFormats, &out)
-            out.writeInteger(Int16(f.arguments.count))
+            writeCount(f.arguments.count, &out)
             for a in f.arguments { writeNullableBytes(a, &out) }
             out.writeInteger(f.resultFormat)
         }
@@ -179,8 +182,15 @@ func readInt16Array(_ r: inout WireReader) throws -> [Int16] {
 }
 
 func writeInt16Array(_ a: [Int16], _ out: inout ByteBuffer) {
-    out.writeInteger(Int16(a.count))
+    writeCount(a.count, &out)
     a.forEach { out.writeInteger($0) }
+}
+
+/// Writes an element count. PostgreSQL reads counts as unsigned 16-bit (pq_getmsgint(…, 2)),
+/// so up to 65,535 Bind parameters are valid although the docs say Int16.
+func writeCount(_ n: Int, _ out: inout ByteBuffer) {
+    precondition(n >= 0 && n <= Int(UInt16.max), "\(n) elements do not fit a protocol count")
+    out.writeInteger(UInt16(n))
 }
 
 func writeNullableBytes(_ p: [UInt8]?, _ out: inout ByteBuffer) {

@@ -59,3 +59,21 @@ public enum TransactionStatus: UInt8, Sendable {
     case inTransaction = 0x54   // 'T'
     case failed = 0x45          // 'E'
 }
+
+extension FrontendMessageID {
+    /// The largest body PostgreSQL itself accepts for this type from a client, so a proxy can
+    /// refuse an oversized control message from its header alone. postgres.c (SocketBackend)
+    /// caps control messages at PQ_SMALL_MESSAGE_LIMIT (10,000 bytes, length word included),
+    /// auth.c caps the 'p' messages at PG_MAX_AUTH_TOKEN_LENGTH (65,535), and the rest at
+    /// PQ_LARGE_MESSAGE_LIMIT (MaxAllocSize - 1).
+    public var postgresMaxBodyLength: Int {
+        switch self {
+        case .close, .describe, .execute, .flush, .sync, .terminate, .copyDone, .copyFail:
+            return 10_000 - 4
+        case .password:
+            return 65_535 - 4
+        case .query, .parse, .bind, .functionCall, .copyData:
+            return 0x3fff_ffff - 1 - 4
+        }
+    }
+}

@@ -27,12 +27,10 @@ public struct WireReader {
         WireDecodingError(messageID: messageID, offset: fieldStart - bytes.startIndex, reason: reason)
     }
 
-    /// Reads an Int16 element count; a negative count is reported at the count's offset.
+    /// Reads a 16-bit element count. The docs say Int16, but PostgreSQL reads and writes
+    /// counts as unsigned (pq_getmsgint(…, 2)): a Bind may carry up to 65,535 parameters.
     mutating func readCount() throws -> Int {
-        let start = offset
-        let n = try readInt16()
-        guard n >= 0 else { throw fail(.invalidLength(Int(n)), at: start) }
-        return Int(n)
+        Int(UInt16(bitPattern: try readInt16()))
     }
 
     public mutating func readUInt8() throws -> UInt8 {
@@ -96,12 +94,21 @@ public struct WireReader {
 /// A message body that does not match its declared format.
 public struct WireDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Reason: Equatable, Sendable {
+        /// A field runs past the end of the body.
         case truncated
+        /// A String field has no NUL before the end of the body.
         case missingTerminator
+        /// A length word or count that cannot be right (below 4 for a frame, below 8 for a
+        /// startup packet, negative for a value, not the packet's size).
         case invalidLength(Int)
+        /// Bytes left after the last field.
         case trailingBytes(Int)
+        /// A type byte this direction of the protocol does not define.
         case unknownMessageType
+        /// A length over the configured cap: the body length for a typed frame, the whole
+        /// packet length for a startup packet.
         case messageTooLarge(declared: Int, limit: Int)
+        /// A field whose value the protocol does not allow.
         case invalidValue(String)
     }
 

@@ -79,13 +79,21 @@ public enum AuthFile {
             let trimmed = line.trimmingSpaces()
             if trimmed.isEmpty || trimmed.hasPrefix(";") || trimmed.hasPrefix("#") { continue }
             var rest = Substring(trimmed)
-            guard let user = quoted(&rest) else {
+            guard rest.first == "\"" else {
                 fail("expected \"username\" \"secret\" with both fields in double quotes")
                 continue
             }
+            guard let user = quoted(&rest) else {
+                fail("missing closing quote after the user name")
+                continue
+            }
             rest = Substring(rest.trimmingSpaces())
-            guard let secret = quoted(&rest) else {
+            guard rest.first == "\"" else {
                 fail("expected the secret of user \"\(user)\" in double quotes after the user name")
+                continue
+            }
+            guard let secret = quoted(&rest) else {
+                fail("missing closing quote after the secret of user \"\(user)\"")
                 continue
             }
             guard rest.trimmingSpaces().isEmpty else {

@@ -22,6 +22,7 @@ public struct ProxyConfiguration: Sendable, Equatable {
     }
 }
 
+/// `[listen]`: where clients connect.
 public struct ListenConfig: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port = 6432
@@ -35,6 +36,7 @@ public struct ListenConfig: Sendable, Equatable {
     public init() {}
 }
 
+/// `[pool] mode`: how long a client keeps an upstream server.
 public enum PoolMode: String, Sendable, Equatable {
     case transaction, session
 }
@@ -54,6 +56,7 @@ public struct PoolOverrides: Sendable, Equatable {
     public init() {}
 }
 
+/// `[pool]`: defaults of every (database, user) pool.
 public struct PoolConfig: Sendable, Equatable {
     public var mode: PoolMode = .transaction
     /// Hard cap of upstream connections per (database, user).
@@ -87,6 +90,7 @@ public struct PoolConfig: Sendable, Equatable {
     }
 }
 
+/// `[databases.NAME]`: one upstream database clients may name.
 public struct DatabaseConfig: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port = 5432
@@ -99,12 +103,14 @@ public struct DatabaseConfig: Sendable, Equatable {
     public init(dbname: String) { self.dbname = dbname }
 }
 
+/// `[auth] type`: how clients log in to pgstash.
 public enum AuthType: String, Sendable, Equatable {
     case trust
     case md5
     case scramSHA256 = "scram-sha-256"
 }
 
+/// `[auth]`: client authentication and its users.
 public struct AuthConfig: Sendable, Equatable {
     public var type: AuthType = .scramSHA256
     /// Path of the users file, as written in proxy.conf (relative to the config file's folder).
@@ -115,6 +121,7 @@ public struct AuthConfig: Sendable, Equatable {
     public init() {}
 }
 
+/// `[redis]`: the cache store.
 public struct RedisConfig: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port = 6379
@@ -124,6 +131,7 @@ public struct RedisConfig: Sendable, Equatable {
     public init() {}
 }
 
+/// One `[cache.tiers]` entry: a name and its TTL in seconds.
 public struct CacheTier: Sendable, Equatable {
     public var name: String
     public var ttl: Double
@@ -145,6 +153,7 @@ public struct CacheRule: Sendable, Equatable {
     public init(name: String, tier: String) { self.name = name; self.tier = tier }
 }
 
+/// `[cache]`: whether and what to cache.
 public struct CacheConfig: Sendable, Equatable {
     public var enabled = false
     /// The seed plan's L1–L4 tiers: orders 5 min, assignments 15 min, dashboard 30 min, search 2 min.
@@ -157,6 +166,7 @@ public struct CacheConfig: Sendable, Equatable {
     public init() {}
 }
 
+/// `[metrics]`: the Prometheus and health-check listener.
 public struct MetricsConfig: Sendable, Equatable {
     public var enabled = true
     public var host = "127.0.0.1"
@@ -164,6 +174,7 @@ public struct MetricsConfig: Sendable, Equatable {
     public init() {}
 }
 
+/// `[admin]`: who may use the admin console (virtual database `pgstash`).
 public struct AdminConfig: Sendable, Equatable {
     public var users: [String] = []
     public init() {}

@@ -171,3 +171,66 @@ struct FrameDecoderTests {
         #expect(decoder.bufferCapacity <= 4 * 1_024)
     }
 }
+
+@Suite("Frontend header checks")
+struct FrontendHeaderCheckTests {
+    @Test(arguments: (0...255).map(UInt8.init).filter { FrontendMessageID(rawValue: $0) == nil })
+    func unknownTypeIsRefusedFromTheHeader(_ id: UInt8) {
+        var decoder = FrameDecoder(checksFrontendHeaders: true)
+        decoder.feed([id, 0, 0, 0, 100])
+        #expect(throws: WireDecodingError(messageID: id, offset: 0, reason: .unknownMessageType)) {
+            try decoder.next()
+        }
+    }
+
+    @Test(arguments: [
+        (FrontendMessageID.sync, 9_996), (.flush, 9_996), (.execute, 9_996), (.describe, 9_996),
+        (.close, 9_996), (.terminate, 9_996), (.copyDone, 9_996), (.copyFail, 9_996),
+        (.password, 65_531),
+        (.query, 1_073_741_818), (.parse, 1_073_741_818), (.bind, 1_073_741_818),
+        (.functionCall, 1_073_741_818), (.copyData, 1_073_741_818),
+    ])
+    func postgresLimitsApply(_ id: FrontendMessageID, _ limit: Int) throws {
+        #expect(id.postgresMaxBodyLength == limit)
+        func header(_ body: Int) -> [UInt8] {
+            let l = UInt32(body + 4)
+            return [id.rawValue, UInt8(l >> 24), UInt8(l >> 16 & 0xff), UInt8(l >> 8 & 0xff), UInt8(l & 0xff)]
+        }
+        var atLimit = FrameDecoder(maxBodyLength: Int(Int32.max), checksFrontendHeaders: true)
+        atLimit.feed(header(limit))
+        #expect(try atLimit.next() == nil, "a body at the limit is awaited")
+        var over = FrameDecoder(maxBodyLength: Int(Int32.max), checksFrontendHeaders: true)
+        over.feed(header(limit + 1))
+        #expect(throws: WireDecodingError(messageID: id.rawValue, offset: 0,
+                                          reason: .messageTooLarge(declared: limit + 1, limit: limit))) {
+            try over.next()
+        }
+    }
+
+    @Test func everyFrontendFixturePassesTheChecks() throws {
+        var decoder = FrameDecoder(checksFrontendHeaders: true)
+        decoder.feed(Fixtures.frontend.flatMap(\.encoded))
+        var got: [FrontendMessage] = []
+        while let message = try decoder.nextFrontendMessage() { got.append(message) }
+        #expect(got == Fixtures.frontend)
+    }
+}
+
+@Suite("Frame decoder recovery and forwarding")
+struct FrameDecoderForwardingTests {
+    @Test func bodyErrorConsumesOnlyItsFrame() throws {
+        var decoder = FrameDecoder()
+        decoder.feed(hex("44 00 00 00 06 58 00") + FrontendMessage.sync.encoded)
+        #expect(throws: WireDecodingError.self) { try decoder.nextFrontendMessage() }
+        #expect(try decoder.nextFrontendMessage() == .sync)
+    }
+
+    @Test func wholeFramesAreForwardedByteForByte() throws {
+        let frames = FrameDecoderTests.pipeline.map(\.encoded)
+        let stream = frames.flatMap { $0 }
+        for cut in 0...stream.count {
+            let got = try decodeInChunks(stream, cuts: [cut]) { try $0.nextFrame().map { Array($0.frame) } }
+            #expect(got == frames, "cut at \(cut)")
+        }
+    }
+}

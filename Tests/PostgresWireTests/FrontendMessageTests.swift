@@ -83,6 +83,19 @@ struct FrontendMessageTests {
         #expect(try FrontendMessage.decode(id: bytes[0], body: Array(bytes[5...])) == message)
     }
 
+    /// PostgreSQL reads parameter counts as unsigned 16-bit: up to 65,535 parameters.
+    @Test func bindWithMoreThan32767Parameters() throws {
+        let parameters: [[UInt8]?] = (0..<40_000).map { $0 % 2 == 0 ? [UInt8(truncatingIfNeeded: $0)] : nil }
+        let bind = FrontendMessage.bind(.init(portal: "", statement: "big", parameterFormats: [1],
+                                              parameters: parameters, resultFormats: []))
+        let bytes = bind.encoded
+        #expect(Array(bytes[5..<15]) == hex("00 62 69 67 00 00 01 00 01 9c"))
+        #expect(bytes[15] == 0x40)
+        #expect(try FrontendMessage.decode(id: bytes[0], body: Array(bytes[5...])) == bind)
+        let parse = FrontendMessage.parse(name: "", query: "SELECT", parameterTypes: Array(repeating: 23, count: 65_535))
+        #expect(try FrontendMessage.decode(id: 0x50, body: Array(parse.encoded[5...])) == parse)
+    }
+
     @Test func truncatedFieldsReportTheirOffset() {
         let execute = FrontendMessageID.execute.rawValue
         #expect(throws: WireDecodingError(messageID: execute, offset: 1, reason: .truncated)) {
@@ -101,7 +114,7 @@ struct FrontendMessageTests {
             try FrontendMessage.decode(id: bind, body: [0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe])
         }
         let parse = FrontendMessageID.parse.rawValue
-        #expect(throws: WireDecodingError(messageID: parse, offset: 4, reason: .invalidLength(-1))) {
+        #expect(throws: WireDecodingError(messageID: parse, offset: 6, reason: .truncated)) {
             try FrontendMessage.decode(id: parse, body: [0x73, 0, 0x78, 0, 0xff, 0xff])
         }
         let describe = FrontendMessageID.describe.rawValue

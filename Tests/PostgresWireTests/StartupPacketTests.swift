@@ -119,3 +119,14 @@ struct StartupPacketTests {
         #expect(throws: WireDecodingError.self) { try typed.nextStartupPacket() }
     }
 }
+
+@Suite("Startup-phase handover")
+struct StartupHandoverTests {
+    @Test func bytesSentAheadOfTheTLSHandshakeAreVisible() throws {
+        var decoder = FrameDecoder(phase: .startup)
+        decoder.feed(encoded(.sslRequest) + FrontendMessage.query("SELECT 1").encoded)
+        #expect(try decoder.nextStartupPacket() == .sslRequest)
+        #expect(decoder.bufferedBytes == 14)
+        #expect(Array(decoder.unconsumedBytes) == FrontendMessage.query("SELECT 1").encoded)
+    }
+}

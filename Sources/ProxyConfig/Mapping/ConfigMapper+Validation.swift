@@ -61,13 +61,17 @@ extension ConfigMapper {
         var users = initialUsers
         if let file = auth.authFile {
             let path = FileReader.resolve(file, against: baseDirectory)
-            switch readFile(path) {
+            switch FileReader.read(path) {
             case .failure(let failure):
                 report(origins["auth.auth_file"], key: "auth.auth_file",
                     "auth.auth_file: cannot read \(path): \(failure.reason)")
             case .success(let text):
                 let (entries, fileErrors) = AuthFile.parseCollecting(text: text, fileName: path)
                 errors += fileErrors
+                if entries.isEmpty, fileErrors.isEmpty, auth.type != .trust {
+                    report(origins["auth.auth_file"], key: "auth.auth_file",
+                        "auth.auth_file: \(path) defines no users, so no client can log in")
+                }
                 for entry in entries {
                     if auth.type == .scramSHA256, AuthSecretKind(secret: entry.secret) == .md5 {
                         errors.append(ConfigError(

@@ -5,8 +5,6 @@ struct ConfigMapper {
     let fileName: String
     /// Folder relative `auth_file` paths are resolved against ("" for the current folder).
     let baseDirectory: String
-    /// Reads the auth file; injected so mapping stays testable without files.
-    let readFile: (String) -> Result<String, FileReadError>
     /// Users known before the auth file is read (from `--upstream`).
     var initialUsers: [String: String] = [:]
 
@@ -14,13 +12,9 @@ struct ConfigMapper {
     /// Where each key that was read came from, by dotted path, for cross-key checks.
     var origins: [String: ValueOrigin] = [:]
 
-    init(
-        fileName: String, baseDirectory: String,
-        readFile: @escaping (String) -> Result<String, FileReadError> = FileReader.read
-    ) {
+    init(fileName: String, baseDirectory: String) {
         self.fileName = fileName
         self.baseDirectory = baseDirectory
-        self.readFile = readFile
     }
 
     // MARK: Reporting
@@ -164,9 +158,8 @@ struct ConfigMapper {
     mutating func stringArray(_ table: TOMLTable, _ key: String, in path: String) -> [String]? {
         guard let value = lookup(table, key, path) else { return nil }
         let full = Self.join(path, key)
-        guard let items = value.array, let strings = Optional(items.compactMap(\.string)),
-            strings.count == items.count
-        else {
+        let strings = value.array?.compactMap(\.string)
+        guard let strings, strings.count == value.array?.count else {
             wrongType(value, full, "an array of strings")
             return nil
         }

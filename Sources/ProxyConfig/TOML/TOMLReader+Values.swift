@@ -24,13 +24,16 @@ extension TOMLReader {
 
     /// `[v, v, …]` with newlines, comments and a trailing comma allowed.
     mutating func array() throws(TOMLSyntaxError) -> [TOMLValue] {
+        let start = line
         advance()
         var items: [TOMLValue] = []
         while true {
             try skipBlank()
+            if atEnd { throw TOMLSyntaxError(line: start, message: "unterminated array: missing ']'") }
             if peek() == UInt8(ascii: "]") { break }
             items.append(try value())
             try skipBlank()
+            if atEnd { throw TOMLSyntaxError(line: start, message: "unterminated array: missing ']'") }
             if peek() == UInt8(ascii: ",") {
                 advance()
             } else if peek() != UInt8(ascii: "]") {
@@ -43,13 +46,16 @@ extension TOMLReader {
 
     /// `{ k = v, a.b = v }`; frozen once read, so later headers cannot extend it.
     mutating func inlineTable() throws(TOMLSyntaxError) -> TOMLTable {
+        let start = line
         advance()
         let node = TableNode(kind: .explicit, line: line)
         while true {
             try skipBlank()
+            if atEnd { throw TOMLSyntaxError(line: start, message: "unterminated inline table: missing '}'") }
             if peek() == UInt8(ascii: "}") { break }
             try keyValue(into: node)
             try skipBlank()
+            if atEnd { throw TOMLSyntaxError(line: start, message: "unterminated inline table: missing '}'") }
             if peek() == UInt8(ascii: ",") {
                 advance()
             } else if peek() != UInt8(ascii: "}") {

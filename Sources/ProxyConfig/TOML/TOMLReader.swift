@@ -60,8 +60,11 @@ struct TOMLReader {
         }
     }
 
+    /// An error at the cursor's line; at the end of a file that ends with a newline, the
+    /// last line rather than the empty one after it.
     func fail(_ message: String) -> TOMLSyntaxError {
-        TOMLSyntaxError(line: line, message: message)
+        let endsWithNewline = atEnd && bytes.last == UInt8(ascii: "\n") && line > 1
+        return TOMLSyntaxError(line: endsWithNewline ? line - 1 : line, message: message)
     }
 
     /// Names the byte at the cursor for messages: `'x'`, "end of line", "end of file".

@@ -3,7 +3,8 @@ public enum ValueOrigin: Sendable, Equatable {
     /// 1-based line of the file the value (or the key that holds it) starts on.
     case line(Int)
     /// A command-line option such as `-c pool.max_upstream=50`; `raw` is the text after `=`
-    /// (empty for the tables an option creates on its way to its key).
+    /// as typed (empty for `--listen` and `--upstream`), used when a string key gets a value
+    /// that parsed as a number or boolean.
     case commandLine(option: String, raw: String)
 }
 

@@ -1,3 +1,0 @@
-import Testing
-
-@Test func proxyconfigBuilds() { #expect(Bool(true)) }
