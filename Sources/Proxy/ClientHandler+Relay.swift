@@ -68,8 +68,8 @@ extension ClientHandler {
                 return
             }
             let bodyStart = conn.inbound.readerIndex + 5
-            let body = conn.inbound.storage[bodyStart..<(bodyStart + header.bodyLength)]
-            let frame = conn.inbound.storage[conn.inbound.readerIndex..<(bodyStart + header.bodyLength)]
+            let body = conn.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
+            let frame = conn.inbound.readableView[conn.inbound.readerIndex..<(bodyStart + header.bodyLength)]
             switch id {
             case .query:
                 s.tracker.requestSent(.query)

@@ -174,7 +174,7 @@ final class ServerHandler: ConnectionDelegate {
             }
             let forward = tracker.responseReceived(header.id, into: &toClient)
             let bodyStart = c.inbound.readerIndex + 5
-            let body = c.inbound.storage[bodyStart..<(bodyStart + header.bodyLength)]
+            let body = c.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
             switch BackendMessageID(rawValue: header.id) {
             case .readyForQuery?:
                 if let b = body.first, let s = TransactionStatus(rawValue: b) { transactionStatus = s }
