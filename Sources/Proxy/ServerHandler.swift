@@ -263,7 +263,16 @@ final class ServerHandler: ConnectionDelegate {
 
     func connectionDidClose(_ c: Connection, error: IOError?) {
         conn = nil
-        fail(sqlState: "08006", "upstream server closed the connection" + (error.map { ": \($0)" } ?? ""))
+        let db = pool.database
+        let cause = error.map { ": \($0.message)" } ?? ""
+        switch phase {
+        case .connecting:
+            fail(sqlState: "08006", "could not connect to upstream server \(db.host):\(db.port)\(cause)")
+        case .loggingIn:
+            fail(sqlState: "08006", "upstream server \(db.host):\(db.port) closed the connection during login\(cause)")
+        default:
+            fail(sqlState: "08006", "upstream server \(db.host):\(db.port) closed the connection\(cause)")
+        }
     }
 
     // MARK: Used by the client handler

@@ -51,9 +51,7 @@ struct ProcessResult {
 @discardableResult
 func runCommand(_ argv: [String], env extra: [String: String] = [:], stdin: String? = nil,
                 timeout: Double = 120) throws -> ProcessResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = argv
+    let p = childProcess(argv)
     var env = ProcessInfo.processInfo.environment
     for (k, v) in extra { env[k] = v }
     p.environment = env
@@ -85,6 +83,16 @@ private final class OutputBox: @unchecked Sendable {
     private(set) var err = ""
     func setOut(_ d: Data) { lock.lock(); out = String(decoding: d, as: UTF8.self); lock.unlock() }
     func setErr(_ d: Data) { lock.lock(); err = String(decoding: d, as: UTF8.self); lock.unlock() }
+}
+
+/// A Process for `argv` with a clean signal mask. Test threads are dispatch workers, which
+/// block most signals, and a child inherits that mask: pgbench's `-T` then never ends,
+/// because it relies on SIGALRM. A tiny exec shim unblocks everything first.
+func childProcess(_ argv: [String]) -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    p.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])"] + argv
+    return p
 }
 
 /// A free loopback TCP port.

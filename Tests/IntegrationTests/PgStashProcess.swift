@@ -16,8 +16,6 @@ final class PgStashProcess: @unchecked Sendable {
         port = freePort()
         logPath = "\(env.tmp)/pgstash-\(port).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: env.binary)
         var args: [String]
         if let config {
             args = ["--config", config, "--listen", "127.0.0.1:\(port)"]
@@ -25,7 +23,7 @@ final class PgStashProcess: @unchecked Sendable {
             args = ["--listen", "127.0.0.1:\(port)", "--upstream", upstream ?? env.upstreamURL]
         }
         for o in overrides { args += ["-c", o] }
-        p.arguments = args
+        let p = childProcess([env.binary] + args)
         let log = FileHandle(forWritingAtPath: logPath)!
         p.standardOutput = log
         p.standardError = log
