@@ -1,5 +1,12 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SQLAnalysis
 
+/// `pgstash analyze [--json] "SQL"`: prints the analysis the proxy would make of the SQL.
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze", abstract: "Print pgstash's analysis of SQL (argument or stdin).")
@@ -11,6 +18,28 @@ struct AnalyzeCommand: ParsableCommand {
     var sql: String?
 
     func run() throws {
-        throw ValidationError("analyze is not wired yet")
+        let text = sql ?? readStandardInput()
+        let analysis = SQLAnalyzer.analyze(text)
+        if case .error = analysis {
+            // The parser's message and position go to stderr; --json also gets the error object.
+            if json { print(renderJSON(analysis)) }
+            FileHandleOutput.standardError(renderText(analysis))
+            throw ExitCode(1)
+        }
+        print(json ? renderJSON(analysis) : renderText(analysis))
+    }
+
+    private func readStandardInput() -> String {
+        var lines: [String] = []
+        while let line = readLine(strippingNewline: false) { lines.append(line) }
+        return lines.joined()
+    }
+}
+
+/// Writes a line to standard error without Foundation.
+private enum FileHandleOutput {
+    static func standardError(_ line: String) {
+        let text = line + "\n"
+        _ = text.withCString { fputs($0, stderr) }
     }
 }
