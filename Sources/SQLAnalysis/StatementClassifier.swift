@@ -77,7 +77,6 @@ struct StatementClassifier {
                 walker.writeNodes = 0
                 walker.writeNodesInCTEs = 0
                 walker.hasInto = false
-                walker.createsTemporaryTable = false
             }
         case "DeclareCursorStmt":
             result.kind = .declareCursor
@@ -125,7 +124,8 @@ struct StatementClassifier {
         result.createsTableFromQuery = walker.hasInto
         result.systemCatalogs = walker.systemCatalogs
         result.temporaryTables = walker.temporaryTables
-        result.createsTemporaryTable = walker.createsTemporaryTable
+        let creates = walker.hasInto || result.nodeType == "CreateStmt" || result.nodeType == "ViewStmt"
+        result.createsTemporaryTable = creates && walker.tablesWritten.contains(where: walker.temporaryTables.contains)
         result.usesSessionAdvisoryLock = walker.usesSessionAdvisoryLock
         switch result.kind {
         case .insert, .update, .delete, .merge, .copyFrom, .ddl, .truncate:

@@ -30,7 +30,6 @@ struct TreeWalker {
     var writeNodesInCTEs = 0
     var hasLocking = false
     var hasInto = false
-    var createsTemporaryTable = false
     var usesSessionAdvisoryLock = false
     var castsTimeLiteral = false
     var hasUnrepeatableSample = false
@@ -201,7 +200,6 @@ struct TreeWalker {
         let table = TableName(schema: schema, name: name)
         if let persistence = tape.member(index, "relpersistence"), tape.valueEquals(persistence, "t") {
             appendUnique(table, to: &temporaryTables)
-            if written { createsTemporaryTable = true }
         }
         if let schema {
             if schema == "pg_catalog" || schema == "information_schema" { appendUnique(table, to: &systemCatalogs) }
@@ -238,6 +236,12 @@ struct TreeWalker {
                 if !name.isEmpty { name += "." }
                 name += tape.string(sval)
             }
+        }
+        // SQL syntax such as EXTRACT(… FROM …) or AT TIME ZONE gets a pg_catalog prefix the
+        // user never wrote; report the name the user sees.
+        if name.hasPrefix("pg_catalog."), let format = tape.member(index, "funcformat"),
+           tape.valueEquals(format, "COERCE_SQL_SYNTAX") {
+            name.removeFirst("pg_catalog.".count)
         }
         let arguments = tape.member(index, "args").map { tape.childCount($0) } ?? 0
         recordFunction(name, volatility: FunctionVolatility.of(name, argumentCount: arguments))

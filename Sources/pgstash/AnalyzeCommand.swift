@@ -40,6 +40,6 @@ struct AnalyzeCommand: ParsableCommand {
 private enum FileHandleOutput {
     static func standardError(_ line: String) {
         let text = line + "\n"
-        _ = text.withCString { fputs($0, stderr) }
+        _ = text.withCString { write(2, $0, strlen($0)) }
     }
 }
