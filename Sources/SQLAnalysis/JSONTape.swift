@@ -26,58 +26,56 @@ struct JSONTapeError: Error, Equatable {
 /// thread's stack here. Keys are compared in place against static byte strings.
 struct JSONTape {
     let bytes: UnsafeBufferPointer<UInt8>
-    private(set) var nodes: [JSONNode] = []
+    let nodes: [JSONNode]
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONTapeError) {
         self.bytes = bytes
-        nodes.reserveCapacity(bytes.count / 12)
-        try parse()
+        self.nodes = try Self.parse(bytes)
     }
 
-    private mutating func parse() throws(JSONTapeError) {
-        var i = 0
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONTapeError) -> [JSONNode] {
+        guard let p = bytes.baseAddress, bytes.count > 0 else { throw JSONTapeError(offset: 0) }
         let n = bytes.count
+        var nodes: [JSONNode] = []
+        nodes.reserveCapacity(n / 8)
         var open: [Int] = []
         open.reserveCapacity(64)
+        var i = 0
         var pendingKeyStart: Int32 = 0
         var pendingKeyLength: Int32 = 0
         var expectKey = false
 
-        func skipSpace(_ i: inout Int) {
-            while i < n, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
-        }
-        func scanString(_ i: inout Int) throws(JSONTapeError) -> (Int, Int) {
-            let start = i + 1
-            var j = start
-            while j < n {
-                let c = bytes[j]
-                if c == 0x5C { j += 2; continue }
-                if c == 0x22 { i = j + 1; return (start, j - start) }
-                j += 1
-            }
-            throw JSONTapeError(offset: i)
-        }
-
-        while true {
-            skipSpace(&i)
-            guard i < n else { break }
-            let c = bytes[i]
-            if c == 0x2C { i += 1; if let top = open.last, nodes[top].kind == .object { expectKey = true }; continue }
-            if c == 0x7D || c == 0x5D {
+        while i < n {
+            let c = p[i]
+            switch c {
+            case 0x20, 0x0A, 0x0D, 0x09:
+                i += 1
+                continue
+            case 0x2C:
+                i += 1
+                if let top = open.last, nodes[top].kind == .object { expectKey = true }
+                continue
+            case 0x7D, 0x5D:
                 guard let top = open.popLast() else { throw JSONTapeError(offset: i) }
                 nodes[top].end = Int32(nodes.count)
                 i += 1
                 expectKey = false
-                if open.isEmpty { break }
+                if open.isEmpty { return nodes }
                 continue
+            default:
+                break
             }
             if expectKey {
                 guard c == 0x22 else { throw JSONTapeError(offset: i) }
-                let (s, l) = try scanString(&i)
-                pendingKeyStart = Int32(s)
-                pendingKeyLength = Int32(l)
-                skipSpace(&i)
-                guard i < n, bytes[i] == 0x3A else { throw JSONTapeError(offset: i) }
+                let start = i + 1
+                var j = start
+                while j < n, p[j] != 0x22 { j += p[j] == 0x5C ? 2 : 1 }
+                guard j < n else { throw JSONTapeError(offset: i) }
+                pendingKeyStart = Int32(start)
+                pendingKeyLength = Int32(j - start)
+                i = j + 1
+                while i < n, p[i] == 0x20 { i += 1 }
+                guard i < n, p[i] == 0x3A else { throw JSONTapeError(offset: i) }
                 i += 1
                 expectKey = false
                 continue
@@ -92,9 +90,7 @@ struct JSONTape {
                 open.append(nodes.count)
                 nodes.append(node)
                 i += 1
-                expectKey = true
-                skipSpace(&i)
-                if i < n, bytes[i] == 0x7D { expectKey = false }
+                expectKey = !(i < n && p[i] == 0x7D)
                 continue
             case 0x5B:
                 node.kind = .array
@@ -103,14 +99,18 @@ struct JSONTape {
                 i += 1
                 continue
             case 0x22:
-                let (s, l) = try scanString(&i)
+                let start = i + 1
+                var j = start
+                while j < n, p[j] != 0x22 { j += p[j] == 0x5C ? 2 : 1 }
+                guard j < n else { throw JSONTapeError(offset: i) }
                 node.kind = .string
-                node.valueStart = Int32(s)
-                node.valueLength = Int32(l)
+                node.valueStart = Int32(start)
+                node.valueLength = Int32(j - start)
+                i = j + 1
             default:
                 let start = i
                 while i < n {
-                    let d = bytes[i]
+                    let d = p[i]
                     if d == 0x2C || d == 0x7D || d == 0x5D || d == 0x20 || d == 0x0A { break }
                     i += 1
                 }
@@ -120,9 +120,9 @@ struct JSONTape {
             }
             node.end = Int32(nodes.count + 1)
             nodes.append(node)
-            if open.isEmpty { break }
+            if open.isEmpty { return nodes }
         }
-        guard open.isEmpty, !nodes.isEmpty else { throw JSONTapeError(offset: i) }
+        throw JSONTapeError(offset: i)
     }
 
     // MARK: - Navigation
