@@ -266,12 +266,20 @@ struct TreeWalker {
     /// `'now'::timestamptz`, `DATE 'today'`: PostgreSQL reads the clock when it sees these.
     private mutating func noteTimeLiteral(_ index: Int) {
         guard let arg = tape.member(index, "arg"), let constant = tape.member(arg, "A_Const"),
-              let sval = tape.member(constant, "sval"), let inner = tape.member(sval, "sval") else { return }
+              let sval = tape.member(constant, "sval"), let inner = tape.member(sval, "sval"),
+              let typeName = tape.member(index, "typeName"), let names = tape.member(typeName, "names") else { return }
+        var last: String?
+        tape.forEachChild(names) { part in
+            if let string = tape.member(part, "String"), let name = tape.member(string, "sval") { last = tape.string(name) }
+        }
+        guard let type = last, Self.dateTimeTypes.contains(type) else { return }
         switch tape.string(inner).trimmingSpaces.lowercased() {
         case "now", "today", "tomorrow", "yesterday", "current": castsTimeLiteral = true
         default: break
         }
     }
+
+    static let dateTimeTypes: Set<String> = ["date", "timestamp", "timestamptz", "time", "timetz"]
 
     private func appendUnique(_ table: TableName, to list: inout [TableName]) {
         if !list.contains(table) { list.append(table) }

@@ -20,6 +20,8 @@ import Testing
         "SELECT * FROM orders o JOIN customers c ON c.id = o.\"customerId\" WHERE o.status IN ('a', 'b')",
         "SELECT CASE WHEN total > 100 THEN 'big' ELSE 'small' END, greatest(a, b), least(a, b) FROM orders",
         "SELECT * FROM orders WHERE \"createdAt\" > $1::timestamptz - interval '7 days'",
+        "SELECT 'now'::text, 'today' AS label FROM orders",
+        "SELECT * FROM \"public\".\"orders\" WHERE \"status\" = CAST($1::text AS \"public\".\"OrderStatus\")",
         "SELECT COUNT(*) FROM (SELECT \"public\".\"orders\".\"id\" FROM \"public\".\"orders\" WHERE 1=1 OFFSET $1) AS \"sub\"",
     ]
 
@@ -61,6 +63,8 @@ import Testing
         .init("SELECT * FROM lookup_orders($1)", "lookup_orders(), which is not a built-in"),
         .init("SELECT 'now'::timestamptz", "'now'"),
         .init("SELECT * FROM orders WHERE \"createdAt\" > 'today'::date", "'now' or 'today'"),
+        .init("SELECT timestamp with time zone 'now'", "'now' or 'today'"),
+        .init("SELECT DATE 'tomorrow'", "'now' or 'today'"),
         .init("SELECT * FROM t TABLESAMPLE SYSTEM (10)", "TABLESAMPLE without REPEATABLE"),
         .init("SELECT * FROM pg_class", "system catalog pg_class"),
         .init("SELECT * FROM pg_catalog.pg_tables", "system catalog pg_catalog.pg_tables"),

@@ -45,6 +45,13 @@ import Testing
         #expect(SQLAnalyzer.analyze(";") == .statements([]))
     }
 
+    @Test func pathologicallyDeepSQLIsPassedThroughUncached() throws {
+        let sql = "SELECT " + Array(repeating: "1", count: 5_000).joined(separator: " + ") + " FROM t"
+        let s = try analyzeOne(sql)
+        #expect(!s.cacheable)
+        #expect(s.reason?.contains("nested too deeply") == true)
+    }
+
     @Test func deeplyNestedButValidSQLIsAnalysed() throws {
         let depth = 200
         let sql = String(repeating: "SELECT * FROM (", count: depth) + "SELECT * FROM inner_t" + String(repeating: ") s", count: depth)
