@@ -3,11 +3,6 @@
 /// comments are dropped and whitespace runs become one space. Identifiers, keywords, `TRUE`,
 /// `FALSE` and `NULL` are kept. Works on the text, so it needs no second parser call.
 enum Normalizer {
-    static func normalize(_ text: String) -> String {
-        var text = text
-        return text.withUTF8 { normalize(bytes: $0) }
-    }
-
     static func normalize(bytes s: UnsafeBufferPointer<UInt8>) -> String {
         let n = s.count
         var next = highestParameter(s) + 1
