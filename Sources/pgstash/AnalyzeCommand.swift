@@ -14,11 +14,13 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON array, one object per statement.")
     var json = false
 
-    @Argument(help: "The SQL; read from standard input when omitted.")
-    var sql: String?
+    /// `.allUnrecognized` so that SQL starting with a `--` comment is taken as SQL, not as an option.
+    @Argument(parsing: .allUnrecognized, help: "The SQL; read from standard input when omitted.")
+    var sql: [String] = []
 
     func run() throws {
-        let text = sql ?? readStandardInput()
+        let words = sql.first == "--" ? Array(sql.dropFirst()) : sql
+        let text = words.isEmpty ? readStandardInput() : words.joined(separator: " ")
         let analysis = SQLAnalyzer.analyze(text)
         if case .error = analysis {
             // The parser's message and position go to stderr; --json also gets the error object.
