@@ -207,6 +207,18 @@ public enum Analysis: Sendable, Equatable {
         return []
     }
 
+    /// Whether any statement writes.
+    public var isWrite: Bool { statements.contains { $0.isWrite } }
+
+    /// The tables written by all statements, in order of first appearance.
+    public var tablesWritten: [TableName] {
+        var out: [TableName] = []
+        for statement in statements {
+            for table in statement.tablesWritten where !out.contains(table) { out.append(table) }
+        }
+        return out
+    }
+
     /// Cacheable only if there is exactly one statement and it is cacheable.
     public var cacheable: Bool {
         if case .statements(let list) = self, list.count == 1 { return list[0].cacheable }

@@ -138,4 +138,12 @@ import Testing
         #expect(!analysis.cacheable)
         #expect(SQLAnalyzer.analyze("SELECT 1").cacheable)
     }
+
+    @Test func writesAcrossAQueryString() {
+        let analysis = SQLAnalyzer.analyze("BEGIN; UPDATE orders SET x = 1; DELETE FROM b; UPDATE orders SET y = 2; COMMIT")
+        #expect(analysis.isWrite)
+        #expect(analysis.tablesWritten == [TableName(name: "orders"), TableName(name: "b")])
+        #expect(!SQLAnalyzer.analyze("BEGIN; SELECT 1; COMMIT").isWrite)
+        #expect(!SQLAnalyzer.analyze("SELEC").isWrite)
+    }
 }
