@@ -185,16 +185,6 @@ struct JSONTape {
         return true
     }
 
-    /// Whether the key of node `index` starts with `prefix`.
-    func keyHasPrefix(_ index: Int, _ prefix: StaticString) -> Bool {
-        let node = nodes[index]
-        let count = prefix.utf8CodeUnitCount
-        guard Int(node.keyLength) >= count else { return false }
-        let p = prefix.utf8Start
-        for k in 0..<count where bytes[Int(node.keyStart) + k] != p[k] { return false }
-        return true
-    }
-
     /// The key of node `index` as a string (keys are plain ASCII node and field names).
     func key(_ index: Int) -> String {
         let node = nodes[index]
