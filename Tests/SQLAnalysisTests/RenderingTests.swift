@@ -26,6 +26,17 @@ import Testing
         #expect((array[1]["reason"] as? String)?.contains("UPDATE writes to orders") == true)
     }
 
+    @Test func everyCorpusQueryRendersAsValidJSON() throws {
+        let corpus = RobustnessTests.corpus + KindTests.cases.map(\.sql) + CacheabilityTests.notCacheable.map(\.sql)
+        for sql in corpus {
+            let analysis = SQLAnalyzer.analyze(sql)
+            let array = try #require(try decode(renderJSON(analysis)) as? [[String: Any]], "\(sql)")
+            #expect(array.count == analysis.statements.count)
+            #expect(array.first?["normalized"] as? String == analysis.statements.first?.normalized)
+            #expect(array.first?["text"] as? String == analysis.statements.first?.text)
+        }
+    }
+
     @Test func stringsAreEscaped() throws {
         let json = renderJSON(SQLAnalyzer.analyze("SELECT count(*) FROM \"Weird \"\"Name\"\"\\x\" WHERE a = E'\\n'"))
         let array = try #require(try decode(json) as? [[String: Any]])
