@@ -28,6 +28,7 @@ public func renderJSON(_ s: StatementAnalysis) -> String {
     if let reason = s.reason { fields.append(("reason", jsonString(reason))) }
     fields.append(("fingerprint", jsonString(s.fingerprint)))
     fields.append(("normalized", jsonString(s.normalized)))
+    if s.kind.isTransactionControl { fields.append(("transaction_control", "true")) }
     if s.hasDataModifyingCTE { fields.append(("data_modifying_cte", "true")) }
     if s.createsTableFromQuery { fields.append(("creates_table_from_query", "true")) }
     if s.createsTemporaryTable { fields.append(("creates_temporary_table", "true")) }

@@ -49,6 +49,8 @@ import Testing
         let array = try #require(try decode(json) as? [[String: Any]])
         let transaction = try #require(array[0]["transaction"] as? [String: Any])
         #expect(transaction["read_only"] as? Bool == true)
+        #expect(array[0]["transaction_control"] as? Bool == true)
+        #expect(array[1]["transaction_control"] == nil)
         let setting = try #require(array[1]["setting"] as? [String: Any])
         #expect(setting["name"] as? String == "search_path")
         #expect(setting["is_local"] as? Bool == true)
