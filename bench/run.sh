@@ -56,8 +56,9 @@ CLIENTS=${CLIENTS:-"8 64 256"}
 TARGETS=${TARGETS:-"direct pgstash pgbouncer"}
 [ "$MODE" = scenario ] && WORKLOADS=""
 # A run still going this many seconds after its -T is killed and reported as hung (PgBouncer
-# with -M prepared in transaction mode can leave every client waiting for a server).
-HANG_MARGIN=${HANG_MARGIN:-10}
+# with -M prepared in transaction mode can leave every client waiting for a server). Slow
+# workloads at 256 clients legitimately need a while to finish their last transactions.
+HANG_MARGIN=${HANG_MARGIN:-30}
 
 for tool in pgbench psql redis-server runuser; do
     command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 1; }

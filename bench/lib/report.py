@@ -42,7 +42,7 @@ def parse_pgbench_output(text):
         r["processed"] = int(m.group(1))
     m = re.search(r"^number of failed transactions: (\d+)", text, re.M)
     r["failed"] = int(m.group(1)) if m else 0
-    aborted = re.findall(r"client (\d+) aborted", text)
+    aborted = re.findall(r"client (\d+) (?:script \d+ )?aborted", text)
     r["aborted_clients"] = len(set(aborted))
     r["incomplete"] = "Run was aborted" in text
     err = None
@@ -270,7 +270,7 @@ def workload_table(cells, notes):
             ref, ref_mark = dd.mean_tps, " (vs %d)" % n
         row = [WORKLOAD_TITLES[c["label"]], c["mode"], str(c["clients"])]
         if d is None:
-            row += ["not run", ""]
+            row += ["–", "–"]
         else:
             row += cols_for(d, notes, with_ratio=False)
         for name in ("pgstash", "pgbouncer"):
@@ -285,14 +285,21 @@ def workload_table(cells, notes):
 
 def cols_for(a, notes, ref=None, ref_mark="", with_ratio=True, with_rss=False):
     """TPS [, ×direct], p50 / p99 [, RSS] for one target in one cell, with a note if needed."""
-    prob = a.problem()
+    prob = a.skipped or (a.errors[0] if a.errors else "")
     mark = ""
     if prob:
         if prob not in notes:
             notes.append(prob)
         mark = " [%d]" % (notes.index(prob) + 1)
+    extra = []
+    if a.aborted:
+        extra.append("%d aborted" % a.aborted)
+    if a.failed:
+        extra.append("%d failed" % a.failed)
+    if extra:
+        mark += " (%s)" % ", ".join(extra)
     if not a.usable:
-        cols = ["failed" + mark]
+        cols = [("not run" if a.skipped else "failed") + mark]
         if with_ratio:
             cols.append("–")
         cols.append("–")
@@ -372,7 +379,7 @@ def chart(cells, png, meta):
     if not groups:
         return "chart not drawn: no results"
     n = len(groups)
-    fig, axes = plt.subplots(n, 2, figsize=(13, 2.9 * n + 0.8), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(n, 2, figsize=(13, 2.9 * n + 0.8), squeeze=False, constrained_layout=True)
     for row, (title, xs) in enumerate(groups.items()):
         for col, (what, getter, unit) in enumerate((("TPS", lambda a: a.mean_tps, "TPS"),
                                                     ("p99 latency", lambda a: None if a.p99 is None else a.p99 / 1000.0, "ms"))):
@@ -380,7 +387,7 @@ def chart(cells, png, meta):
             fams = ["direct", "pgstash", "pgbouncer"]
             width = 0.26
             for fi, fam in enumerate(fams):
-                vals, pos, fails = [], [], []
+                vals, pos, fails, hatches = [], [], [], []
                 for xi, (_, targets) in enumerate(xs):
                     a = next((a for t, a in targets.items() if family(t) == fam), None)
                     if a is None:
@@ -390,9 +397,14 @@ def chart(cells, png, meta):
                         fails.append(xi + (fi - 1) * width)
                     else:
                         vals.append(v); pos.append(xi + (fi - 1) * width)
-                ax.bar(pos, vals, width, color=colors[fam], label=fam)
+                        hatches.append("///" if a.problem() else "")
+                bars = ax.bar(pos, vals, width, color=colors[fam], label=fam)
+                for b, h in zip(bars, hatches):
+                    if h:
+                        b.set_hatch(h); b.set_edgecolor("black"); b.set_linewidth(0)
                 for p in fails:
-                    ax.text(p, 0, "×", ha="center", va="bottom", color=colors[fam], fontsize=11, fontweight="bold")
+                    ax.text(p, 0.02, "×", ha="center", va="bottom", color=colors[fam], fontsize=12,
+                            fontweight="bold", transform=ax.get_xaxis_transform())
             ax.set_xticks(range(len(xs)))
             ax.set_xticklabels([x for x, _ in xs], fontsize=8)
             ax.set_title("%s — %s" % (title, what), fontsize=10)
@@ -403,7 +415,7 @@ def chart(cells, png, meta):
                 ax.set_yscale("log")
             if row == 0 and col == 0:
                 ax.legend(fontsize=8, ncol=3)
-    fig.suptitle("pgstash bench (%s, %s s × %s rounds, pool %s) — %s; × = failed or not run" % (
+    fig.suptitle("pgstash bench (%s, %s s × %s rounds, pool %s) — %s; × = failed or not run, hatched = run had errors" % (
         meta.get("MODE", "?"), meta.get("DURATION", "?"), meta.get("ROUNDS", "?"), meta.get("POOL_SIZE", "?"),
         meta.get("STARTED", "")), fontsize=10)
     fig.savefig(png, dpi=90)
@@ -442,7 +454,9 @@ def cmd_report(a):
     if wt:
         md += ["## The seed plan's workloads (200,000 orders)", "",
                "×direct is the ratio of TPS to direct PostgreSQL at the same client count; direct is not run at "
-               "256 clients, so those rows compare with direct at 64 (marked). Latencies in ms.", ""] + wt
+               "256 clients, so those rows compare with direct at 64 (marked). Latencies in ms. "
+               "[n] points to a note below; \"(k aborted)\" counts pgbench clients that stopped on an error, "
+               "so the figures beside it come from the clients that were left.", ""] + wt
     st = scenario_tables(cells, notes)
     if st:
         md += ["", "## Named scenarios"] + [l.replace("{POOL}", meta.get("POOL_SIZE", "?")) for l in st]
