@@ -12,9 +12,9 @@
 # bench/results/latest.md and latest.png. Every process it starts is stopped on exit.
 #
 # Environment: BENCH_DIR, PGSTASH_BIN (default .build/release/pgstash), PGSTASH_EXTRA_ARGS
-# (default: Redis and metrics ports of this run), POOL_SIZE (20), DURATION, ROUNDS,
-# TARGETS (e.g. "direct pgbouncer"), WORKLOADS (e.g. "mix search"), CLIENTS (e.g. "8 64"),
-# MODES (e.g. "prepared").
+# (default: Redis and metrics ports of this run), POOL_SIZE (20), DURATION, ROUNDS, BUDGET,
+# HANG_MARGIN, TARGETS (e.g. "direct pgbouncer"), WORKLOADS (e.g. "mix search"),
+# CLIENTS (e.g. "8 64"), MODES (e.g. "prepared"), SCENARIOS.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -43,13 +43,16 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$MODE" ] || usage 2
 case "$MODE" in
-    quick) DURATION=${DURATION:-3}; ROUNDS=${ROUNDS:-1}; SCENARIOS=${SCENARIOS:-} ;;
-    full) DURATION=${DURATION:-10}; ROUNDS=${ROUNDS:-3}; SCENARIOS=${SCENARIOS:-"select-only-session select-only-prepared"} ;;
+    quick) DURATION=${DURATION:-3}; ROUNDS=${ROUNDS:-1}; SCENARIOS=${SCENARIOS:-}; BUDGET=${BUDGET:-540} ;;
+    full) DURATION=${DURATION:-8}; ROUNDS=${ROUNDS:-3}; SCENARIOS=${SCENARIOS:-"select-only-session select-only-prepared"} ;;
     scenario)
         case "$SCENARIO" in select-only-session|select-only-prepared) ;;
             *) echo "run.sh: unknown scenario $SCENARIO (select-only-session, select-only-prepared)" >&2; exit 2 ;; esac
         DURATION=${DURATION:-10}; ROUNDS=${ROUNDS:-3}; SCENARIOS=$SCENARIO ;;
 esac
+# Runs that would end past BUDGET seconds are skipped and reported as such (0: no budget);
+# it keeps --quick under 10 minutes whatever the proxies do.
+BUDGET=${BUDGET:-0}
 WORKLOADS=${WORKLOADS:-"orders_page search dashboard assign mix"}
 MODES=${MODES:-"simple prepared"}
 CLIENTS=${CLIENTS:-"8 64 256"}
@@ -145,7 +148,7 @@ ensure_pgbench_db() {
 
 # ---------------------------------------------------------------- proxies
 # Each target has a port, a pid (proxies) and a status: "ok" or the reason it cannot be used.
-declare -A PORT PID STATUS LOGF
+declare -A PORT PID STATUS LOGF HUNG
 PORT[direct]=$PGPORT; PID[direct]=""; STATUS[direct]=ok
 
 why_exited() {       # the first error-looking line of a log, else its last line
@@ -250,6 +253,13 @@ run_one() {
         status="exited during the run: $(why_exited "${LOGF[$target]}")"
         STATUS[$target]=$status
     fi
+    if [ "$status" = ok ] && [ "${HUNG[$target/$mode]:-0}" -ge 2 ]; then
+        status="skipped: its -M $mode runs hung twice already"
+    fi
+    local secs=$((DURATION + clients * 5 / 256))
+    if [ "$status" = ok ] && [ "$BUDGET" -gt 0 ] && [ $(( $(date +%s) - T0 + secs )) -gt "$BUDGET" ]; then
+        status="skipped: over the $MODE run's time budget of $BUDGET s"
+    fi
     if [ "$status" != ok ]; then
         "$PY" "$HERE/lib/report.py" record --runs "$RUNS" --id "$id" --cell "$cell" --target "$target" \
             --label "$label" --mode "$mode" --clients "$clients" --round "$round" --skipped "$status"
@@ -257,14 +267,15 @@ run_one() {
     fi
     [ -n "$pid" ] && echo 5 > "/proc/$pid/clear_refs" 2>/dev/null || true   # reset VmHWM
     # pgbench's -T clock includes connecting the clients (SCRAM: ~2 s for 256 through a proxy
-    # on this 2-core box), and its TPS excludes that time: give many clients extra seconds.
-    local secs=$((DURATION + clients * 5 / 256))
+    # on this 2-core box), and its TPS excludes that time: many clients get extra seconds (secs).
     set +e
-    timeout -k 5 $((secs + HANG_MARGIN)) pgbench -n -h 127.0.0.1 -p "${PORT[$target]}" -U postgres \
+    timeout --foreground -k 5 $((secs + HANG_MARGIN)) pgbench -n -h 127.0.0.1 -p "${PORT[$target]}" -U postgres \
         -M "$mode" -c "$clients" -j 2 -T "$secs" --log --log-prefix="$RUN/lat/$id" "$@" "$db" \
         >"$out" 2>&1
     rc=$?
     set -e
+    [ "$rc" = 130 ] && { echo; log "interrupted"; exit 130; }      # Ctrl-C reached pgbench
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then HUNG[$target/$mode]=$(( ${HUNG[$target/$mode]:-0} + 1 )); fi
     local rss=""
     [ -n "$pid" ] && rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
     "$PY" "$HERE/lib/report.py" record --runs "$RUNS" --id "$id" --cell "$cell" --target "$target" \
