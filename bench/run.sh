@@ -16,6 +16,7 @@
 # HANG_MARGIN, TARGETS (e.g. "direct pgbouncer"), WORKLOADS (e.g. "mix search"),
 # CLIENTS (e.g. "8 64"), MODES (e.g. "prepared"), SCENARIOS.
 set -euo pipefail
+{   # the whole script is one block, so editing this file cannot disturb a run in progress
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -28,8 +29,10 @@ export PGPASSWORD=$PGPASS PGCONNECT_TIMEOUT=10
 PY=/usr/bin/python3          # Debian's python3 has matplotlib; the pyenv one on PATH does not
 PGBIN=/usr/lib/postgresql/15/bin
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-0}"; }
 
+# Any of these set by the caller narrows the run: its report goes to $BENCH_DIR/run/partial.md.
+NARROWED=${WORKLOADS:-}${MODES:-}${CLIENTS:-}${TARGETS:-}${DURATION:-}${ROUNDS:-}
 MODE=""; SCENARIO=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -372,7 +375,14 @@ else
 fi
 meta TOTAL_SECONDS "$(( $(date +%s) - T0 ))"
 mkdir -p "$HERE/results"
-out_md=$HERE/results/latest.md; out_png=$HERE/results/latest.png
-[ "$MODE" = scenario ] && { out_md=$HERE/results/$SCENARIO.md; out_png=$HERE/results/$SCENARIO.png; }
-"$PY" "$HERE/lib/report.py" report --run "$RUN" --md "$out_md" --png "$out_png"
+out_md=$HERE/results/latest.md; out_png=$HERE/results/latest.png; docs=(--docs "$ROOT/docs/benchmarks.md")
+# A partial run (a scenario alone, or a narrowed matrix) does not replace the published figures.
+if [ "$MODE" = scenario ]; then
+    out_md=$HERE/results/$SCENARIO.md; out_png=$HERE/results/$SCENARIO.png; docs=()
+elif [ -n "$NARROWED" ]; then
+    out_md=$RUN/partial.md; out_png=$RUN/partial.png; docs=()
+fi
+"$PY" "$HERE/lib/report.py" report --run "$RUN" --md "$out_md" --png "$out_png" "${docs[@]}"
 log "done in $(( $(date +%s) - T0 )) s: $out_md"
+exit 0
+}

@@ -478,8 +478,37 @@ def cmd_report(a):
     text = "\n".join(md) + "\n"
     with open(a.md, "w") as fh:
         fh.write(text)
+    if a.docs:
+        embed_in_docs(a.docs, md, a.md, a.png)
     print()
     print(text)
+
+
+BEGIN, END = "<!-- latest-results:begin -->", "<!-- latest-results:end -->"
+
+
+def embed_in_docs(docs, md, md_path, png_path):
+    """Replace the block between the markers in docs/benchmarks.md with this run's figures."""
+    if not os.path.exists(docs):
+        return
+    text = open(docs).read()
+    if BEGIN not in text or END not in text:
+        return
+    rel = lambda p: os.path.relpath(p, os.path.dirname(os.path.abspath(docs)))
+    body = []
+    for line in md[2:]:
+        if line.startswith("## Chart"):
+            break
+        if line.startswith("Produced by"):
+            line = "From [`%s`](%s), written by the last `bench/run.sh` run." % (
+                os.path.relpath(md_path, os.path.dirname(os.path.dirname(os.path.abspath(docs)))), rel(md_path))
+        if line.startswith("#"):
+            line = "#" + line
+        body.append(line)
+    body += ["", "![TPS and p99 latency per workload](%s)" % rel(png_path), ""]
+    new = text.split(BEGIN)[0] + BEGIN + "\n" + "\n".join(body) + "\n" + END + text.split(END, 1)[1]
+    with open(docs, "w") as fh:
+        fh.write(new)
 
 
 def main():
@@ -505,6 +534,7 @@ def main():
     g.add_argument("--run", required=True)
     g.add_argument("--md", required=True)
     g.add_argument("--png", required=True)
+    g.add_argument("--docs", help="docs/benchmarks.md: replace its latest-results block")
     a = p.parse_args()
     {"record": cmd_record, "report": cmd_report}[a.cmd](a)
 
