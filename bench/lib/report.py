@@ -51,7 +51,8 @@ def parse_pgbench_output(text):
             err = line.strip()
             break
     if err:
-        err = re.sub(r"^pgbench: error: ", "", err)
+        # two pgbench threads can interleave their messages: "pgbench:pgbench: error: …"
+        err = re.sub(r"^(pgbench:\s*)+(error:\s*)?", "", err)
         r["error"] = err[:300]
     return r
 
@@ -178,8 +179,9 @@ class Agg:
         self.rss = max(self.rss, rec.get("rss_kb", 0) or 0)
         self.failed += rec.get("failed", 0)
         self.aborted = max(self.aborted, rec.get("aborted_clients", 0))
-        if rec.get("error") and rec["error"] not in self.errors:
-            self.errors.append(rec["error"])
+        e = re.sub(r"^(pgbench:\s*)+(error:\s*)?", "", rec.get("error") or "")
+        if e and e not in self.errors:
+            self.errors.append(e)
 
     def finish(self):
         s = sorted(self.lats)
@@ -308,7 +310,8 @@ def cols_for(a, notes, ref=None, ref_mark="", with_ratio=True, with_rss=False):
         return cols
     cols = [fmt_tps(a.mean_tps) + mark]
     if with_ratio:
-        cols.append(fmt_ratio(a.mean_tps, ref) + ref_mark)
+        # with clients aborted the figure is not comparable: no ratio
+        cols.append("–" if a.aborted else fmt_ratio(a.mean_tps, ref) + ref_mark)
     cols.append("%s / %s" % (ms(a.p50), ms(a.p99)))
     if with_rss:
         cols.append(fmt_rss(a.rss))
@@ -459,7 +462,7 @@ def cmd_report(a):
                "×direct is the ratio of TPS to direct PostgreSQL at the same client count; direct is not run at "
                "256 clients, so those rows compare with direct at 64 (marked). Latencies in ms. "
                "[n] points to a note below; \"(k aborted)\" counts pgbench clients that stopped on an error, "
-               "so the figures beside it come from the clients that were left.", ""] + wt
+               "so the figures beside it come from the clients that were left and get no ratio.", ""] + wt
     st = scenario_tables(cells, notes)
     if st:
         md += ["", "## Named scenarios"] + [l.replace("{POOL}", meta.get("POOL_SIZE", "?")) for l in st]
