@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# pgstash side-by-side benchmark runner (docs/benchmarks.md).
+#
+#   bench/run.sh --quick              every workload, 1 round of short runs   (make bench-quick)
+#   bench/run.sh --full               every workload, 3 rounds, + scenarios   (make bench)
+#   bench/run.sh --scenario NAME      select-only-session | select-only-prepared
+#
+# Starts a throwaway PostgreSQL 15 and Redis (scripts/pg.sh, scripts/redis.sh) under
+# $BENCH_DIR (default /tmp/pgstash-bench), loads the seed plan's data once (kept between runs),
+# starts pgstash and PgBouncer in front of it, runs pgbench against direct PostgreSQL, pgstash
+# and PgBouncer interleaved (round-robin, one short run per target in turn), and writes
+# bench/results/latest.md and latest.png. Every process it starts is stopped on exit.
+#
+# Environment: BENCH_DIR, PGSTASH_BIN (default .build/release/pgstash), PGSTASH_EXTRA_ARGS
+# (default: Redis and metrics ports of this run), POOL_SIZE (20), DURATION, ROUNDS, BUDGET,
+# HANG_MARGIN, TARGETS (e.g. "direct pgbouncer"), WORKLOADS (e.g. "mix search"),
+# CLIENTS (e.g. "8 64"), MODES (e.g. "prepared"), SCENARIOS.
+set -euo pipefail
+{   # the whole script is one block, so editing this file cannot disturb a run in progress
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+BENCH_DIR=${BENCH_DIR:-/tmp/pgstash-bench}
+PGSTASH_BIN=${PGSTASH_BIN:-$ROOT/.build/release/pgstash}
+MICRO_BIN=${MICRO_BIN:-$ROOT/.build/release/pgstash-bench}
+POOL_SIZE=${POOL_SIZE:-20}
+export PGPASS=${PGPASS:-secret}
+export PGPASSWORD=$PGPASS PGCONNECT_TIMEOUT=10
+PY=/usr/bin/python3          # Debian's python3 has matplotlib; the pyenv one on PATH does not
+PGBIN=/usr/lib/postgresql/15/bin
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-0}"; }
+
+# Any of these set by the caller narrows the run: its report goes to $BENCH_DIR/run/partial.md.
+NARROWED=${WORKLOADS:-}${MODES:-}${CLIENTS:-}${TARGETS:-}${DURATION:-}${ROUNDS:-}
+MODE=""; SCENARIO=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) MODE=quick ;;
+        --full) MODE=full ;;
+        --scenario) MODE=scenario; SCENARIO=${2:?--scenario NAME}; shift ;;
+        -h|--help) usage 0 ;;
+        *) echo "run.sh: unknown argument $1" >&2; usage 2 ;;
+    esac
+    shift
+done
+[ -n "$MODE" ] || usage 2
+case "$MODE" in
+    quick) DURATION=${DURATION:-3}; ROUNDS=${ROUNDS:-1}; SCENARIOS=${SCENARIOS:-}; BUDGET=${BUDGET:-540} ;;
+    full) DURATION=${DURATION:-8}; ROUNDS=${ROUNDS:-3}; SCENARIOS=${SCENARIOS:-"select-only-session select-only-prepared"} ;;
+    scenario)
+        case "$SCENARIO" in select-only-session|select-only-prepared) ;;
+            *) echo "run.sh: unknown scenario $SCENARIO (select-only-session, select-only-prepared)" >&2; exit 2 ;; esac
+        DURATION=${DURATION:-10}; ROUNDS=${ROUNDS:-3}; SCENARIOS=$SCENARIO ;;
+esac
+# Runs that would end past BUDGET seconds are skipped and reported as such (0: no budget);
+# it keeps --quick under 10 minutes whatever the proxies do.
+BUDGET=${BUDGET:-0}
+WORKLOADS=${WORKLOADS:-"orders_page search dashboard assign mix"}
+MODES=${MODES:-"simple prepared"}
+CLIENTS=${CLIENTS:-"8 64 256"}
+TARGETS=${TARGETS:-"direct pgstash pgbouncer"}
+[ "$MODE" = scenario ] && WORKLOADS=""
+# A run still going this many seconds after its -T is killed and reported as hung (PgBouncer
+# with -M prepared in transaction mode can leave every client waiting for a server). Slow
+# workloads at 256 clients legitimately need a while to finish their last transactions.
+HANG_MARGIN=${HANG_MARGIN:-30}
+
+for tool in pgbench psql redis-server runuser; do
+    command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 1; }
+done
+
+T0=$(date +%s)
+log() { printf '[%4ds] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+free_port() { "$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+RUN=$BENCH_DIR/run            # this run's logs and per-transaction latencies (replaced each run)
+mkdir -p "$BENCH_DIR"; chmod 755 "$BENCH_DIR"
+rm -rf "$RUN"; mkdir -p "$RUN/lat" "$RUN/out"; chmod 755 "$RUN"
+RUNS=$RUN/runs.jsonl; : > "$RUNS"
+META=$RUN/meta.env; : > "$META"
+meta() { printf '%s=%q\n' "$1" "$2" >> "$META"; }
+
+# ---------------------------------------------------------------- cleanup of what we start
+PIDS_TO_KILL=()      # proxies (pgstash, pgbouncer), each by its own pid
+STARTED_PG=0; STARTED_REDIS=0
+stop_pid() {         # stop_pid PID: TERM, wait up to 5 s, then KILL
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    for pid in "${PIDS_TO_KILL[@]}"; do stop_pid "$pid"; done
+    [ "$STARTED_REDIS" = 1 ] && "$ROOT/scripts/redis.sh" down "$BENCH_DIR/redis"
+    [ "$STARTED_PG" = 1 ] && "$ROOT/scripts/pg.sh" down "$BENCH_DIR/pg"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; log "interrupted"; exit 130' INT TERM
+
+# ---------------------------------------------------------------- PostgreSQL, Redis, data
+# pg.sh's server writes its log into BASE, so BASE must belong to the postgres OS user.
+mkdir -p "$BENCH_DIR/pg"
+[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$BENCH_DIR/pg"
+STARTED_PG=1
+"$ROOT/scripts/pg.sh" up "$BENCH_DIR/pg" >/dev/null
+PGPORT=$(cat "$BENCH_DIR/pg/port")
+STARTED_REDIS=1
+"$ROOT/scripts/redis.sh" up "$BENCH_DIR/redis" >/dev/null
+REDISPORT=$(cat "$BENCH_DIR/redis/redis.port")
+log "postgres 127.0.0.1:$PGPORT, redis 127.0.0.1:$REDISPORT, data in $BENCH_DIR"
+q() { psql -X -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -Atq "$@"; }
+
+ensure_bench_db() {
+    local sum have t
+    sum=$(cat "$HERE"/sql/schema.sql "$HERE"/sql/generate.sql "$HERE"/sql/indexes.sql | sha1sum | cut -c1-12)
+    [ "$(q -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'bench'")" = 1 ] \
+        || q -d postgres -c 'CREATE DATABASE bench'
+    have=$(q -d bench -c "SELECT value FROM bench_meta WHERE key = 'loaded'" 2>/dev/null || true)
+    if [ "$have" = "$sum" ]; then
+        log "bench database: already loaded (generator $sum)"; meta LOAD_SECONDS "cached"; return
+    fi
+    log "bench database: loading 200,000 orders (generator $sum) ..."
+    t=$(date +%s)
+    q -d bench -f "$HERE/sql/schema.sql" 2>&1 | grep -v NOTICE || true
+    q -d bench -f "$HERE/sql/generate.sql" >/dev/null
+    q -d bench -f "$HERE/sql/indexes.sql" 2>&1 | grep -v NOTICE || true
+    q -d bench -c "INSERT INTO bench_meta VALUES ('loaded', '$sum'), ('loaded_at', now()::text)"
+    meta LOAD_SECONDS "$(( $(date +%s) - t ))"
+    log "bench database: loaded in $(( $(date +%s) - t )) s"
+}
+ensure_pgbench_db() {
+    local t
+    [ "$(q -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'pgbench'")" = 1 ] \
+        || q -d postgres -c 'CREATE DATABASE pgbench'
+    if [ "$(q -d pgbench -c 'SELECT count(*) FROM pgbench_branches' 2>/dev/null || true)" = 10 ]; then
+        log "pgbench database: already initialized (scale 10)"; return
+    fi
+    t=$(date +%s)
+    pgbench -i -s 10 -q -h 127.0.0.1 -p "$PGPORT" -U postgres pgbench >"$RUN/pgbench-init.log" 2>&1 \
+        || { tail -5 "$RUN/pgbench-init.log"; exit 1; }
+    log "pgbench database: initialized at scale 10 in $(( $(date +%s) - t )) s"
+}
+[ -n "$WORKLOADS" ] && ensure_bench_db
+[ -n "$SCENARIOS" ] && ensure_pgbench_db
+
+# ---------------------------------------------------------------- proxies
+# Each target has a port, a pid (proxies) and a status: "ok" or the reason it cannot be used.
+declare -A PORT PID STATUS LOGF HUNG
+PORT[direct]=$PGPORT; PID[direct]=""; STATUS[direct]=ok
+
+why_exited() {       # the first error-looking line of a log, else its last line
+    local line
+    line=$(grep -v '^\s*$' "$1" | grep -i -m1 -E 'error|fatal|panic|fail' || true)
+    [ -n "$line" ] || line=$(grep -v '^\s*$' "$1" | tail -1)
+    echo "${line:-exited with no output}" | cut -c1-200
+}
+wait_accepting() {   # wait_accepting NAME DB: up to 20 s for `SELECT 1` to work through it
+    local name=$1 db=$2 i err
+    for i in $(seq 40); do
+        if ! kill -0 "${PID[$name]}" 2>/dev/null; then
+            STATUS[$name]="failed to start: $(why_exited "${LOGF[$name]}")"
+            return 1
+        fi
+        if err=$(PGCONNECT_TIMEOUT=3 psql -X -h 127.0.0.1 -p "${PORT[$name]}" -U postgres -d "$db" -Atc 'SELECT 1' 2>&1); then
+            STATUS[$name]=ok; return 0
+        fi
+        sleep 0.5
+    done
+    STATUS[$name]="not accepting clients after 20 s: $(echo "$err" | tail -1 | cut -c1-200)"
+    return 1
+}
+
+start_pgstash() {    # start_pgstash NAME DB POOLMODE
+    local name=$1 db=$2 mode=$3 mport
+    LOGF[$name]=$RUN/$name.log; : > "${LOGF[$name]}"
+    if [ ! -x "$PGSTASH_BIN" ]; then
+        STATUS[$name]="not built ($PGSTASH_BIN missing; run make release)"; PID[$name]=""
+        log "$name: ${STATUS[$name]}"; return 0
+    fi
+    PORT[$name]=$(free_port); mport=$(free_port)
+    # shellcheck disable=SC2086
+    "$PGSTASH_BIN" --listen "127.0.0.1:${PORT[$name]}" \
+        --upstream "postgresql://postgres:$PGPASS@127.0.0.1:$PGPORT/$db" \
+        -c "pool.max_upstream=$POOL_SIZE" -c "pool.mode=$mode" \
+        ${PGSTASH_EXTRA_ARGS:--c redis.port=$REDISPORT -c metrics.port=$mport} \
+        >"${LOGF[$name]}" 2>&1 < /dev/null &
+    PID[$name]=$!; PIDS_TO_KILL+=("${PID[$name]}")
+    if wait_accepting "$name" "$db"; then log "$name: up on 127.0.0.1:${PORT[$name]} (pid ${PID[$name]}, $mode mode, pool $POOL_SIZE)"
+    else log "$name: ${STATUS[$name]}"; fi
+}
+
+start_pgbouncer() {  # start_pgbouncer NAME POOLMODE
+    local name=$1 mode=$2 dir=$RUN/$1 i
+    LOGF[$name]=$dir/pgbouncer.log
+    if ! command -v pgbouncer >/dev/null; then
+        STATUS[$name]="not installed"; PID[$name]=""; log "$name: not installed"; return 0
+    fi
+    PORT[$name]=$(free_port)
+    mkdir -p "$dir"
+    printf '"postgres" "%s"\n' "$PGPASS" > "$dir/userlist.txt"
+    cat > "$dir/pgbouncer.ini" <<INI
+[databases]
+bench = host=127.0.0.1 port=$PGPORT dbname=bench
+pgbench = host=127.0.0.1 port=$PGPORT dbname=pgbench
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${PORT[$name]}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $dir/userlist.txt
+pool_mode = $mode
+default_pool_size = $POOL_SIZE
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = 1000
+max_db_connections = 0
+server_reset_query = DISCARD ALL
+ignore_startup_parameters = extra_float_digits
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+log_connections = 0
+log_disconnections = 0
+stats_period = 60
+INI
+    touch "$dir/pgbouncer.log"
+    [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$dir"
+    chmod 600 "$dir/userlist.txt"
+    # PgBouncer refuses to run as root. setpriv execs in place, so $! is pgbouncer's own pid.
+    if [ "$(id -u)" -eq 0 ]; then
+        setpriv --reuid=postgres --regid=postgres --init-groups pgbouncer "$dir/pgbouncer.ini" >>"$dir/pgbouncer.log" 2>&1 < /dev/null &
+    else
+        pgbouncer "$dir/pgbouncer.ini" >>"$dir/pgbouncer.log" 2>&1 < /dev/null &
+    fi
+    PID[$name]=$!; PIDS_TO_KILL+=("${PID[$name]}")
+    if wait_accepting "$name" bench; then log "$name: up on 127.0.0.1:${PORT[$name]} (pid ${PID[$name]}, $mode mode, pool $POOL_SIZE)"
+    else log "$name: ${STATUS[$name]}"; fi
+}
+
+stop_target() { local name=$1; [ -n "${PID[$name]:-}" ] && stop_pid "${PID[$name]}"; STATUS[$name]="${STATUS[$name]:-stopped}"; }
+
+# ---------------------------------------------------------------- one pgbench run
+RUN_NO=0
+# run_one TARGET DB LABEL CELL MODE CLIENTS ROUND -- pgbench script args...
+run_one() {
+    local target=$1 db=$2 label=$3 cell=$4 mode=$5 clients=$6 round=$7; shift 8
+    local id out rc pid=${PID[$target]:-} status=${STATUS[$target]}
+    RUN_NO=$((RUN_NO + 1)); id=$(printf 'r%04d' "$RUN_NO"); out=$RUN/out/$id.txt
+    if [ "$status" = ok ] && [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+        status="exited during the run: $(why_exited "${LOGF[$target]}")"
+        STATUS[$target]=$status
+    fi
+    if [ "$status" = ok ] && [ "${HUNG[$target/$mode]:-0}" -ge 2 ]; then
+        status="skipped: its -M $mode runs hung twice already"
+    fi
+    local secs=$((DURATION + clients * 5 / 256))
+    if [ "$status" = ok ] && [ "$BUDGET" -gt 0 ] && [ $(( $(date +%s) - T0 + secs )) -gt "$BUDGET" ]; then
+        status="skipped: over the $MODE run's time budget of $BUDGET s"
+    fi
+    if [ "$status" != ok ]; then
+        "$PY" "$HERE/lib/report.py" record --runs "$RUNS" --id "$id" --cell "$cell" --target "$target" \
+            --label "$label" --mode "$mode" --clients "$clients" --round "$round" --skipped "$status"
+        return 0
+    fi
+    [ -n "$pid" ] && echo 5 > "/proc/$pid/clear_refs" 2>/dev/null || true   # reset VmHWM
+    # pgbench's -T clock includes connecting the clients (SCRAM: ~2 s for 256 through a proxy
+    # on this 2-core box), and its TPS excludes that time: many clients get extra seconds (secs).
+    set +e
+    timeout --foreground -k 5 $((secs + HANG_MARGIN)) pgbench -n -h 127.0.0.1 -p "${PORT[$target]}" -U postgres \
+        -M "$mode" -c "$clients" -j 2 -T "$secs" --log --log-prefix="$RUN/lat/$id" "$@" "$db" \
+        >"$out" 2>&1
+    rc=$?
+    set -e
+    [ "$rc" = 130 ] && { echo; log "interrupted"; exit 130; }      # Ctrl-C reached pgbench
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then HUNG[$target/$mode]=$(( ${HUNG[$target/$mode]:-0} + 1 )); fi
+    local rss=""
+    [ -n "$pid" ] && rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    "$PY" "$HERE/lib/report.py" record --runs "$RUNS" --id "$id" --cell "$cell" --target "$target" \
+        --label "$label" --mode "$mode" --clients "$clients" --round "$round" --rc "$rc" \
+        --out "$out" --lat-prefix "$RUN/lat/$id" --rss-kb "${rss:-0}" --limit $((secs + HANG_MARGIN)) --echo
+}
+
+# run_cell CELL LABEL DB MODE CLIENTS "TARGETS" -- pgbench script args...
+# Interleaved: ROUNDS rounds, each running every target once, the starting target rotating.
+run_cell() {
+    local cell=$1 label=$2 db=$3 mode=$4 clients=$5 targets=($6) r i n; shift 6
+    [ "${1:-}" = "--" ] && shift
+    n=${#targets[@]}
+    for r in $(seq "$ROUNDS"); do
+        for i in $(seq 0 $((n - 1))); do
+            run_one "${targets[$(( (i + r - 1) % n ))]}" "$db" "$label" "$cell" "$mode" "$clients" "$r" -- "$@"
+        done
+    done
+}
+
+workload_args() {
+    case "$1" in
+        mix) echo "-f $HERE/workloads/orders_page.sql@60 -f $HERE/workloads/search.sql@20 -f $HERE/workloads/dashboard.sql@15 -f $HERE/workloads/assign.sql@5" ;;
+        *) echo "-f $HERE/workloads/$1.sql" ;;
+    esac
+}
+
+has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
+
+meta MODE "$MODE"; meta DURATION "$DURATION"; meta ROUNDS "$ROUNDS"; meta POOL_SIZE "$POOL_SIZE"
+meta STARTED "$(date -u '+%Y-%m-%d %H:%M UTC')"; meta HOST "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+meta PG_VERSION "$(q -d postgres -c 'SHOW server_version')"
+meta PGBOUNCER_VERSION "$(pgbouncer --version 2>/dev/null | head -1 || echo none)"
+meta PGSTASH_VERSION "$( [ -x "$PGSTASH_BIN" ] && timeout 5 "$PGSTASH_BIN" --version 2>&1 | head -1 || echo 'not built')"
+meta PGSTASH_COMMIT "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+
+# ---------------------------------------------------------------- the seed plan's workloads
+if [ -n "$WORKLOADS" ]; then
+    has_target pgstash && start_pgstash pgstash bench transaction
+    has_target pgbouncer && start_pgbouncer pgbouncer transaction
+    meta STATUS_pgstash "${STATUS[pgstash]:-not run}"; meta STATUS_pgbouncer "${STATUS[pgbouncer]:-not run}"
+    for w in $WORKLOADS; do
+        for m in $MODES; do
+            for c in $CLIENTS; do
+                ts=""
+                for t in direct pgstash pgbouncer; do
+                    has_target "$t" || continue
+                    # Only the pooled targets take 256 clients (PostgreSQL has max_connections 300).
+                    [ "$t" = direct ] && [ "$c" -gt 64 ] && continue
+                    ts="$ts $t"
+                done
+                log "workload $w, -M $m, $c clients:$ts"
+                # shellcheck disable=SC2046
+                run_cell "$w/$m/$c" "$w" bench "$m" "$c" "$ts" $(workload_args "$w")
+            done
+        done
+    done
+    meta STATUS_END_pgstash "${STATUS[pgstash]:-not run}"
+    stop_target pgstash 2>/dev/null || true; stop_target pgbouncer 2>/dev/null || true
+fi
+
+# ---------------------------------------------------------------- named scenarios
+for s in $SCENARIOS; do
+    case "$s" in
+    select-only-session)
+        log "scenario select-only-session: pgbench -S, 16 clients, session pooling"
+        start_pgstash pgstash_session pgbench session
+        start_pgbouncer pgbouncer_session session
+        meta STATUS_pgstash_session "${STATUS[pgstash_session]}"
+        run_cell "select-only-session" "select-only-session" pgbench simple 16 \
+            "direct pgstash_session pgbouncer_session" -- -S
+        stop_target pgstash_session; stop_target pgbouncer_session
+        ;;
+    select-only-prepared)
+        log "scenario select-only-prepared: pgbench -S, 64 clients, transaction pooling"
+        start_pgstash pgstash_tx pgbench transaction
+        start_pgbouncer pgbouncer_tx transaction
+        meta STATUS_pgstash_tx "${STATUS[pgstash_tx]}"
+        run_cell "select-only-prepared/prepared" "select-only-prepared" pgbench prepared 64 \
+            "direct pgstash_tx pgbouncer_tx" -- -S
+        run_cell "select-only-prepared/extended" "select-only-prepared" pgbench extended 64 \
+            "pgstash_tx pgbouncer_tx" -- -S
+        stop_target pgstash_tx; stop_target pgbouncer_tx
+        ;;
+    esac
+done
+
+# ---------------------------------------------------------------- micro-benchmarks, report
+if [ -x "$MICRO_BIN" ]; then
+    log "micro-benchmarks: $MICRO_BIN"
+    timeout 300 "$MICRO_BIN" > "$RUN/micro.txt" 2>&1 || echo "(pgstash-bench exited with status $?)" >> "$RUN/micro.txt"
+else
+    echo "(not built: $MICRO_BIN; run make release)" > "$RUN/micro.txt"
+fi
+meta TOTAL_SECONDS "$(( $(date +%s) - T0 ))"
+mkdir -p "$HERE/results"
+out_md=$HERE/results/latest.md; out_png=$HERE/results/latest.png; docs=(--docs "$ROOT/docs/benchmarks.md")
+# A partial run (a scenario alone, or a narrowed matrix) does not replace the published figures.
+if [ "$MODE" = scenario ]; then
+    out_md=$HERE/results/$SCENARIO.md; out_png=$HERE/results/$SCENARIO.png; docs=()
+elif [ -n "$NARROWED" ]; then
+    out_md=$RUN/partial.md; out_png=$RUN/partial.png; docs=()
+fi
+"$PY" "$HERE/lib/report.py" report --run "$RUN" --md "$out_md" --png "$out_png" "${docs[@]}"
+log "done in $(( $(date +%s) - T0 )) s: $out_md"
+exit 0
+}

@@ -1,0 +1,7 @@
+-- Dashboard stats for one store over the 30 days before the data's anchor (2026-11-24):
+-- counts and totals by status, the same per agent, and the viewer's unread notifications.
+\set store random(1, 20)
+\set user random(1, 55)
+SELECT "status", COUNT(*) AS "_count", COALESCE(SUM("total"), 0) AS "_sum_total" FROM "public"."orders" WHERE ("storeIdentifier" = 'store_' || :store AND "createdAt" >= '2026-10-25 00:00:00'::timestamp(3)) GROUP BY "status";
+SELECT "assignedAgentId", COUNT(*) AS "_count", COALESCE(SUM("total"), 0) AS "_sum_total", COUNT(*) FILTER (WHERE "status" = 'DELIVERED') AS "delivered", COUNT(*) FILTER (WHERE "status" IN ('CONFIRMED','SHIPPED','DELIVERED')) AS "confirmed" FROM "public"."orders" WHERE ("storeIdentifier" = 'store_' || :store AND "createdAt" >= '2026-10-25 00:00:00'::timestamp(3) AND "assignedAgentId" IS NOT NULL) GROUP BY "assignedAgentId";
+SELECT COUNT(*) AS "_count" FROM "public"."notifications" WHERE ("userId" = :user AND "isRead" = false);

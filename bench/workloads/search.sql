@@ -1,0 +1,15 @@
+-- Search box: one pattern matched (trigram ILIKE) against the order reference, the customer's
+-- telephone and the customer's name; newest 20. A third of the searches each: a reference
+-- fragment, a real customer's phone fragment (telephone ends with (id*7919+12345678) mod 10^8),
+-- a last name.
+\set kind random(1, 3)
+\set oid random(1, 200000)
+\set ph (random(1, 60000) * 7919 + 12345678) % 1000000
+\set nm random(1, 40)
+\if :kind = 1
+SELECT "t0"."id", "t0"."reference", "t0"."status", "t0"."total", "t0"."createdAt", "t1"."fullName", "t1"."telephone" FROM "public"."orders" AS "t0" LEFT JOIN "public"."customers" AS "t1" ON "t1"."id" = "t0"."customerId" WHERE ("t0"."reference" ILIKE '%' || lpad(:oid::text, 6, '0') || '%' OR "t0"."customerId" IN (SELECT "id" FROM "public"."customers" WHERE "telephone" ILIKE '%' || lpad(:oid::text, 6, '0') || '%' OR "fullName" ILIKE '%' || lpad(:oid::text, 6, '0') || '%')) ORDER BY "t0"."createdAt" DESC LIMIT 20;
+\elif :kind = 2
+SELECT "t0"."id", "t0"."reference", "t0"."status", "t0"."total", "t0"."createdAt", "t1"."fullName", "t1"."telephone" FROM "public"."orders" AS "t0" LEFT JOIN "public"."customers" AS "t1" ON "t1"."id" = "t0"."customerId" WHERE ("t0"."reference" ILIKE '%' || lpad(:ph::text, 6, '0') || '%' OR "t0"."customerId" IN (SELECT "id" FROM "public"."customers" WHERE "telephone" ILIKE '%' || lpad(:ph::text, 6, '0') || '%' OR "fullName" ILIKE '%' || lpad(:ph::text, 6, '0') || '%')) ORDER BY "t0"."createdAt" DESC LIMIT 20;
+\else
+SELECT "t0"."id", "t0"."reference", "t0"."status", "t0"."total", "t0"."createdAt", "t1"."fullName", "t1"."telephone" FROM "public"."orders" AS "t0" LEFT JOIN "public"."customers" AS "t1" ON "t1"."id" = "t0"."customerId" WHERE ("t0"."reference" ILIKE '%' || (ARRAY['Benali','Bouzid','Belkacem','Haddad','Mansouri','Saidi','Brahimi','Cherif','Djebbar','Ferhat','Guendouz','Hamidi','Kaci','Larbi','Meziane','Nasri','Ouali','Rahmani','Slimani','Taleb','Yahiaoui','Zerrouki','Amrani','Bensalem','Boudiaf','Chaoui','Dahmani','Benmoussa','Aissaoui','Touati','Khelifi','Lounis','Maamar','Bouaziz','Hamdi','Benamar','Sahraoui','Kaddour','Belaid','Mekki'])[:nm] || '%' OR "t0"."customerId" IN (SELECT "id" FROM "public"."customers" WHERE "telephone" ILIKE '%' || (ARRAY['Benali','Bouzid','Belkacem','Haddad','Mansouri','Saidi','Brahimi','Cherif','Djebbar','Ferhat','Guendouz','Hamidi','Kaci','Larbi','Meziane','Nasri','Ouali','Rahmani','Slimani','Taleb','Yahiaoui','Zerrouki','Amrani','Bensalem','Boudiaf','Chaoui','Dahmani','Benmoussa','Aissaoui','Touati','Khelifi','Lounis','Maamar','Bouaziz','Hamdi','Benamar','Sahraoui','Kaddour','Belaid','Mekki'])[:nm] || '%' OR "fullName" ILIKE '%' || (ARRAY['Benali','Bouzid','Belkacem','Haddad','Mansouri','Saidi','Brahimi','Cherif','Djebbar','Ferhat','Guendouz','Hamidi','Kaci','Larbi','Meziane','Nasri','Ouali','Rahmani','Slimani','Taleb','Yahiaoui','Zerrouki','Amrani','Bensalem','Boudiaf','Chaoui','Dahmani','Benmoussa','Aissaoui','Touati','Khelifi','Lounis','Maamar','Bouaziz','Hamdi','Benamar','Sahraoui','Kaddour','Belaid','Mekki'])[:nm] || '%')) ORDER BY "t0"."createdAt" DESC LIMIT 20;
+\endif
