@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "PostgresWire", dependencies: ["Buffers"]),
         .target(name: "ProxyConfig"),
         .target(name: "SQLAnalysis", dependencies: ["CPgQuery"]),
-        .target(name: "ProxyCore", dependencies: ["PostgresWire", "ProxyConfig", "COpenSSL"]),
+        .target(name: "ProxyCore", dependencies: ["PostgresWire", "ProxyConfig", "SQLAnalysis", "COpenSSL"]),
 
         // I/O.
         .target(name: "EventLoop", dependencies: ["CLinux", "Buffers"]),

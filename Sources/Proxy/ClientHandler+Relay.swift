@@ -16,12 +16,12 @@ extension ClientHandler {
     func attach(_ s: ServerHandler) {
         leased = s
         s.client = self
-        if let sql = settings.statements(from: s.settings) {
+        if let sql = session.settings.statements(from: s.settings) {
             // Pipelined ahead of the client's own request; its answers are not relayed.
             toServer.clear()
             FrontendMessage.query(sql).encode(into: &toServer)
             s.tracker.requestSent(.query, forward: false)
-            s.settings = settings
+            s.settings = session.settings
             s.send(toServer)
         }
     }
@@ -71,6 +71,8 @@ extension ClientHandler {
             let body = conn.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
             let frame = conn.inbound.readableView[conn.inbound.readerIndex..<(bodyStart + header.bodyLength)]
             switch id {
+            case .query where transactionPooling:
+                relayQuery(body, frame: frame, s)
             case .query:
                 s.tracker.requestSent(.query)
                 toServer.append(frame)
@@ -213,20 +215,17 @@ extension ClientHandler {
 
     func sendToClient(_ b: ByteBuffer) { conn.send(b) }
 
-    func readyForQueryRelayed(status: TransactionStatus) {}
 
     func parameterReported(name: String, value: String, server s: ServerHandler) {
         let lower = name.lowercased()
         guard Self.trackedReportedSettings.contains(lower) else { return }
-        settings[lower] = .literal(value)
+        session.settings[lower] = .literal(value)
         s.settings[lower] = .literal(value)
     }
 
-    func commandCompleted(tagBytes: ArraySlice<UInt8>) {}
-
     /// Whether the lease ends after the message just relayed.
     func shouldReleaseServer(_ s: ServerHandler) -> Bool {
-        transactionPooling && s.isQuiescent && !waitingForServer
+        transactionPooling && !pinned && s.isQuiescent && !waitingForServer
     }
 
     func releaseServer() {

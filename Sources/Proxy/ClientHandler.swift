@@ -32,8 +32,10 @@ final class ClientHandler: ConnectionDelegate {
     /// The server leased to this client, if any.
     var leased: ServerHandler?
     var waitingForServer = false
-    /// Settings this client expects on any server it runs on.
-    var settings = SessionSettings()
+    /// What the client's queries did to its session (settings, SQL prepared statements).
+    var session = SessionTracker(settings: SessionSettings())
+    /// Kept on its server until it disconnects (session state with pin_on_session_state).
+    var pinned = false
     /// Client statement name → (identity, name on servers), under transaction pooling.
     var statements: [String: (key: StatementKey, serverName: String)] = [:]
     var toServer = ByteBuffer(capacity: 16 * 1024)
@@ -124,7 +126,7 @@ final class ClientHandler: ConnectionDelegate {
                          hint: "Connect to one of: \(known), or add a [databases.\(databaseName)] section to proxy.conf.")
         }
         self.pool = pool
-        settings = SessionSettings(startupParameters: params)
+        session = SessionTracker(settings: SessionSettings(startupParameters: params))
         var auth = ClientAuthenticator(type: config.auth.type, user: user, secret: config.auth.users[user],
                                        nonce: Crypto.base64(Crypto.randomBytes(18)), salt: Crypto.randomBytes(16))
         let action = auth.start()
@@ -180,7 +182,7 @@ final class ClientHandler: ConnectionDelegate {
         var out = ByteBuffer()
         for (name, value) in (pool.serverParameters ?? [:]).sorted(by: { $0.key < $1.key }) {
             var v = value
-            if case .literal(let mine)? = settings[name] { v = mine }
+            if case .literal(let mine)? = session.settings[name] { v = mine }
             BackendMessage.parameterStatus(name: name, value: v).encode(into: &out)
         }
         var pid: Int32

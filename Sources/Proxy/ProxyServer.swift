@@ -3,6 +3,7 @@ import Glibc
 import PostgresWire
 import ProxyConfig
 import ProxyCore
+import SQLAnalysis
 
 /// One pgstash process: a listener, its clients, and a pool per (database, upstream user).
 /// Everything runs on one event-loop thread.
@@ -20,6 +21,8 @@ public final class ProxyServer {
     private var nextClientID = 1
     private var nextPoolIndex = 0
     var statementNames = StatementNames()
+    /// Analyses of query texts (one loop thread: no locking needed).
+    let analysisCache = AnalysisCache()
     private var janitor: TimerID?
     private(set) var accepting = true
     /// Called once the last client is gone after `shutdown(graceful: true)`.

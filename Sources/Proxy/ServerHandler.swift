@@ -23,6 +23,8 @@ final class ServerHandler: ConnectionDelegate {
     var statements: ServerStatementCache
     /// Session settings in force on this server (what pgstash or its clients SET).
     var settings = SessionSettings()
+    /// SQL-level prepared statements on this server: name → PREPARE text.
+    var sqlPrepared: [String: String] = [:]
     private(set) var transactionStatus = TransactionStatus.idle
     /// Bytes left of a large message being streamed through without buffering it whole.
     private var passthroughRemaining = 0
@@ -178,16 +180,17 @@ final class ServerHandler: ConnectionDelegate {
             switch BackendMessageID(rawValue: header.id) {
             case .readyForQuery?:
                 if let b = body.first, let s = TransactionStatus(rawValue: b) { transactionStatus = s }
-                client.readyForQueryRelayed(status: transactionStatus)
+                if forward { client.readyForQueryRelayed(status: transactionStatus, server: self) }
             case .parameterStatus?:
                 if case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: header.id, body: body) {
                     parameters[name] = value
                     if forward { client.parameterReported(name: name, value: value, server: self) }
                 }
             case .commandComplete?:
-                if forward { client.commandCompleted(tagBytes: body) }
+                if forward { client.commandCompleted(tagBytes: body, server: self) }
             case .errorResponse?:
                 for name in tracker.takeFailedStatements() { statements.remove(name) }
+                if forward { client.errorRelayed() }
                 if body.starts(with: [UInt8(ascii: "S")] + Array("FATAL".utf8)) || body.starts(with: [UInt8(ascii: "S")] + Array("PANIC".utf8)) {
                     log.warning("upstream server \(id) reported a fatal error")
                 }
@@ -244,6 +247,7 @@ final class ServerHandler: ConnectionDelegate {
         c.send(b)
         statements.removeAll()
         settings = SessionSettings()
+        sqlPrepared.removeAll()
     }
 
     private func resetInput(_ c: Connection) {

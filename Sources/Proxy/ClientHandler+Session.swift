@@ -1,0 +1,124 @@
+import PostgresWire
+import ProxyCore
+import SQLAnalysis
+
+/// Session state under transaction pooling: what a simple-protocol query does to the
+/// session is found by SQL analysis and carried to the client's next server, or refused.
+extension ClientHandler {
+    /// Words without which a statement cannot change session state. Only a gate in front of
+    /// the parser (which does the classifying): a false positive costs one analysis.
+    static let sessionWords: [[UInt8]] = ["set", "listen", "prepare", "execute", "deallocate",
+                                          "hold", "temp", "advisory", "discard"].map { Array($0.utf8) }
+
+    static func mayChangeSession(_ sql: ArraySlice<UInt8>) -> Bool {
+        sql.withUnsafeBytes { raw -> Bool in
+            let n = raw.count
+            var i = 0
+            while i < n {
+                let c = raw[i] | 0x20
+                for w in sessionWords where c == w[0] && i + w.count <= n {
+                    var j = 1
+                    while j < w.count && (raw[i + j] | 0x20) == w[j] { j += 1 }
+                    if j == w.count { return true }
+                }
+                i += 1
+            }
+            return false
+        }
+    }
+
+    /// A Query under transaction pooling.
+    func relayQuery(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, _ s: ServerHandler) {
+        let sqlBytes = body.dropLast()     // the NUL terminator
+        guard Self.mayChangeSession(sqlBytes) else {
+            session.queryForwarded([])
+            s.tracker.requestSent(.query)
+            toServer.append(frame)
+            return
+        }
+        let statements = server.analysisCache.analysis(of: String(decoding: sqlBytes, as: UTF8.self)).statements
+        if let feature = statements.lazy.compactMap(SessionTracker.sessionBoundFeature).first {
+            if pool?.config.pinOnSessionState == true {
+                if !pinned { log.info("client \(id) pinned to server \(s.id) for \(feature)") }
+                pinned = true
+            } else {
+                return refuse(feature, s)
+            }
+        }
+        restorePreparedStatements(for: statements, on: s)
+        session.queryForwarded(statements)
+        s.tracker.requestSent(.query)
+        toServer.append(frame)
+    }
+
+    /// Sends, instead of the client's query, one that fails with a clear error: the server
+    /// then aborts the client's transaction block exactly as a failing statement would.
+    private func refuse(_ feature: String, _ s: ServerHandler) {
+        let poolName = pool.map { "\($0.key.database)/\($0.key.user)" } ?? "?"
+        let message = "\(feature) cannot be used under transaction pooling: pool \(poolName) runs in transaction mode, and the next transaction may run on another server connection"
+        let hint = "Use a session-mode pool for this client (pool.mode = \"session\", per database or per user), or set pool.pin_on_session_state = true to keep such clients on one server."
+        func lit(_ t: String) -> String { "'" + t.replacingOccurrences(of: "'", with: "''") + "'" }
+        let sql = "DO $pgstash$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = \(lit(message)), HINT = \(lit(hint)); END $pgstash$"
+        log.info("client \(id): refused \(feature) under transaction pooling")
+        session.queryForwarded([])
+        s.tracker.requestSent(.query)
+        FrontendMessage.query(sql).encode(into: &toServer)
+    }
+
+    /// EXECUTE/DEALLOCATE of a statement the client PREPAREd on another server: prepare it
+    /// here first (answers dropped). A PREPARE of a name another client left here: free it.
+    private func restorePreparedStatements(for statements: [StatementAnalysis], on s: ServerHandler) {
+        var sql: [String] = []
+        for st in statements {
+            let target = st.kind == .explain ? st.preparedStatement ?? st : st
+            guard let name = target.preparedName else { continue }
+            switch target.kind {
+            case .execute, .deallocate:
+                guard let text = session.preparedStatements[name], s.sqlPrepared[name] != text else { continue }
+                if s.sqlPrepared[name] != nil { sql.append("DEALLOCATE \(quoteIdentifier(name))") }
+                sql.append(text)
+                s.sqlPrepared[name] = text
+            case .prepare:
+                if s.sqlPrepared[name] != nil {
+                    sql.append("DEALLOCATE \(quoteIdentifier(name))")
+                    s.sqlPrepared[name] = nil
+                }
+            default: continue
+            }
+        }
+        guard !sql.isEmpty else { return }
+        FrontendMessage.query(sql.joined(separator: "; ")).encode(into: &toServer)
+        s.tracker.requestSent(.query, forward: false)
+    }
+
+    private func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    // MARK: Responses that move session state
+
+    func commandCompleted(tagBytes: ArraySlice<UInt8>, server s: ServerHandler) {
+        guard transactionPooling else { return }
+        let tag = String(decoding: tagBytes.prefix { $0 != 0 }, as: UTF8.self)
+        apply(session.commandCompleted(tag: tag), to: s)
+    }
+
+    func errorRelayed() {
+        if transactionPooling { session.errorReceived() }
+    }
+
+    func readyForQueryRelayed(status: TransactionStatus, server s: ServerHandler) {
+        if transactionPooling { apply(session.readyForQuery(status != .idle), to: s) }
+    }
+
+    private func apply(_ changes: [SessionTracker.Change], to s: ServerHandler) {
+        for c in changes {
+            switch c {
+            case .settings: s.settings = session.settings
+            case let .prepared(name, text): s.sqlPrepared[name] = text
+            case .deallocated(let name):
+                if let name { s.sqlPrepared[name] = nil } else { s.sqlPrepared.removeAll() }
+            }
+        }
+    }
+}
