@@ -20,6 +20,7 @@ free_or() {  # the preferred port when free, else any free one
 import socket, sys
 p = int(sys.argv[1])
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", p))
 except OSError:
