@@ -127,7 +127,11 @@ final class ClientHandler: ConnectionDelegate {
         }
         self.pool = pool
         session = SessionTracker(settings: SessionSettings(startupParameters: params))
-        var auth = ClientAuthenticator(type: config.auth.type, user: user, secret: config.auth.users[user],
+        var secret = config.auth.users[user]
+        if config.auth.type == .scramSHA256, let plain = secret {
+            secret = server.scramVerifier(user: user, secret: plain)
+        }
+        var auth = ClientAuthenticator(type: config.auth.type, user: user, secret: secret,
                                        nonce: Crypto.base64(Crypto.randomBytes(18)), salt: Crypto.randomBytes(16))
         let action = auth.start()
         phase = .authenticating(auth)

@@ -133,6 +133,19 @@ public final class ProxyServer {
         return p
     }
 
+    private var derivedVerifiers: [String: (secret: String, verifier: String)] = [:]
+
+    /// A SCRAM verifier for a plain password from the auth file, derived once per user (the
+    /// 4096 PBKDF2 rounds would otherwise run at every login). Verifiers and md5 hashes
+    /// are returned unchanged.
+    func scramVerifier(user: String, secret: String) -> String {
+        guard ScramKeys(verifier: secret) == nil, !MD5Password.isStoredHash(secret) else { return secret }
+        if let d = derivedVerifiers[user], d.secret == secret { return d.verifier }
+        let v = ScramKeys(password: secret, salt: Crypto.randomBytes(16), iterations: 4096).verifier
+        derivedVerifiers[user] = (secret, v)
+        return v
+    }
+
     /// Routes a CancelRequest to the server currently running that client's query.
     func cancelRequested(processID: Int32, secretKey: Int32) {
         guard let c = cancelTargets[processID], c.cancelKey?.secretKey == secretKey else {
