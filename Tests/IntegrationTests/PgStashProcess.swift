@@ -60,8 +60,14 @@ final class PgStashProcess: @unchecked Sendable {
 }
 
 func canConnect(port: Int) -> Bool {
+    let fd = connectLoopback(port: port)
+    if fd >= 0 { close(fd) }
+    return fd >= 0
+}
+
+/// A blocking TCP connection to 127.0.0.1:port, or -1.
+func connectLoopback(port: Int) -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -69,7 +75,8 @@ func canConnect(port: Int) -> Bool {
     let rc = withUnsafePointer(to: &addr) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    return rc == 0
+    if rc != 0 { close(fd); return -1 }
+    return fd
 }
 
 /// psql with ON_ERROR_STOP off, unaligned tuples-only unless `raw`; returns the result.

@@ -72,14 +72,15 @@ public struct ClientAuthenticator: Sendable {
             state = .done
             return got == MD5Password.response(user: user, secret: secret, salt: s) ? .succeed(final: nil) : failure
         case .awaitingSASLInitial(let keys):
-            guard let (mechanism, first) = Self.parseSASLInitial(data) else {
+            guard let initial = try? SASLInitialResponse(passwordData: data) else {
                 state = .done
                 return .fail(sqlState: "08P01", message: "malformed SASLInitialResponse message")
             }
-            guard mechanism == "SCRAM-SHA-256" else {
+            guard initial.mechanism == "SCRAM-SHA-256" else {
                 state = .done
-                return .fail(sqlState: "28000", message: "client selected an invalid SASL authentication mechanism \"\(mechanism)\"")
+                return .fail(sqlState: "28000", message: "client selected an invalid SASL authentication mechanism \"\(initial.mechanism)\"")
             }
+            let first = initial.data ?? []
             var server = ScramServer(keys: keys, serverNonce: nonce)
             do {
                 let reply = try server.clientFirstReceived(first)
@@ -104,16 +105,5 @@ public struct ClientAuthenticator: Sendable {
             state = .done
             return .fail(sqlState: "08P01", message: "unexpected password message")
         }
-    }
-
-    /// SASLInitialResponse body: mechanism name, Int32 length (-1: none), data.
-    static func parseSASLInitial(_ data: [UInt8]) -> (String, [UInt8])? {
-        guard let end = data.firstIndex(of: 0), data.count >= end + 5 else { return nil }
-        let mech = String(decoding: data[..<end], as: UTF8.self)
-        var r = WireReader(data[(end + 1)...])
-        guard let n = try? r.readInt32() else { return nil }
-        if n == -1 { return (mech, []) }
-        guard n >= 0, let bytes = try? r.readBytes(Int(n)), r.isAtEnd else { return nil }
-        return (mech, bytes)
     }
 }

@@ -48,12 +48,10 @@ public struct ServerLogin: Sendable {
             case .ok: return .wait
             case .cleartextPassword:
                 guard let password else { return needPassword("password") }
-                var b = ByteBuffer(); b.writeCString(password)
-                return .send(FrontendMessage.passwordData(Array(b.readableView)).encoded)
+                return .send(PasswordMessage(password: password).encoded)
             case .md5Password(let salt):
                 guard let password else { return needPassword("md5") }
-                var b = ByteBuffer(); b.writeCString(MD5Password.response(user: user, secret: password, salt: salt))
-                return .send(FrontendMessage.passwordData(Array(b.readableView)).encoded)
+                return .send(PasswordMessage(password: MD5Password.response(user: user, secret: password, salt: salt)).encoded)
             case .sasl(let mechanisms):
                 guard mechanisms.contains("SCRAM-SHA-256") else {
                     return .fail(sqlState: "28000", message: "upstream server offers no supported SASL mechanism (\(mechanisms.joined(separator: ", ")))")
@@ -63,11 +61,7 @@ public struct ServerLogin: Sendable {
                 }
                 let client = ScramClient(password: password, clientNonce: clientNonce)
                 scram = client
-                var b = ByteBuffer()
-                b.writeCString("SCRAM-SHA-256")
-                b.writeInteger(Int32(client.clientFirstMessage.count))
-                b.append(client.clientFirstMessage)
-                return .send(FrontendMessage.passwordData(Array(b.readableView)).encoded)
+                return .send(SASLInitialResponse(mechanism: "SCRAM-SHA-256", data: client.clientFirstMessage).encoded)
             case .saslContinue(let data):
                 guard var client = scram, let reply = try? client.serverFirstReceived(data) else {
                     return .fail(sqlState: "08P01", message: "upstream server sent a malformed SCRAM message")
