@@ -234,7 +234,7 @@ extension ClientHandler {
         leased = nil
         s.client = nil
         pool.release(s, reusable: true)
-        if closeWhenIdle { return close(error: nil) }
+        if closeWhenIdle { return shutDownNow() }
         if conn.inbound.readableBytes > 0 { relayInput() }
     }
 

@@ -281,6 +281,12 @@ final class ClientHandler: ConnectionDelegate {
 
     func shutdownRequested() {
         closeWhenIdle = true
-        if leased == nil { close(error: nil) }
+        if leased == nil { shutDownNow() }
+    }
+
+    /// Ends the client at shutdown as PostgreSQL does: FATAL 57P01.
+    func shutDownNow() {
+        fatal("57P01", "terminating connection because pgstash is shutting down",
+              hint: "Reconnect; the application's pool should retry.")
     }
 }
