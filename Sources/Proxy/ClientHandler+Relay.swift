@@ -67,6 +67,13 @@ extension ClientHandler {
                 }
                 return
             }
+            if skippingToSync && id != .sync {
+                // After an error pgstash raised itself, drop everything up to Sync, as the
+                // server would have.
+                conn.inbound.moveReaderIndex(forwardBy: header.frameLength)
+                continue
+            }
+            skippingToSync = false
             let bodyStart = conn.inbound.readerIndex + 5
             let body = conn.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
             let frame = conn.inbound.readableView[conn.inbound.readerIndex..<(bodyStart + header.bodyLength)]
@@ -77,7 +84,7 @@ extension ClientHandler {
                 s.tracker.requestSent(.query)
                 toServer.append(frame)
             case .parse where transactionPooling:
-                guard relayParse(body, s) else { return }
+                guard relayParse(body, frame: frame, s) else { return }
             case .bind where transactionPooling:
                 guard relayBind(body, frame: frame, s) else { return }
             case .describe where transactionPooling && body.first == UInt8(ascii: "S"):
@@ -115,15 +122,26 @@ extension ClientHandler {
 
     /// A Parse under transaction pooling: named statements get their shared server name
     /// and are sent only to servers that do not have them yet.
-    private func relayParse(_ body: ArraySlice<UInt8>, _ s: ServerHandler) -> Bool {
-        guard case let .parse(name, query, types)? = try? FrontendMessage.decode(id: FrontendMessageID.parse.rawValue, body: body) else {
+    private func relayParse(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, _ s: ServerHandler) -> Bool {
+        guard let nameEnd = body.firstIndex(of: 0), let queryEnd = body[(nameEnd + 1)...].firstIndex(of: 0) else {
             protocolError("08P01", "invalid Parse message")
             return false
         }
-        if name.isEmpty {
-            s.tracker.requestSent(.parse)
-            FrontendMessage.parse(name: name, query: query, parameterTypes: types).encode(into: &toServer)
+        let queryBytes = body[(nameEnd + 1)..<queryEnd]
+        if let feature = sessionBoundFeature(in: queryBytes, s) {
+            s.tracker.synthesize(CannedMessage.error("ERROR", "0A000", refusalMessage(feature), hint: refusalHint))
+            skippingToSync = true
             return true
+        }
+        if nameEnd == body.startIndex {
+            // Unnamed statements live until the next Parse, within this lease: as is.
+            s.tracker.requestSent(.parse)
+            toServer.append(frame)
+            return true
+        }
+        guard case let .parse(name, query, types)? = try? FrontendMessage.decode(id: FrontendMessageID.parse.rawValue, body: body) else {
+            protocolError("08P01", "invalid Parse message")
+            return false
         }
         let key = StatementKey(query: query, parameterTypes: types)
         let serverName = server.statementNames.serverName(for: key)

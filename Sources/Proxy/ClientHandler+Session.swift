@@ -37,28 +37,44 @@ extension ClientHandler {
             return
         }
         let statements = server.analysisCache.analysis(of: String(decoding: sqlBytes, as: UTF8.self)).statements
-        if let feature = statements.lazy.compactMap(SessionTracker.sessionBoundFeature).first {
-            if pool?.config.pinOnSessionState == true {
-                if !pinned { log.info("client \(id) pinned to server \(s.id) for \(feature)") }
-                pinned = true
-            } else {
-                return refuse(feature, s)
-            }
-        }
+        if let feature = sessionBoundFeature(of: statements, s) { return refuse(feature, s) }
         restorePreparedStatements(for: statements, on: s)
         session.queryForwarded(statements)
         s.tracker.requestSent(.query)
         toServer.append(frame)
     }
 
+    /// The session-bound feature these statements use, when the client may not use it;
+    /// with pin_on_session_state the client is pinned to `s` instead (and nil returned).
+    private func sessionBoundFeature(of statements: [StatementAnalysis], _ s: ServerHandler) -> String? {
+        guard let feature = statements.lazy.compactMap(SessionTracker.sessionBoundFeature).first else { return nil }
+        guard pool?.config.pinOnSessionState == true else { return feature }
+        if !pinned { log.info("client \(id) pinned to server \(s.id) for \(feature)") }
+        pinned = true
+        return nil
+    }
+
+    /// The same check for the text of a Parse message.
+    func sessionBoundFeature(in query: ArraySlice<UInt8>, _ s: ServerHandler) -> String? {
+        guard Self.mayChangeSession(query) else { return nil }
+        let statements = server.analysisCache.analysis(of: String(decoding: query, as: UTF8.self)).statements
+        return sessionBoundFeature(of: statements, s)
+    }
+
+    func refusalMessage(_ feature: String) -> String {
+        let poolName = pool.map { "\($0.key.database)/\($0.key.user)" } ?? "?"
+        return "\(feature) cannot be used under transaction pooling: pool \(poolName) runs in transaction mode, and the next transaction may run on another server connection"
+    }
+
+    var refusalHint: String {
+        "Use a session-mode pool for this client (pool.mode = \"session\", per database or per user), or set pool.pin_on_session_state = true to keep such clients on one server."
+    }
+
     /// Sends, instead of the client's query, one that fails with a clear error: the server
     /// then aborts the client's transaction block exactly as a failing statement would.
     private func refuse(_ feature: String, _ s: ServerHandler) {
-        let poolName = pool.map { "\($0.key.database)/\($0.key.user)" } ?? "?"
-        let message = "\(feature) cannot be used under transaction pooling: pool \(poolName) runs in transaction mode, and the next transaction may run on another server connection"
-        let hint = "Use a session-mode pool for this client (pool.mode = \"session\", per database or per user), or set pool.pin_on_session_state = true to keep such clients on one server."
         func lit(_ t: String) -> String { "'" + t.replacingOccurrences(of: "'", with: "''") + "'" }
-        let sql = "DO $pgstash$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = \(lit(message)), HINT = \(lit(hint)); END $pgstash$"
+        let sql = "DO $pgstash$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = \(lit(refusalMessage(feature))), HINT = \(lit(refusalHint)); END $pgstash$"
         log.info("client \(id): refused \(feature) under transaction pooling")
         session.queryForwarded([])
         s.tracker.requestSent(.query)

@@ -40,6 +40,9 @@ final class ClientHandler: ConnectionDelegate {
     var statements: [String: (key: StatementKey, serverName: String)] = [:]
     var toServer = ByteBuffer(capacity: 16 * 1024)
     var toClient = ByteBuffer(capacity: 1024)
+    /// Dropping the client's extended-protocol messages up to Sync after an error pgstash
+    /// raised itself.
+    var skippingToSync = false
     /// Shutdown asked: close as soon as no transaction is open.
     var closeWhenIdle = false
 
