@@ -16,6 +16,11 @@ extension ClientHandler {
             var i = 0
             while i < n {
                 let c = raw[i] | 0x20
+                switch c {     // first letters of the words: most bytes stop here
+                case UInt8(ascii: "s"), UInt8(ascii: "l"), UInt8(ascii: "p"), UInt8(ascii: "e"),
+                     UInt8(ascii: "d"), UInt8(ascii: "h"), UInt8(ascii: "t"), UInt8(ascii: "a"): break
+                default: i += 1; continue
+                }
                 for w in sessionWords where c == w[0] && i + w.count <= n {
                     var j = 1
                     while j < w.count && (raw[i + j] | 0x20) == w[j] { j += 1 }
