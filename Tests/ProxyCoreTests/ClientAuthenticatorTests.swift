@@ -128,6 +128,23 @@ struct ClientAuthenticatorTests {
         #expect(last == Self.failed("mallory"))
     }
 
+    /// The salt in server-first of a user with a stored verifier is the same on every login;
+    /// if an unknown user's salt changed from login to login, two attempts would tell which
+    /// user names exist. PostgreSQL derives the mock salt from the user name (scram_mock_salt).
+    @Test func unknownUserGetsTheSameSaltOnEveryLogin() throws {
+        func serverFirstSalt(_ salt: [UInt8]) throws -> String? {
+            var auth = ClientAuthenticator(type: .scramSHA256, user: "mallory", secret: nil, nonce: Self.nonce, salt: salt)
+            _ = auth.start()
+            let client = ScramClient(password: "x", clientNonce: "c")
+            guard case .send(let frame) = auth.passwordDataReceived(saslInitialBody("SCRAM-SHA-256", client.clientFirstMessage)),
+                  case .authentication(.saslContinue(let first)) = try backendMessage(frame) else { return nil }
+            return text(first).split(separator: ",").first { $0.hasPrefix("s=") }.map(String.init)
+        }
+        let a = try serverFirstSalt(Array(1...16)), b = try serverFirstSalt(Array(101...116))
+        #expect(a != nil)
+        #expect(a == b)
+    }
+
     @Test(arguments: ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1", "PLAIN"])
     func wrongMechanismIsRefused(mechanism: String) throws {
         var auth = Self.authenticator(.scramSHA256, secret: "pencil")

@@ -231,6 +231,18 @@ struct PoolTests {
         #expect(p.acquireRequested(by: C1, now: 3) == [.connect(S1)])
     }
 
+    /// One server, one client: a release of a server that is not leased (a driver reporting
+    /// twice) must not put it in the idle list twice.
+    @Test func doubleReleaseDoesNotLeaseOneServerTwice() {
+        var p = Self.pool(max: 2)
+        Self.leased(&p, S0, to: C0)
+        #expect(p.serverReleased(S0, reusable: true, now: 1) == [])
+        #expect(p.serverReleased(S0, reusable: true, now: 1) == [])
+        #expect(p.idleCount == 1)
+        #expect(p.acquireRequested(by: C1, now: 2) == [.assign(S0, to: C1)])
+        #expect(p.acquireRequested(by: C2, now: 2) == [.connect(S1)])
+    }
+
     @Test func eventsForUnknownServersAreIgnored() {
         var p = Self.pool()
         #expect(p.serverReleased(S3, reusable: true, now: 0) == [])

@@ -260,6 +260,30 @@ struct ResponseTrackerTests {
         #expect(t.tracker.isIdle)
     }
 
+    @Test func errorAnsweringSyncIsForwarded() {
+        // A deferred constraint fails when Sync commits the implicit transaction.
+        var t = TrackerTrace()
+        t.clientSent(.bind, .execute, .sync)
+        #expect(t.serverSent(.bindComplete, .commandComplete, .errorResponse, .readyForQuery).map(\.id)
+                == [.bindComplete, .commandComplete, .errorResponse, .readyForQuery])
+        #expect(t.tracker.isIdle)
+        #expect(t.tracker.outstandingSyncs == 0)
+    }
+
+    /// PostgreSQL ignores every message until Sync after an extended-protocol error, a
+    /// Query included (postgres.c: ignore_till_sync), so that Query gets no ReadyForQuery.
+    @Test func querySkippedAfterAnErrorIsNotOutstanding() {
+        var t = TrackerTrace()
+        t.clientSent(.parse, statement: "pgstash_1")
+        t.clientSent(.bind, .execute)
+        t.clientSent(.query)
+        t.clientSent(.sync)
+        #expect(t.tracker.outstandingSyncs == 2)
+        #expect(t.serverSent(.errorResponse, .readyForQuery) == [.server(.errorResponse), .server(.readyForQuery)])
+        #expect(t.tracker.isIdle)
+        #expect(t.tracker.outstandingSyncs == 0)
+    }
+
     // MARK: Asynchronous messages and COPY
 
     @Test func asynchronousMessagesPassThroughAnywhere() {

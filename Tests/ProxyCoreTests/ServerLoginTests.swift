@@ -85,6 +85,22 @@ struct ServerLoginTests {
         #expect(state == "28000")
     }
 
+    /// SCRAM authenticates the server too (RFC 5802 §5: the client verifies ServerSignature);
+    /// a server that says AuthenticationOk without SASLFinal has not proved it knows the
+    /// password (a downgrade), so the login must not go on. libpq is lenient here unless
+    /// `require_auth` is set; pgstash holds other people's sessions and should not be.
+    @Test func authenticationOkBeforeSASLFinalFails() throws {
+        var login = Self.login()
+        var server = ScramServer(keys: ScramKeys(password: "pencil", salt: Array(0..<16), iterations: 4096),
+                                 serverNonce: "upstreamNonce")
+        _ = login.messageReceived(.authentication(.sasl(mechanisms: ["SCRAM-SHA-256"])))
+        let serverFirst = try server.clientFirstReceived(utf8("n,,n=,r=pgstashClientNonce"))
+        _ = login.messageReceived(.authentication(.saslContinue(serverFirst)))
+        guard case .fail = login.messageReceived(.authentication(.ok)) else {
+            Issue.record("AuthenticationOk before the server proved itself must fail the login"); return
+        }
+    }
+
     @Test func scramContinueWithoutSASLIsAProtocolViolation() {
         var login = Self.login()
         guard case .fail(let state, _) = login.messageReceived(.authentication(.saslContinue(utf8("r=x,s=AAAA,i=1")))) else {
