@@ -88,6 +88,15 @@ struct PoolTests {
         #expect(p.serverReleased(S0, reusable: true, now: 18) == [])   // nobody left to hand it to
     }
 
+    @Test func connectCompletingAfterTheWaiterTimedOutLeavesAnIdleServer() {
+        var p = Self.pool(max: 1, acquireTimeout: 5)
+        #expect(p.acquireRequested(by: C1, now: 0) == [.connect(S0)])
+        #expect(p.tick(now: 5) == [.fail(C1, .acquireTimeout(waited: 5))])
+        #expect(p.serverConnected(S0, now: 6) == [])
+        #expect(p.state(of: S0) == .idle(since: 6))
+        #expect(p.acquireRequested(by: C2, now: 7) == [.assign(S0, to: C2)])
+    }
+
     @Test func idleServersAreReapedDownToMinIdle() {
         var p = Self.pool(max: 3, minIdle: 1, idleTimeout: 10)
         #expect(p.acquireRequested(by: C0, now: 0) == [.connect(S0)])

@@ -34,6 +34,7 @@ struct SessionSettingsTests {
         (#"-c a=back\\slash"#, [("a", #"back\slash"#)]),
         ("-c a=x=y", [("a", "x=y")]),
         ("-c search_path=app,public", [("search_path", "app,public")]),
+        ("-c a=b\t-c c=d", [("a", "b"), ("c", "d")]),     // PostgreSQL splits on any white space
         ("-c novalue", []),
         ("", []),
     ])
