@@ -1,3 +1,0 @@
-import Testing
-
-@Test func proxycoreBuilds() { #expect(Bool(true)) }

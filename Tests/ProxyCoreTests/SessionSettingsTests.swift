@@ -1,0 +1,131 @@
+@testable import ProxyCore
+import Testing
+
+@Suite("Session settings")
+struct SessionSettingsTests {
+    @Test func startupParametersExceptUserDatabaseAndReplication() {
+        let s = SessionSettings(startupParameters: [
+            ("user", "alice"), ("database", "shop"), ("replication", "false"),
+            ("application_name", "psql"), ("DateStyle", "ISO, MDY"), ("client_encoding", "UTF8"),
+        ])
+        #expect(s.values == [
+            "application_name": .literal("psql"), "datestyle": .literal("ISO, MDY"), "client_encoding": .literal("UTF8"),
+        ])
+        #expect(s["DATESTYLE"] == .literal("ISO, MDY"))
+    }
+
+    @Test func optionsCarrySettings() {
+        let s = SessionSettings(startupParameters: [
+            ("user", "alice"), ("options", "-c statement_timeout=5s -cwork_mem=64MB --lock-timeout=1s -c TimeZone=UTC"),
+        ])
+        #expect(s.values == [
+            "statement_timeout": .literal("5s"), "work_mem": .literal("64MB"),
+            "lock_timeout": .literal("1s"), "timezone": .literal("UTC"),
+        ])
+    }
+
+    @Test(arguments: [
+        ("-c a=b -c c=d", [("a", "b"), ("c", "d")]),
+        ("--a=b", [("a", "b")]),
+        ("--statement-timeout=5s", [("statement_timeout", "5s")]),
+        ("-ca=b", [("a", "b")]),
+        ("-c  a=b   -c c=d ", [("a", "b"), ("c", "d")]),
+        (#"-c application_name=my\ app"#, [("application_name", "my app")]),
+        (#"-c a=back\\slash"#, [("a", #"back\slash"#)]),
+        ("-c a=x=y", [("a", "x=y")]),
+        ("-c search_path=app,public", [("search_path", "app,public")]),
+        ("-c a=b\t-c c=d", [("a", "b"), ("c", "d")]),     // PostgreSQL splits on any white space
+        ("-c novalue", []),
+        ("", []),
+    ])
+    func parseOptions(_ options: String, _ expected: [(String, String)]) {
+        let got = SessionSettings.parseOptions(options)
+        #expect(got.map(\.0) == expected.map(\.0))
+        #expect(got.map(\.1) == expected.map(\.1))
+    }
+
+    // MARK: Diff
+
+    @Test func equalSettingsNeedNoSQL() {
+        let s = SessionSettings(startupParameters: [("application_name", "psql"), ("TimeZone", "UTC")])
+        #expect(s.statements(from: s) == nil)
+        #expect(SessionSettings().statements(from: SessionSettings()) == nil)
+    }
+
+    @Test func differingSettingsAreSetAndExtraOnesReset() {
+        var wanted = SessionSettings(startupParameters: [("application_name", "app"), ("TimeZone", "UTC")])
+        wanted["search_path"] = .sql("app, public")
+        var applied = SessionSettings(startupParameters: [("application_name", "other"), ("TimeZone", "UTC")])
+        applied["statement_timeout"] = .literal("5s")
+        applied["work_mem"] = .literal("64MB")
+        #expect(wanted.statements(from: applied)
+                == "SET application_name TO 'app'; SET search_path TO app, public; RESET statement_timeout; RESET work_mem")
+    }
+
+    @Test func fromAFreshServer() {
+        var wanted = SessionSettings()
+        wanted["TimeZone"] = .literal("Europe/Paris")
+        #expect(wanted.statements(from: SessionSettings()) == "SET timezone TO 'Europe/Paris'")
+        #expect(SessionSettings().statements(from: wanted) == "RESET timezone")
+    }
+
+    @Test func resetAndResetAll() {
+        var s = SessionSettings(startupParameters: [("application_name", "psql"), ("TimeZone", "UTC")])
+        s.reset("TIMEZONE")
+        #expect(s.values == ["application_name": .literal("psql")])
+        s.resetAll()
+        #expect(s.values.isEmpty)
+    }
+
+    // MARK: Quoting
+
+    @Test(arguments: [
+        (SettingValue.literal("psql"), "'psql'"),
+        (.literal("it's"), "'it''s'"),
+        (.literal(""), "''"),
+        (.literal("a''b"), "'a''''b'"),
+        (.sql("app, \"$user\", public"), "app, \"$user\", public"),
+        (.sql("DEFAULT"), "DEFAULT"),
+    ])
+    func literalQuoting(_ value: SettingValue, _ expected: String) {
+        #expect(value.sqlText == expected)
+    }
+
+    @Test func literalWithQuoteInADiff() {
+        var wanted = SessionSettings()
+        wanted["application_name"] = .literal("O'Brien's app")
+        #expect(wanted.statements(from: SessionSettings()) == "SET application_name TO 'O''Brien''s app'")
+    }
+
+    @Test(arguments: [
+        ("work_mem", "work_mem"),
+        ("app.tenant_id", "app.tenant_id"),
+        ("DateStyle", "\"DateStyle\""),
+        ("app.TenantId", "app.\"TenantId\""),
+        ("my-ext.level", "\"my-ext\".level"),
+        ("app.1st", "app.\"1st\""),
+        ("app.we\"ird", "app.\"we\"\"ird\""),
+    ])
+    func nameQuoting(_ name: String, _ expected: String) {
+        #expect(SessionSettings.quoteName(name) == expected)
+    }
+
+    /// `SET app.user TO 'x'` is a syntax error in PostgreSQL (USER is a reserved keyword;
+    /// checked against PostgreSQL 15); `SET app."user" TO 'x'` sets `app.user`.
+    @Test(arguments: ["app.user", "app.select", "app.order"])
+    func reservedWordsInNamesAreQuoted(_ name: String) {
+        let part = String(name.split(separator: ".")[1])
+        let quoted = SessionSettings.quoteName(name)
+        #expect(quoted == "app.\"\(part)\"" || quoted == "\"app\".\"\(part)\"")
+    }
+
+    /// A list setting from a startup packet (`-c search_path=app,public`) means two schemas
+    /// (PostgreSQL parses the raw value); `SET search_path TO 'app,public'` would set one schema
+    /// named "app,public" (checked against PostgreSQL 15: current_setting gives "app,public"
+    /// with the double quotes). The replay must keep the list.
+    @Test func listSettingFromStartupKeepsItsElements() throws {
+        let wanted = SessionSettings(startupParameters: [("options", "-c search_path=app,public")])
+        let sql = try #require(wanted.statements(from: SessionSettings()))
+        #expect(sql != "SET search_path TO 'app,public'")
+    }
+}
