@@ -135,7 +135,8 @@ final class ClientHandler: ConnectionDelegate {
             secret = server.scramVerifier(user: user, secret: plain)
         }
         var auth = ClientAuthenticator(type: config.auth.type, user: user, secret: secret,
-                                       nonce: Crypto.base64(Crypto.randomBytes(18)), salt: Crypto.randomBytes(16))
+                                       nonce: Crypto.base64(Crypto.randomBytes(18)), salt: Crypto.randomBytes(16),
+                                       mockSalt: server.mockSalt(for: user))
         let action = auth.start()
         phase = .authenticating(auth)
         perform(action)

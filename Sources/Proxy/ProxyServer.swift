@@ -133,6 +133,13 @@ public final class ProxyServer {
         return p
     }
 
+    private let mockSaltSecret = Crypto.randomBytes(32)
+
+    /// The salt shown to an unknown user: stable for that name within this process.
+    func mockSalt(for user: String) -> [UInt8] {
+        Array(Crypto.sha256(mockSaltSecret + Array(user.utf8)).prefix(16))
+    }
+
     private var derivedVerifiers: [String: (secret: String, verifier: String)] = [:]
 
     /// A SCRAM verifier for a plain password from the auth file, derived once per user (the

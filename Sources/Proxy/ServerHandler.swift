@@ -198,6 +198,7 @@ final class ServerHandler: ConnectionDelegate {
             }
             if forward { toClient.append(c.inbound.readableView.prefix(header.frameLength)) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
+            tracker.drainSynthesized(into: &toClient)
             if client.shouldReleaseServer(self) { released = true; break loop }
         }
         if toClient.readableBytes > 0 { client.sendToClient(toClient) }

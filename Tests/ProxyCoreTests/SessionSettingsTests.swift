@@ -59,14 +59,14 @@ struct SessionSettingsTests {
         applied["statement_timeout"] = .literal("5s")
         applied["work_mem"] = .literal("64MB")
         #expect(wanted.statements(from: applied)
-                == "SET application_name TO 'app'; SET search_path TO app, public; RESET statement_timeout; RESET work_mem")
+                == "SELECT pg_catalog.set_config('application_name', 'app', false); SET \"search_path\" TO app, public; RESET \"statement_timeout\"; RESET \"work_mem\"")
     }
 
     @Test func fromAFreshServer() {
         var wanted = SessionSettings()
         wanted["TimeZone"] = .literal("Europe/Paris")
-        #expect(wanted.statements(from: SessionSettings()) == "SET timezone TO 'Europe/Paris'")
-        #expect(SessionSettings().statements(from: wanted) == "RESET timezone")
+        #expect(wanted.statements(from: SessionSettings()) == "SELECT pg_catalog.set_config('timezone', 'Europe/Paris', false)")
+        #expect(SessionSettings().statements(from: wanted) == "RESET \"timezone\"")
     }
 
     @Test func resetAndResetAll() {
@@ -94,17 +94,18 @@ struct SessionSettingsTests {
     @Test func literalWithQuoteInADiff() {
         var wanted = SessionSettings()
         wanted["application_name"] = .literal("O'Brien's app")
-        #expect(wanted.statements(from: SessionSettings()) == "SET application_name TO 'O''Brien''s app'")
+        #expect(wanted.statements(from: SessionSettings()) == "SELECT pg_catalog.set_config('application_name', 'O''Brien''s app', false)")
     }
 
+    /// Every part is quoted: always valid, whatever the part is (reserved word, capitals).
     @Test(arguments: [
-        ("work_mem", "work_mem"),
-        ("app.tenant_id", "app.tenant_id"),
+        ("work_mem", "\"work_mem\""),
+        ("app.tenant_id", "\"app\".\"tenant_id\""),
         ("DateStyle", "\"DateStyle\""),
-        ("app.TenantId", "app.\"TenantId\""),
-        ("my-ext.level", "\"my-ext\".level"),
-        ("app.1st", "app.\"1st\""),
-        ("app.we\"ird", "app.\"we\"\"ird\""),
+        ("app.TenantId", "\"app\".\"TenantId\""),
+        ("my-ext.level", "\"my-ext\".\"level\""),
+        ("app.1st", "\"app\".\"1st\""),
+        ("app.we\"ird", "\"app\".\"we\"\"ird\""),
     ])
     func nameQuoting(_ name: String, _ expected: String) {
         #expect(SessionSettings.quoteName(name) == expected)

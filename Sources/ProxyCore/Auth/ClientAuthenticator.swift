@@ -30,10 +30,14 @@ public struct ClientAuthenticator: Sendable {
     let secret: String?
     let nonce: String
     let salt: [UInt8]
+    let mockSalt: [UInt8]
     private var state = State.initial
 
-    public init(type: AuthType, user: String, secret: String?, nonce: String, salt: [UInt8]) {
+    /// `salt`: fresh random bytes (md5 challenge). `mockSalt`: the stable salt shown for an
+    /// unknown user (derive it from the user name and a per-process secret).
+    public init(type: AuthType, user: String, secret: String?, nonce: String, salt: [UInt8], mockSalt: [UInt8]? = nil) {
         self.type = type; self.user = user; self.secret = secret; self.nonce = nonce; self.salt = salt
+        self.mockSalt = mockSalt ?? Array(Crypto.sha256(Array("pgstash mock salt \(user)".utf8)).prefix(16))
     }
 
     private var failure: Action {
@@ -56,8 +60,10 @@ public struct ClientAuthenticator: Sendable {
                 state = .awaitingPassword(salt: s)
                 return .send(BackendMessage.authentication(.md5Password(salt: s)).encoded)
             }
+            // An unknown user gets made-up keys with a salt that is the same at every login
+            // (PostgreSQL's scram_mock_salt), so the exchange reveals nothing.
             let keys = secret.flatMap { ScramKeys(verifier: $0) }
-                ?? ScramKeys(password: secret ?? nonce, salt: Array(salt.prefix(16)), iterations: 4096)
+                ?? ScramKeys(password: secret ?? nonce, salt: secret == nil ? mockSalt : Array(salt.prefix(16)), iterations: 4096)
             state = .awaitingSASLInitial(keys)
             return .send(BackendMessage.authentication(.sasl(mechanisms: ["SCRAM-SHA-256"])).encoded)
         }
@@ -78,7 +84,7 @@ public struct ClientAuthenticator: Sendable {
             }
             guard initial.mechanism == "SCRAM-SHA-256" else {
                 state = .done
-                return .fail(sqlState: "28000", message: "client selected an invalid SASL authentication mechanism \"\(initial.mechanism)\"")
+                return .fail(sqlState: "08P01", message: "client selected an invalid SASL authentication mechanism \"\(initial.mechanism)\"")
             }
             let first = initial.data ?? []
             var server = ScramServer(keys: keys, serverNonce: nonce)

@@ -9,7 +9,7 @@ public struct ServerLogin: Sendable {
         case send([UInt8])
         /// Keep reading.
         case wait
-        /// Logged in: the server's parameters (in arrival order) and its cancel key.
+        /// Logged in: the server's parameters and its cancel key.
         case ready(parameters: [String: String], processID: Int32, secretKey: Int32)
         /// Login failed with this SQLSTATE and message (the server's own words when it sent them).
         case fail(sqlState: String, message: String)
@@ -20,6 +20,7 @@ public struct ServerLogin: Sendable {
     let startupParameters: [(String, String)]
     let clientNonce: String
     private var scram: ScramClient?
+    private var scramVerified = false
     private var parameters: [String: String] = [:]
     private var key: (Int32, Int32) = (0, 0)
 
@@ -45,7 +46,12 @@ public struct ServerLogin: Sendable {
         switch message {
         case .authentication(let a):
             switch a {
-            case .ok: return .wait
+            case .ok:
+                // A server that skips SASLFinal never proved it knows the password.
+                if scram != nil && !scramVerified {
+                    return .fail(sqlState: "28000", message: "upstream server ended SCRAM authentication without proving its identity (no SASLFinal)")
+                }
+                return .wait
             case .cleartextPassword:
                 guard let password else { return needPassword("password") }
                 return .send(PasswordMessage(password: password).encoded)
@@ -72,6 +78,7 @@ public struct ServerLogin: Sendable {
                 guard let client = scram, (try? client.serverFinalReceived(data)) != nil else {
                     return .fail(sqlState: "28000", message: "upstream server's SCRAM signature is invalid")
                 }
+                scramVerified = true
                 return .wait
             case .kerberosV5, .gss, .gssContinue, .sspi:
                 return .fail(sqlState: "28000", message: "upstream server asked for an authentication method pgstash does not support (GSSAPI/SSPI/Kerberos)")

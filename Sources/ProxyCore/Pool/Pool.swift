@@ -99,7 +99,8 @@ public struct Pool: Sendable {
     /// The leased server is back. `reusable` is false when it must not serve anyone else
     /// (broken, or dirty without a way to reset it).
     public mutating func serverReleased(_ s: ServerID, reusable: Bool, now: Double) -> [PoolAction] {
-        guard var server = servers[s] else { return [] }
+        // Only a leased server can come back (a second release must not idle it twice).
+        guard var server = servers[s], case .active = server.state else { return [] }
         let expired = config.serverLifetime > 0 && now - server.createdAt >= config.serverLifetime
         if !reusable || expired {
             server.state = .closing

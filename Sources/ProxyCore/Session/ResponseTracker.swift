@@ -90,8 +90,9 @@ public struct ResponseTracker: Sendable {
             if kind == .sync || kind == .query || kind == .functionCall { outstandingSyncs -= 1 }
             if isError, let statement { failedStatements.append(statement) }
             if isError && kind != .query && kind != .sync && kind != .functionCall { skipToSync() }
-            drainSynthesized(into: &out)
         }
+        // Made-up responses due after this message are drained by the caller once it has
+        // passed the message on (`drainSynthesized`), so they keep their place.
         return deliver
     }
 
@@ -99,7 +100,11 @@ public struct ResponseTracker: Sendable {
     private mutating func skipToSync() {
         while let e = queue.first {
             if case .request(.sync, _, _) = e { return }
-            if case .request(_, _, let st?) = e { failedStatements.append(st) }
+            if case .request(let kind, _, let st) = e {
+                if let st { failedStatements.append(st) }
+                // PostgreSQL ignores a Query or FunctionCall too until Sync (ignore_till_sync).
+                if kind == .query || kind == .functionCall { outstandingSyncs -= 1 }
+            }
             _ = queue.popFirst()
         }
     }
@@ -112,6 +117,7 @@ public struct ResponseTracker: Sendable {
     /// Forgets everything (the server connection is gone).
     public mutating func reset() {
         queue = FIFOQueue()
+        failedStatements.removeAll()
         outstandingSyncs = 0
         describeGotParameters = false
     }

@@ -49,7 +49,14 @@ public struct SessionSettings: Equatable, Sendable {
     public func statements(from applied: SessionSettings) -> String? {
         var parts: [String] = []
         for (k, v) in values.sorted(by: { $0.key < $1.key }) where applied.values[k] != v {
-            parts.append("SET \(Self.quoteName(k)) TO \(v.sqlText)")
+            switch v {
+            case .literal(let text):
+                // set_config parses the string as PostgreSQL parses a startup value, so a
+                // list setting (search_path=app,public) stays a list.
+                parts.append("SELECT pg_catalog.set_config(\(SettingValue.literal(k).sqlText), \(SettingValue.literal(text).sqlText), false)")
+            case .sql(let text):
+                parts.append("SET \(Self.quoteName(k)) TO \(text)")
+            }
         }
         for k in applied.values.keys.sorted() where values[k] == nil {
             parts.append("RESET \(Self.quoteName(k))")
@@ -57,11 +64,11 @@ public struct SessionSettings: Equatable, Sendable {
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
-    /// Setting names are identifiers, possibly dotted (custom settings such as `app.user`).
+    /// Setting names are identifiers, possibly dotted (custom settings such as `app.user`):
+    /// every part is quoted, since a part may be a reserved word (`user`, `order`).
     static func quoteName(_ name: String) -> String {
-        name.split(separator: ".").map { part -> String in
-            let ok = part.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } && !(part.first?.isNumber ?? true)
-            return ok && part == part.lowercased() ? String(part) : "\"" + part.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        name.split(separator: ".", omittingEmptySubsequences: false).map { part in
+            "\"" + part.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }.joined(separator: ".")
     }
 
@@ -73,7 +80,7 @@ public struct SessionSettings: Equatable, Sendable {
         for ch in options {
             if escaped { cur.append(ch); escaped = false }
             else if ch == "\\" { escaped = true }
-            else if ch == " " { if !cur.isEmpty { words.append(cur); cur = "" } }
+            else if ch.isWhitespace { if !cur.isEmpty { words.append(cur); cur = "" } }
             else { cur.append(ch) }
         }
         if !cur.isEmpty { words.append(cur) }
