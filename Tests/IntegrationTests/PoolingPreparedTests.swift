@@ -38,6 +38,38 @@ extension PoolingTests {
             Self.expectClean(try lastJSON(r), proxy)
         }
 
+        /// The protocol-level core of the psycopg case: one client's `DEALLOCATE ALL` (or
+        /// `DEALLOCATE name`) forgets that client's statements only; it must not drop the
+        /// shared server-side statements other clients (and the same client, re-preparing)
+        /// rely on. pool.max_upstream = 1: both clients share the one server.
+        @Test("DEALLOCATE from one client forgets its own statements only")
+        func deallocateIsPerClient() throws {
+            let env = try TestEnvironment.require()
+            let db = try TestDatabase(env, prefix: "deallocate")
+            defer { db.drop() }
+            let proxy = try startPgStash(env, db, ["pool.mode=transaction", "pool.max_upstream=1"])
+            defer { proxy.stop() }
+            let a = try WireClient.connected(proxy, db)
+            let b = try WireClient.connected(proxy, db)
+            let sql = "SELECT 41 + 1 AS answer"
+
+            #expect(a.extendedQuery(sql, statement: "a_stmt").rows == [["42"]])
+            #expect(b.extendedQuery(sql, statement: "b_stmt").rows == [["42"]])
+
+            for deallocate in ["DEALLOCATE ALL", "DEALLOCATE a_stmt", "DEALLOCATE PREPARE a_stmt"] {
+                let r = a.query(deallocate)
+                #expect(r.errors.isEmpty, "\(deallocate): \(r.errorSummary)")
+                #expect(a.executePrepared("a_stmt").errors.first?.sqlState == "26000",
+                        "after \(deallocate) the client's own statement must be gone, as in PostgreSQL")
+                let other = b.executePrepared("b_stmt")
+                #expect(other.rows == [["42"]], "after A's \(deallocate), B's statement fails: \(other.errorSummary)")
+                let again = a.extendedQuery(sql, statement: "a_stmt")
+                #expect(again.rows == [["42"]], "after \(deallocate), re-preparing a_stmt fails: \(again.errorSummary)")
+                let other2 = b.extendedQuery(sql, statement: nil, name: "b_stmt")
+                #expect(other2.rows == [["42"]], "B after A re-prepared: \(other2.errorSummary)")
+            }
+        }
+
         @Test("asyncpg statement cache: 10,000 queries over 100 connections, no errors, right results")
         func asyncpgStatementCache() throws {
             let env = try TestEnvironment.require()

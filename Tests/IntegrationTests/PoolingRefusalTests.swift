@@ -151,23 +151,3 @@ extension PoolingTests {
     }
 }
 
-extension WireClient {
-    /// Runs `sql` through the extended protocol (Parse/Bind/Describe/Execute/Sync on the
-    /// unnamed statement); returns every message up to ReadyForQuery.
-    func extendedQuery(_ sql: String) -> [BackendMessage] {
-        var out = ByteBuffer()
-        FrontendMessage.parse(name: "", query: sql, parameterTypes: []).encode(into: &out)
-        FrontendMessage.bind(.init(portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: []))
-            .encode(into: &out)
-        FrontendMessage.describe(kind: UInt8(ascii: "P"), name: "").encode(into: &out)
-        FrontendMessage.execute(portal: "", maxRows: 0).encode(into: &out)
-        FrontendMessage.sync.encode(into: &out)
-        send(Array(out.readableView))
-        var messages: [BackendMessage] = []
-        while let m = receive() {
-            messages.append(m)
-            if case .readyForQuery = m { break }
-        }
-        return messages
-    }
-}

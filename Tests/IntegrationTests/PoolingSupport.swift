@@ -220,3 +220,34 @@ extension WireClient {
     /// The backend pid of the server that runs this client's next statement.
     func backendPID() -> String? { query("SELECT pg_backend_pid()").firstValue }
 }
+
+extension WireClient {
+    /// Runs `sql` through the extended protocol: Parse (into `statement`, "" for the unnamed
+    /// one; nil to skip the Parse and run an existing statement), Bind, Describe, Execute,
+    /// Sync. Returns every message up to ReadyForQuery.
+    func extendedQuery(_ sql: String, statement: String? = "", name: String = "") -> [BackendMessage] {
+        var out = ByteBuffer()
+        if let statement {
+            FrontendMessage.parse(name: statement, query: sql, parameterTypes: []).encode(into: &out)
+        }
+        FrontendMessage.bind(.init(portal: "", statement: statement ?? name, parameterFormats: [], parameters: [],
+                                   resultFormats: [])).encode(into: &out)
+        FrontendMessage.describe(kind: UInt8(ascii: "P"), name: "").encode(into: &out)
+        FrontendMessage.execute(portal: "", maxRows: 0).encode(into: &out)
+        FrontendMessage.sync.encode(into: &out)
+        send(Array(out.readableView))
+        return readUntilReady()
+    }
+
+    /// Binds and executes the existing prepared statement `name`.
+    func executePrepared(_ name: String) -> [BackendMessage] { extendedQuery("", statement: nil, name: name) }
+
+    func readUntilReady() -> [BackendMessage] {
+        var messages: [BackendMessage] = []
+        while let m = receive() {
+            messages.append(m)
+            if case .readyForQuery = m { break }
+        }
+        return messages
+    }
+}
