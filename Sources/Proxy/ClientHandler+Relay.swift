@@ -52,6 +52,7 @@ extension ClientHandler {
                 return close(error: nil)
             }
             guard let s = leased else {
+                if answerKnownPreparesLocally() { continue }
                 if id == .sync || id == .flush, toServer.isEmpty {
                     // Nothing pending anywhere: answer a bare Sync ourselves.
                     conn.inbound.moveReaderIndex(forwardBy: header.frameLength)
@@ -97,7 +98,10 @@ extension ClientHandler {
                 s.tracker.requestSent(body.first == UInt8(ascii: "S") ? .describeStatement : .describePortal)
                 toServer.append(frame)
             case .close: s.tracker.requestSent(.close); toServer.append(frame)
-            case .execute: s.tracker.requestSent(.execute); toServer.append(frame)
+            case .execute:
+                if transactionPooling { executeForwarded(body) }
+                s.tracker.requestSent(.execute)
+                toServer.append(frame)
             case .sync: s.tracker.requestSent(.sync); toServer.append(frame)
             case .functionCall: s.tracker.requestSent(.functionCall); toServer.append(frame)
             case .flush, .copyData, .copyDone, .copyFail: toServer.append(frame)
@@ -128,10 +132,30 @@ extension ClientHandler {
             return false
         }
         let queryBytes = body[(nameEnd + 1)..<queryEnd]
-        if let feature = sessionBoundFeature(in: queryBytes, s) {
-            s.tracker.synthesize(CannedMessage.error("ERROR", "0A000", refusalMessage(feature), hint: refusalHint))
-            skippingToSync = true
-            return true
+        let statementName = String(decoding: body[body.startIndex..<nameEnd], as: UTF8.self)
+        statementEffects[statementName] = nil
+        if Self.mayChangeSession(queryBytes) {
+            let analysed = server.analysisCache.analysis(of: String(decoding: queryBytes, as: UTF8.self)).statements
+            if let feature = sessionBoundFeature(of: analysed, s) {
+                s.tracker.synthesize(CannedMessage.error("ERROR", "0A000", refusalMessage(feature), hint: refusalHint))
+                skippingToSync = true
+                return true
+            }
+            if analysed.count == 1 {
+                let effect = SessionTracker.effect(analysed[0])
+                if case .none = effect {} else { statementEffects[statementName] = effect }
+                if case .deallocate(let target?) = effect, let replaced = deallocateOfProtocolStatement(target, s) {
+                    // DEALLOCATE of a driver's own protocol-level statement, sent as a Parse.
+                    s.tracker.requestSent(.parse)
+                    var types: [Int32] = []
+                    if case let .parse(_, _, t)? = try? FrontendMessage.decode(id: FrontendMessageID.parse.rawValue, body: body) {
+                        types = t
+                    }
+                    FrontendMessage.parse(name: statementName, query: replaced, parameterTypes: types).encode(into: &toServer)
+                    statementEffects[statementName] = nil
+                    return true
+                }
+            }
         }
         if nameEnd == body.startIndex {
             // Unnamed statements live until the next Parse, within this lease: as is.
@@ -154,12 +178,56 @@ extension ClientHandler {
         return true
     }
 
+    /// Outside a transaction, named Parse messages of statements some server already parsed,
+    /// followed by Sync (libpq's PQprepare), are answered without leasing a server: the
+    /// statement is prepared on whichever server the client's next Bind lands. A client
+    /// that blocks on PQprepare (pgbench runs many clients per thread) then cannot wait for
+    /// a server that its own other connections hold.
+    private func answerKnownPreparesLocally() -> Bool {
+        guard transactionPooling else { return false }
+        var offset = 0
+        var parses: [(name: String, key: StatementKey, serverName: String)] = []
+        while true {
+            let view = conn.inbound.readableView.dropFirst(offset)
+            guard view.count >= 5 else { return false }
+            let i = view.startIndex
+            let len = Int(UInt32(view[i + 1]) << 24 | UInt32(view[i + 2]) << 16 | UInt32(view[i + 3]) << 8 | UInt32(view[i + 4]))
+            guard len >= 4, view.count >= len + 1 else { return false }
+            if view[i] == FrontendMessageID.sync.rawValue {
+                guard !parses.isEmpty else { return false }
+                offset += len + 1
+                break
+            }
+            guard view[i] == FrontendMessageID.parse.rawValue,
+                  case let .parse(name, query, types)? = try? FrontendMessage.decode(id: view[i], body: view[(i + 5)..<(i + 1 + len)]),
+                  !name.isEmpty else { return false }
+            // Statements that may touch session state take the ordinary path (analysis,
+            // effects, refusals).
+            guard !Self.mayChangeSession(Array(query.utf8)[...]) else { return false }
+            let key = StatementKey(query: query, parameterTypes: types)
+            guard let serverName = server.statementNames.knownServerName(for: key) else { return false }
+            parses.append((name, key, serverName))
+            offset += len + 1
+        }
+        conn.inbound.moveReaderIndex(forwardBy: offset)
+        for p in parses {
+            statements[p.name] = (p.key, p.serverName)
+            toClient.append(CannedMessage.parseComplete)
+        }
+        toClient.append(CannedMessage.readyForQuery(.idle))
+        return true
+    }
+
     /// Sends a Parse of `key` under `serverName`, closing statements the cache evicts.
-    private func prepare(_ key: StatementKey, as serverName: String, on s: ServerHandler, forward: Bool) {
+    func prepare(_ key: StatementKey, as serverName: String, on s: ServerHandler, forward: Bool) {
         for victim in s.statements.insert(serverName) {
             FrontendMessage.close(kind: UInt8(ascii: "S"), name: victim).encode(into: &toServer)
             s.tracker.requestSent(.close, forward: false)
         }
+        // Closing a statement that does not exist is not an error: this makes the Parse
+        // safe even if the server lost the statement behind pgstash's back.
+        FrontendMessage.close(kind: UInt8(ascii: "S"), name: serverName).encode(into: &toServer)
+        s.tracker.requestSent(.close, forward: false)
         FrontendMessage.parse(name: serverName, query: key.query, parameterTypes: key.parameterTypes).encode(into: &toServer)
         s.tracker.requestSent(.parse, forward: forward, statement: serverName)
     }
@@ -178,6 +246,10 @@ extension ClientHandler {
             return false
         }
         let name = String(decoding: body[(portalEnd + 1)..<stmtEnd], as: UTF8.self)
+        if !statementEffects.isEmpty || !portalStatements.isEmpty {
+            let portal = String(decoding: body[body.startIndex..<portalEnd], as: UTF8.self)
+            portalStatements[portal] = statementEffects[name] == nil ? nil : name
+        }
         // Any injected Parse goes first, on the wire and in the tracker.
         let serverName = name.isEmpty ? nil : ensurePrepared(name, on: s)
         s.tracker.requestSent(.bind)

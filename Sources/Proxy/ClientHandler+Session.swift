@@ -45,25 +45,44 @@ extension ClientHandler {
         if let feature = sessionBoundFeature(of: statements, s) { return refuse(feature, s) }
         restorePreparedStatements(for: statements, on: s)
         session.queryForwarded(statements)
+        // Anything injected goes on the wire, and into the tracker, before the query itself.
+        var replaced: String?
+        if statements.count == 1, statements[0].kind == .deallocate, let name = statements[0].preparedName {
+            replaced = deallocateOfProtocolStatement(name, s)
+        }
         s.tracker.requestSent(.query)
-        toServer.append(frame)
+        if let replaced {
+            FrontendMessage.query(replaced).encode(into: &toServer)
+        } else {
+            toServer.append(frame)
+        }
+    }
+
+    /// `DEALLOCATE name` of a protocol-level statement (drivers such as psycopg name theirs
+    /// `_pg3_N`): the server knows it as `pgstash_N`, shared with other clients. The client
+    /// forgets its name; the server drops the shared statement (others re-prepare it on
+    /// demand). Returns the SQL to send instead, or nil when the name is not one of those.
+    func deallocateOfProtocolStatement(_ name: String, _ s: ServerHandler) -> String? {
+        guard session.preparedStatements[name] == nil, let mine = statements[name] else { return nil }
+        statements[name] = nil
+        if !s.statements.touch(mine.serverName) {
+            // Prepared elsewhere: prepare it here so that DEALLOCATE answers as PostgreSQL would.
+            prepare(mine.key, as: mine.serverName, on: s, forward: false)
+            FrontendMessage.sync.encode(into: &toServer)
+            s.tracker.requestSent(.sync, forward: false)
+        }
+        s.statements.remove(mine.serverName)
+        return "DEALLOCATE \(quoteIdentifier(mine.serverName))"
     }
 
     /// The session-bound feature these statements use, when the client may not use it;
     /// with pin_on_session_state the client is pinned to `s` instead (and nil returned).
-    private func sessionBoundFeature(of statements: [StatementAnalysis], _ s: ServerHandler) -> String? {
+    func sessionBoundFeature(of statements: [StatementAnalysis], _ s: ServerHandler) -> String? {
         guard let feature = statements.lazy.compactMap(SessionTracker.sessionBoundFeature).first else { return nil }
         guard pool?.config.pinOnSessionState == true else { return feature }
         if !pinned { log.info("client \(id) pinned to server \(s.id) for \(feature)") }
         pinned = true
         return nil
-    }
-
-    /// The same check for the text of a Parse message.
-    func sessionBoundFeature(in query: ArraySlice<UInt8>, _ s: ServerHandler) -> String? {
-        guard Self.mayChangeSession(query) else { return nil }
-        let statements = server.analysisCache.analysis(of: String(decoding: query, as: UTF8.self)).statements
-        return sessionBoundFeature(of: statements, s)
     }
 
     func refusalMessage(_ feature: String) -> String {
@@ -112,6 +131,18 @@ extension ClientHandler {
         s.tracker.requestSent(.query, forward: false)
     }
 
+    /// An Execute: the effect of the statement behind its portal (extended-protocol SET,
+    /// DEALLOCATE ALL, DISCARD ALL…) applies when it completes.
+    func executeForwarded(_ body: ArraySlice<UInt8>) {
+        guard !portalStatements.isEmpty, let end = body.firstIndex(of: 0) else {
+            session.executeForwarded(.none)
+            return
+        }
+        let portal = String(decoding: body[body.startIndex..<end], as: UTF8.self)
+        let effect = portalStatements[portal].flatMap { statementEffects[$0] } ?? .none
+        session.executeForwarded(effect)
+    }
+
     private func quoteIdentifier(_ name: String) -> String {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
@@ -138,7 +169,15 @@ extension ClientHandler {
             case .settings: s.settings = session.settings
             case let .prepared(name, text): s.sqlPrepared[name] = text
             case .deallocated(let name):
-                if let name { s.sqlPrepared[name] = nil } else { s.sqlPrepared.removeAll() }
+                if let name {
+                    s.sqlPrepared[name] = nil
+                } else {
+                    // DEALLOCATE ALL / DISCARD ALL also dropped the protocol-level statements
+                    // on that server, pgstash's shared ones included, and the client's names.
+                    s.sqlPrepared.removeAll()
+                    s.statements.removeAll()
+                    statements.removeAll()
+                }
             }
         }
     }

@@ -40,6 +40,10 @@ final class ClientHandler: ConnectionDelegate {
     var statements: [String: (key: StatementKey, serverName: String)] = [:]
     var toServer = ByteBuffer(capacity: 16 * 1024)
     var toClient = ByteBuffer(capacity: 1024)
+    /// Session effects of the client's statements that have one (extended protocol), and
+    /// which statement each portal runs: an Execute applies its statement's effect.
+    var statementEffects: [String: SessionTracker.Effect] = [:]
+    var portalStatements: [String: String] = [:]
     /// Dropping the client's extended-protocol messages up to Sync after an error pgstash
     /// raised itself.
     var skippingToSync = false

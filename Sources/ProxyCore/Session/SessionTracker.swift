@@ -5,8 +5,8 @@ import SQLAnalysis
 /// (kept on COMMIT, dropped on ROLLBACK, as PostgreSQL does), SQL-level prepared statements,
 /// and statements whose effect cannot move between servers at all.
 public struct SessionTracker: Sendable {
-    /// Effect of one statement of a query, applied when its CommandComplete arrives.
-    enum Effect: Sendable {
+    /// Effect of one statement, applied when its CommandComplete arrives.
+    public enum Effect: Sendable {
         case none
         case begin
         case commit
@@ -39,18 +39,31 @@ public struct SessionTracker: Sendable {
         default: break
         }
         if s.createsTemporaryTable { return "temporary tables" }
-        if s.usesSessionAdvisoryLock { return "session-level advisory locks" }
+        // Taking a session-level lock leaves state behind; releasing one does not.
+        if s.usesSessionAdvisoryLock && s.functions.contains(where: takesSessionAdvisoryLock) {
+            return "session-level advisory locks"
+        }
         if let p = s.preparedStatement, let f = sessionBoundFeature(of: p) { return f }
         return nil
     }
 
-    /// A query is on its way to the server: note the effects of its statements.
-    public mutating func queryForwarded(_ statements: [StatementAnalysis]) {
-        effects = statements.map(Self.effect)
-        nextEffect = 0
+    static func takesSessionAdvisoryLock(_ function: String) -> Bool {
+        let bare = function.hasPrefix("pg_catalog.") ? function.dropFirst("pg_catalog.".count) : Substring(function)
+        return (bare.hasPrefix("pg_advisory_lock") || bare.hasPrefix("pg_try_advisory_lock")) && !bare.contains("_xact_")
     }
 
-    static func effect(_ s: StatementAnalysis) -> Effect {
+    /// A query is on its way to the server: note the effects of its statements, in order.
+    public mutating func queryForwarded(_ statements: [StatementAnalysis]) {
+        effects.append(contentsOf: statements.map(Self.effect))
+    }
+
+    /// An Execute is on its way: its portal's statement has this effect.
+    public mutating func executeForwarded(_ effect: Effect) {
+        effects.append(effect)
+    }
+
+    /// The effect of a statement when executed (for a Parse text: a single statement).
+    public static func effect(_ s: StatementAnalysis) -> Effect {
         switch s.kind {
         case .begin: return .begin
         case .commit, .commitPrepared: return .commit
@@ -127,7 +140,8 @@ public struct SessionTracker: Sendable {
 
     /// An error ended the current query: its remaining statements never ran.
     public mutating func errorReceived() {
-        nextEffect = effects.count
+        effects.removeAll(keepingCapacity: true)
+        nextEffect = 0
     }
 
     /// ReadyForQuery ended the query; `status` says whether a transaction block is open.

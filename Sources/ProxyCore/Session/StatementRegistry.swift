@@ -23,6 +23,12 @@ public struct StatementNames: Sendable {
     }
 
     public var count: Int { ids.count }
+
+    /// The server name of a statement some client already prepared (so its text parsed
+    /// once), or nil.
+    public func knownServerName(for key: StatementKey) -> String? {
+        ids[key].map { "pgstash_\($0)" }
+    }
 }
 
 /// The statements one server has prepared under pgstash names, bounded by
