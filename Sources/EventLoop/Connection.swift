@@ -271,10 +271,6 @@ public final class Connection: IOHandler {
                 case .processed(let n):
                     inbound.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                     total += n
-                    // A short read drained the socket: epoll is level-triggered and reports
-                    // any later bytes, so skip the recv that would only say EAGAIN. (Not on
-                    // a hang-up, where everything left must be read now.)
-                    if n < space && cap != .max { break reading }
                 case .wouldBlock: break reading
                 }
             } catch let error as IOError {

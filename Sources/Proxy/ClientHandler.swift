@@ -277,7 +277,9 @@ final class ClientHandler: ConnectionDelegate {
         s.client = nil
         guard let pool else { return }
         if s.isQuiescent && s.tracker.outstandingSyncs == 0 {
-            if pool.mode == .session { s.resetAndRelease(query: pool.config.serverResetQuery) }
+            // A pinned server carries session state (LISTEN, locks, temp tables…): reset it
+            // like a session-mode server before anyone else gets it.
+            if pool.mode == .session || pinned { s.resetAndRelease(query: pool.config.serverResetQuery.isEmpty ? "DISCARD ALL" : pool.config.serverResetQuery) }
             else { pool.release(s, reusable: true) }
         } else {
             if !s.tracker.isIdle { s.sendCancel() }
