@@ -68,4 +68,41 @@ import Testing
         #expect(PQresultStatus(res) == PGRES_TUPLES_OK)
         PQclear(res)
     }
+
+    /// Startup settings follow the client to every server it is given; a list setting from
+    /// `options` stays a list (two schemas, not one named "s1,public").
+    @Test func startupOptionsFollowTheClient() throws {
+        let env = try TestEnvironment.require()
+        let proxy = try PgStashProcess(env, overrides: ["pool.mode=transaction", "pool.max_upstream=2"])
+        let holder = PQconnectdb(proxy.dsn())
+        defer { PQfinish(holder) }
+        let conn = PQconnectdb(proxy.dsn(extra: "options='-c search_path=s1,public -c statement_timeout=1234'"))
+        defer { PQfinish(conn) }
+        #expect(PQstatus(conn) == CONNECTION_OK, "\(String(cString: PQerrorMessage(conn)))")
+        func value(_ c: OpaquePointer?, _ sql: String) -> String {
+            let r = PQexec(c, sql)
+            defer { PQclear(r) }
+            return PQntuples(r) == 1 ? String(cString: PQgetvalue(r, 0, 0)) : String(cString: PQresultErrorMessage(r))
+        }
+        let direct = PQconnectdb(env.directDSN() + " options='-c search_path=s1,public -c statement_timeout=1234'")
+        defer { PQfinish(direct) }
+        let expectedPath = value(direct, "SHOW search_path")
+        // current_schemas lists the existing schemas of the path: it names public only if
+        // the value was read as a list.
+        let expectedSchemas = value(direct, "SELECT current_schemas(false)::text")
+        #expect(expectedSchemas.contains("public"))
+        var pids = Set<String>()
+        for round in 0..<4 {
+            // Every other round another client holds a server inside a transaction, so the
+            // client's queries land on both servers.
+            if round % 2 == 1 { _ = value(holder, "BEGIN; SELECT 1") }
+            #expect(value(conn, "SHOW search_path") == expectedPath)
+            #expect(value(conn, "SELECT current_schemas(false)::text") == expectedSchemas)
+            #expect(value(conn, "SHOW statement_timeout") == "1234ms")
+            pids.insert(value(conn, "SELECT pg_backend_pid()"))
+            if round % 2 == 1 { _ = value(holder, "COMMIT") }
+        }
+        #expect(pids.count == 2)
+        #expect(value(holder, "SHOW search_path") == "\"$user\", public")
+    }
 }
