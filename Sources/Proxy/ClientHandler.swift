@@ -169,7 +169,10 @@ final class ClientHandler: ConnectionDelegate {
         case .send(let bytes):
             conn.send(bytes)
         case .fail(let sqlState, let message):
-            fatal(sqlState, message)
+            let hint = sqlState == "28P01"
+                ? "Check the user name and password in the client's connection string; pgstash checks them against [auth] in proxy.conf (auth_file or the --upstream credentials)."
+                : nil
+            fatal(sqlState, message, hint: hint)
         case .succeed(let final):
             if let final { conn.send(final) }
             conn.send(BackendMessage.authentication(.ok).encoded)

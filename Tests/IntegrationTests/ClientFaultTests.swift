@@ -94,6 +94,7 @@ import Testing
             Issue.record("wrong password was accepted"); return
         }
         #expect(f.sqlState == "28P01")
+        #expect(f["H"]?.contains("auth") == true)
 
         let unknownUser = try WireClient(port: proxy.port)
         guard case .error(let f2) = unknownUser.login(user: "nobody", password: "x", database: "postgres") else {
