@@ -16,7 +16,8 @@ extension ClientHandler {
     func attach(_ s: ServerHandler) {
         leased = s
         s.client = self
-        if let sql = session.settings.statements(from: s.settings) {
+        // The common case, nothing to change, costs one dictionary comparison.
+        if session.settings != s.settings, let sql = session.settings.statements(from: s.settings) {
             // Pipelined ahead of the client's own request; its answers are not relayed.
             toServer.clear()
             FrontendMessage.query(sql).encode(into: &toServer)
