@@ -319,7 +319,12 @@ meta MODE "$MODE"; meta DURATION "$DURATION"; meta ROUNDS "$ROUNDS"; meta POOL_S
 meta STARTED "$(date -u '+%Y-%m-%d %H:%M UTC')"; meta HOST "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 meta PG_VERSION "$(q -d postgres -c 'SHOW server_version')"
 meta PGBOUNCER_VERSION "$(pgbouncer --version 2>/dev/null | head -1 || echo none)"
-meta PGSTASH_VERSION "$( [ -x "$PGSTASH_BIN" ] && timeout 5 "$PGSTASH_BIN" --version 2>&1 | head -1 || echo 'not built')"
+if [ -x "$PGSTASH_BIN" ]; then
+    v=$(timeout 5 "$PGSTASH_BIN" --version 2>&1 < /dev/null | head -1 | cut -c1-80 || true)
+    meta PGSTASH_VERSION "${v:-?}"
+else
+    meta PGSTASH_VERSION "not built"
+fi
 meta PGSTASH_COMMIT "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 
 # ---------------------------------------------------------------- the seed plan's workloads
