@@ -168,13 +168,13 @@ why_exited() {       # the first error-looking line of a log, else its last line
     echo "${line:-exited with no output}" | cut -c1-200
 }
 wait_accepting() {   # wait_accepting NAME DB: up to 20 s for `SELECT 1` to work through it
-    local name=$1 db=$2 i err
-    for i in $(seq 40); do
+    local name=$1 db=$2 err deadline=$(( $(date +%s) + 20 ))
+    while [ "$(date +%s)" -lt "$deadline" ]; do
         if ! kill -0 "${PID[$name]}" 2>/dev/null; then
             STATUS[$name]="failed to start: $(why_exited "${LOGF[$name]}")"
             return 1
         fi
-        if err=$(PGCONNECT_TIMEOUT=3 psql -X -h 127.0.0.1 -p "${PORT[$name]}" -U postgres -d "$db" -Atc 'SELECT 1' 2>&1); then
+        if err=$(PGCONNECT_TIMEOUT=3 timeout 5 psql -X -h 127.0.0.1 -p "${PORT[$name]}" -U postgres -d "$db" -Atc 'SELECT 1' 2>&1); then
             STATUS[$name]=ok; return 0
         fi
         sleep 0.5

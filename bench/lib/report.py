@@ -440,7 +440,8 @@ def cmd_report(a):
           "Do not edit by hand." % (meta.get("MODE", "?") if meta.get("MODE") != "scenario" else "scenario …"), "",
           "- started %s on %s" % (meta.get("STARTED", "?"), meta.get("HOST", "?")),
           "- PostgreSQL %s, %s, pgstash %s (commit %s)" % (meta.get("PG_VERSION", "?"), meta.get("PGBOUNCER_VERSION", "?"),
-                                                       meta.get("PGSTASH_VERSION", "?"), meta.get("PGSTASH_COMMIT", "?")),
+                                                       re.sub(r"^pgstash\s+", "", meta.get("PGSTASH_VERSION", "?")),
+                                                       meta.get("PGSTASH_COMMIT", "?")),
           "- each run: `pgbench -T %s -j 2`, %s round(s) per cell, targets interleaved round-robin; "
           "pool size %s for both proxies; TPS is the mean over rounds, p50/p99 over every transaction "
           "of every round (pgbench `--log`); peak RSS is the proxy's VmHWM during the run" % (
