@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pgstash side-by-side benchmark runner (docs/benchmarks.md).
 #
-#   bench/run.sh --quick              every workload, 1 round of short runs   (make bench-quick)
+#   bench/run.sh --quick              every workload once, 3 s runs; 256 clients: mix only (make bench-quick)
 #   bench/run.sh --full               every workload, 3 rounds, + scenarios   (make bench)
 #   bench/run.sh --scenario NAME      select-only-session | select-only-prepared
 #
@@ -14,7 +14,8 @@
 # Environment: BENCH_DIR, PGSTASH_BIN (default .build/release/pgstash), PGSTASH_EXTRA_ARGS
 # (default: Redis and metrics ports of this run), POOL_SIZE (20), DURATION, ROUNDS, BUDGET,
 # HANG_MARGIN, TARGETS (e.g. "direct pgbouncer"), WORKLOADS (e.g. "mix search"),
-# CLIENTS (e.g. "8 64"), MODES (e.g. "prepared"), SCENARIOS.
+# WIDE_WORKLOADS (those also run at 256 clients), CLIENTS (e.g. "8 64"), MODES (e.g. "prepared"),
+# SCENARIOS.
 set -euo pipefail
 {   # the whole script is one block, so editing this file cannot disturb a run in progress
 
@@ -46,7 +47,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$MODE" ] || usage 2
 case "$MODE" in
-    quick) DURATION=${DURATION:-3}; ROUNDS=${ROUNDS:-1}; SCENARIOS=${SCENARIOS:-}; BUDGET=${BUDGET:-540} ;;
+    quick) DURATION=${DURATION:-3}; ROUNDS=${ROUNDS:-1}; SCENARIOS=${SCENARIOS:-}; BUDGET=${BUDGET:-540}
+           WIDE_WORKLOADS=${WIDE_WORKLOADS:-mix} ;;
     full) DURATION=${DURATION:-8}; ROUNDS=${ROUNDS:-3}; SCENARIOS=${SCENARIOS:-"select-only-session select-only-prepared"} ;;
     scenario)
         case "$SCENARIO" in select-only-session|select-only-prepared) ;;
@@ -57,6 +59,8 @@ esac
 # it keeps --quick under 10 minutes whatever the proxies do.
 BUDGET=${BUDGET:-0}
 WORKLOADS=${WORKLOADS:-"orders_page search dashboard assign mix"}
+# Workloads also run at more than 64 clients (quick: the mix only, to stay under 10 minutes).
+WIDE_WORKLOADS=${WIDE_WORKLOADS:-$WORKLOADS}
 MODES=${MODES:-"simple prepared"}
 CLIENTS=${CLIENTS:-"8 64 256"}
 TARGETS=${TARGETS:-"direct pgstash pgbouncer"}
@@ -76,6 +80,8 @@ free_port() { "$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));
 
 RUN=$BENCH_DIR/run            # this run's logs and per-transaction latencies (replaced each run)
 mkdir -p "$BENCH_DIR"; chmod 755 "$BENCH_DIR"
+exec 9>"$BENCH_DIR/lock"
+flock -n 9 || { echo "run.sh: another run is using $BENCH_DIR (set BENCH_DIR to run beside it)" >&2; exit 1; }
 rm -rf "$RUN"; mkdir -p "$RUN/lat" "$RUN/out"; chmod 755 "$RUN"
 RUNS=$RUN/runs.jsonl; : > "$RUNS"
 META=$RUN/meta.env; : > "$META"
@@ -127,9 +133,10 @@ ensure_bench_db() {
     fi
     log "bench database: loading 200,000 orders (generator $sum) ..."
     t=$(date +%s)
-    q -d bench -f "$HERE/sql/schema.sql" 2>&1 | grep -v NOTICE || true
-    q -d bench -f "$HERE/sql/generate.sql" >/dev/null
-    q -d bench -f "$HERE/sql/indexes.sql" 2>&1 | grep -v NOTICE || true
+    for f in schema generate indexes; do
+        q -d bench -f "$HERE/sql/$f.sql" >>"$RUN/load.log" 2>&1 \
+            || { grep -v NOTICE "$RUN/load.log" | tail -5; log "bench database: loading $f.sql failed"; exit 1; }
+    done
     q -d bench -c "INSERT INTO bench_meta VALUES ('loaded', '$sum'), ('loaded_at', now()::text)"
     meta LOAD_SECONDS "$(( $(date +%s) - t ))"
     log "bench database: loaded in $(( $(date +%s) - t )) s"
@@ -161,13 +168,13 @@ why_exited() {       # the first error-looking line of a log, else its last line
     echo "${line:-exited with no output}" | cut -c1-200
 }
 wait_accepting() {   # wait_accepting NAME DB: up to 20 s for `SELECT 1` to work through it
-    local name=$1 db=$2 i err
-    for i in $(seq 40); do
+    local name=$1 db=$2 err deadline=$(( $(date +%s) + 20 ))
+    while [ "$(date +%s)" -lt "$deadline" ]; do
         if ! kill -0 "${PID[$name]}" 2>/dev/null; then
             STATUS[$name]="failed to start: $(why_exited "${LOGF[$name]}")"
             return 1
         fi
-        if err=$(PGCONNECT_TIMEOUT=3 psql -X -h 127.0.0.1 -p "${PORT[$name]}" -U postgres -d "$db" -Atc 'SELECT 1' 2>&1); then
+        if err=$(PGCONNECT_TIMEOUT=3 timeout 5 psql -X -h 127.0.0.1 -p "${PORT[$name]}" -U postgres -d "$db" -Atc 'SELECT 1' 2>&1); then
             STATUS[$name]=ok; return 0
         fi
         sleep 0.5
@@ -195,8 +202,8 @@ start_pgstash() {    # start_pgstash NAME DB POOLMODE
     else log "$name: ${STATUS[$name]}"; fi
 }
 
-start_pgbouncer() {  # start_pgbouncer NAME POOLMODE
-    local name=$1 mode=$2 dir=$RUN/$1 i
+start_pgbouncer() {  # start_pgbouncer NAME POOLMODE DB
+    local name=$1 mode=$2 db=$3 dir=$RUN/$1 i
     LOGF[$name]=$dir/pgbouncer.log
     if ! command -v pgbouncer >/dev/null; then
         STATUS[$name]="not installed"; PID[$name]=""; log "$name: not installed"; return 0
@@ -239,7 +246,7 @@ INI
         pgbouncer "$dir/pgbouncer.ini" >>"$dir/pgbouncer.log" 2>&1 < /dev/null &
     fi
     PID[$name]=$!; PIDS_TO_KILL+=("${PID[$name]}")
-    if wait_accepting "$name" bench; then log "$name: up on 127.0.0.1:${PORT[$name]} (pid ${PID[$name]}, $mode mode, pool $POOL_SIZE)"
+    if wait_accepting "$name" "$db"; then log "$name: up on 127.0.0.1:${PORT[$name]} (pid ${PID[$name]}, $mode mode, pool $POOL_SIZE)"
     else log "$name: ${STATUS[$name]}"; fi
 }
 
@@ -312,17 +319,23 @@ meta MODE "$MODE"; meta DURATION "$DURATION"; meta ROUNDS "$ROUNDS"; meta POOL_S
 meta STARTED "$(date -u '+%Y-%m-%d %H:%M UTC')"; meta HOST "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 meta PG_VERSION "$(q -d postgres -c 'SHOW server_version')"
 meta PGBOUNCER_VERSION "$(pgbouncer --version 2>/dev/null | head -1 || echo none)"
-meta PGSTASH_VERSION "$( [ -x "$PGSTASH_BIN" ] && timeout 5 "$PGSTASH_BIN" --version 2>&1 | head -1 || echo 'not built')"
+if [ -x "$PGSTASH_BIN" ]; then
+    v=$(timeout 5 "$PGSTASH_BIN" --version 2>&1 < /dev/null | head -1 | cut -c1-80 || true)
+    meta PGSTASH_VERSION "${v:-?}"
+else
+    meta PGSTASH_VERSION "not built"
+fi
 meta PGSTASH_COMMIT "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 
 # ---------------------------------------------------------------- the seed plan's workloads
 if [ -n "$WORKLOADS" ]; then
     has_target pgstash && start_pgstash pgstash bench transaction
-    has_target pgbouncer && start_pgbouncer pgbouncer transaction
+    has_target pgbouncer && start_pgbouncer pgbouncer transaction bench
     meta STATUS_pgstash "${STATUS[pgstash]:-not run}"; meta STATUS_pgbouncer "${STATUS[pgbouncer]:-not run}"
     for w in $WORKLOADS; do
         for m in $MODES; do
             for c in $CLIENTS; do
+                [ "$c" -gt 64 ] && [[ " $WIDE_WORKLOADS " != *" $w "* ]] && continue
                 ts=""
                 for t in direct pgstash pgbouncer; do
                     has_target "$t" || continue
@@ -346,7 +359,7 @@ for s in $SCENARIOS; do
     select-only-session)
         log "scenario select-only-session: pgbench -S, 16 clients, session pooling"
         start_pgstash pgstash_session pgbench session
-        start_pgbouncer pgbouncer_session session
+        start_pgbouncer pgbouncer_session session pgbench
         meta STATUS_pgstash_session "${STATUS[pgstash_session]}"
         run_cell "select-only-session" "select-only-session" pgbench simple 16 \
             "direct pgstash_session pgbouncer_session" -- -S
@@ -355,7 +368,7 @@ for s in $SCENARIOS; do
     select-only-prepared)
         log "scenario select-only-prepared: pgbench -S, 64 clients, transaction pooling"
         start_pgstash pgstash_tx pgbench transaction
-        start_pgbouncer pgbouncer_tx transaction
+        start_pgbouncer pgbouncer_tx transaction pgbench
         meta STATUS_pgstash_tx "${STATUS[pgstash_tx]}"
         run_cell "select-only-prepared/prepared" "select-only-prepared" pgbench prepared 64 \
             "direct pgstash_tx pgbouncer_tx" -- -S

@@ -331,7 +331,7 @@ def scenario_tables(cells, notes):
             c = cols_for(a, notes, ref=ref, with_rss=True)
             out.append("| %s | %s |" % (tname(name), " | ".join(c)))
         ps, pb = t.get("pgstash_session"), t.get("pgbouncer_session")
-        if ps and pb and ps.usable and pb.usable:
+        if ps and pb and ps.usable and pb.usable and not ps.problem() and not pb.problem():
             r = ps.mean_tps / pb.mean_tps
             out += ["", "pgstash / PgBouncer = **%.2f×** (target ≥ 1.00: %s)" % (r, "met" if r >= 1 else "not met")]
         else:
@@ -356,13 +356,15 @@ def scenario_tables(cells, notes):
         g = lambda cell, n: cell["targets"].get(n) if cell else None
         ps, pbp, pbe = g(prep, "pgstash_tx"), g(prep, "pgbouncer_tx"), g(ext, "pgbouncer_tx")
         lines = []
-        if ps and ps.usable and pbe and pbe.usable:
+        clean = lambda a: a is not None and a.usable and not a.problem()
+        if clean(ps) and clean(pbe):
             lines.append("pgstash `-M prepared` / PgBouncer `-M extended` = **%.2f×**" % (ps.mean_tps / pbe.mean_tps))
-        if ps and ps.usable and pbp and pbp.usable:
-            lines.append("pgstash `-M prepared` / PgBouncer `-M prepared` = **%.2f×**%s" % (
-                ps.mean_tps / pbp.mean_tps, " (PgBouncer's run had errors, see notes)" if pbp.problem() else ""))
-        if not lines:
-            lines.append("pgstash / PgBouncer ratio: not available (see notes)")
+        if clean(ps) and clean(pbp):
+            lines.append("pgstash `-M prepared` / PgBouncer `-M prepared` = **%.2f×**" % (ps.mean_tps / pbp.mean_tps))
+        if ps is not None and not clean(ps):
+            lines.append("pgstash `-M prepared`: no ratio, its runs had errors or did not run (see notes)")
+        if pbp is not None and pbp.usable and pbp.problem():
+            lines.append("PgBouncer `-M prepared`: %s — no ratio" % pbp.problem())
         out += [""] + [l + "  " for l in lines]
     return out
 
@@ -438,7 +440,8 @@ def cmd_report(a):
           "Do not edit by hand." % (meta.get("MODE", "?") if meta.get("MODE") != "scenario" else "scenario …"), "",
           "- started %s on %s" % (meta.get("STARTED", "?"), meta.get("HOST", "?")),
           "- PostgreSQL %s, %s, pgstash %s (commit %s)" % (meta.get("PG_VERSION", "?"), meta.get("PGBOUNCER_VERSION", "?"),
-                                                       meta.get("PGSTASH_VERSION", "?"), meta.get("PGSTASH_COMMIT", "?")),
+                                                       re.sub(r"^pgstash\s+", "", meta.get("PGSTASH_VERSION", "?")),
+                                                       meta.get("PGSTASH_COMMIT", "?")),
           "- each run: `pgbench -T %s -j 2`, %s round(s) per cell, targets interleaved round-robin; "
           "pool size %s for both proxies; TPS is the mean over rounds, p50/p99 over every transaction "
           "of every round (pgbench `--log`); peak RSS is the proxy's VmHWM during the run" % (
