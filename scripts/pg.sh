@@ -34,6 +34,8 @@ full_page_writes = off
 shared_buffers = 256MB
 CONF
     fi
+    mkdir -p "$BASE/log"
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$BASE/log"
     sed -i '/^port = /d' "$BASE/data/postgresql.conf"; echo "port = $PORT" >> "$BASE/data/postgresql.conf"
     as_pg "$PGBIN/pg_ctl" -D "$BASE/data" -l "$BASE/log/server.log" -w -t 60 start >/dev/null
     echo "$PORT" > "$BASE/port"
