@@ -135,7 +135,7 @@ extension ClientHandler {
         let queryBytes = body[(nameEnd + 1)..<queryEnd]
         let statementName = String(decoding: body[body.startIndex..<nameEnd], as: UTF8.self)
         statementEffects[statementName] = nil
-        if Self.mayChangeSession(queryBytes) {
+        if SessionGate.mayChangeSession(queryBytes) {
             let analysed = server.analysisCache.analysis(of: String(decoding: queryBytes, as: UTF8.self)).statements
             if let feature = sessionBoundFeature(of: analysed, s) {
                 s.tracker.synthesize(CannedMessage.error("ERROR", "0A000", refusalMessage(feature), hint: refusalHint))
@@ -204,7 +204,7 @@ extension ClientHandler {
                   !name.isEmpty else { return false }
             // Statements that may touch session state take the ordinary path (analysis,
             // effects, refusals).
-            guard !Self.mayChangeSession(Array(query.utf8)[...]) else { return false }
+            guard !SessionGate.mayChangeSession(Array(query.utf8)[...]) else { return false }
             let key = StatementKey(query: query, parameterTypes: types)
             guard let serverName = server.statementNames.knownServerName(for: key) else { return false }
             parses.append((name, key, serverName))

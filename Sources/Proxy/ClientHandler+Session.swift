@@ -5,37 +5,10 @@ import SQLAnalysis
 /// Session state under transaction pooling: what a simple-protocol query does to the
 /// session is found by SQL analysis and carried to the client's next server, or refused.
 extension ClientHandler {
-    /// Words without which a statement cannot change session state. Only a gate in front of
-    /// the parser (which does the classifying): a false positive costs one analysis.
-    static let sessionWords: [[UInt8]] = ["set", "listen", "prepare", "execute", "deallocate",
-                                          "hold", "temp", "advisory", "discard"].map { Array($0.utf8) }
-
-    static func mayChangeSession(_ sql: ArraySlice<UInt8>) -> Bool {
-        sql.withUnsafeBytes { raw -> Bool in
-            let n = raw.count
-            var i = 0
-            while i < n {
-                let c = raw[i] | 0x20
-                switch c {     // first letters of the words: most bytes stop here
-                case UInt8(ascii: "s"), UInt8(ascii: "l"), UInt8(ascii: "p"), UInt8(ascii: "e"),
-                     UInt8(ascii: "d"), UInt8(ascii: "h"), UInt8(ascii: "t"), UInt8(ascii: "a"): break
-                default: i += 1; continue
-                }
-                for w in sessionWords where c == w[0] && i + w.count <= n {
-                    var j = 1
-                    while j < w.count && (raw[i + j] | 0x20) == w[j] { j += 1 }
-                    if j == w.count { return true }
-                }
-                i += 1
-            }
-            return false
-        }
-    }
-
     /// A Query under transaction pooling.
     func relayQuery(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, _ s: ServerHandler) {
         let sqlBytes = body.dropLast()     // the NUL terminator
-        guard Self.mayChangeSession(sqlBytes) else {
+        guard SessionGate.mayChangeSession(sqlBytes) else {
             session.queryForwarded([])
             s.tracker.requestSent(.query)
             toServer.append(frame)

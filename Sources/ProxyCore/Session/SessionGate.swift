@@ -1,0 +1,134 @@
+/// A lexical gate in front of the SQL parser: says whether a query text may change session
+/// state, so that the (costly) parse runs only for texts that might. It classifies nothing:
+/// a "maybe" only sends the text to `SQLAnalysis`, which decides.
+///
+/// It skips whitespace, comments, string literals, quoted identifiers and dollar-quoted
+/// bodies, and answers "maybe" for:
+/// - a statement that starts with SET, RESET, LISTEN, PREPARE, EXECUTE, DEALLOCATE, DISCARD,
+///   DECLARE or EXPLAIN (so `UPDATE … SET` is not a candidate);
+/// - the words TEMP / TEMPORARY / HOLD anywhere, and any identifier containing "advisory".
+public enum SessionGate {
+    static let leading: Set<String> = ["set", "reset", "listen", "prepare", "execute", "deallocate",
+                                       "discard", "declare", "explain"]
+    static let anywhere: Set<String> = ["temp", "temporary", "hold"]
+
+    public static func mayChangeSession(_ sql: ArraySlice<UInt8>) -> Bool {
+        sql.withUnsafeBytes { mayChangeSession(UnsafeRawBufferPointer($0)) }
+    }
+
+    public static func mayChangeSession(_ p: UnsafeRawBufferPointer) -> Bool {
+        let n = p.count
+        var i = 0
+        var atStatementStart = true
+        while i < n {
+            let c = p[i]
+            switch c {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), 0x0c:
+                i += 1
+            case UInt8(ascii: ";"):
+                atStatementStart = true
+                i += 1
+            case UInt8(ascii: "-") where i + 1 < n && p[i + 1] == UInt8(ascii: "-"):
+                while i < n && p[i] != UInt8(ascii: "\n") { i += 1 }
+            case UInt8(ascii: "/") where i + 1 < n && p[i + 1] == UInt8(ascii: "*"):
+                var depth = 0
+                while i < n {
+                    if p[i] == UInt8(ascii: "/") && i + 1 < n && p[i + 1] == UInt8(ascii: "*") { depth += 1; i += 2; continue }
+                    if p[i] == UInt8(ascii: "*") && i + 1 < n && p[i + 1] == UInt8(ascii: "/") {
+                        depth -= 1; i += 2
+                        if depth == 0 { break }
+                        continue
+                    }
+                    i += 1
+                }
+            case UInt8(ascii: "'"):
+                // E'…' strings may escape a quote with a backslash.
+                let escapes = i > 0 && (p[i - 1] | 0x20) == UInt8(ascii: "e")
+                i = skipQuoted(p, from: i, quote: c, backslash: escapes)
+                atStatementStart = false
+            case UInt8(ascii: "\""):
+                let start = i + 1
+                i = skipQuoted(p, from: i, quote: c, backslash: false)
+                if contains(p, start..<max(start, i - 1), "advisory") { return true }
+                atStatementStart = false
+            case UInt8(ascii: "$"):
+                i = skipDollar(p, from: i)
+                atStatementStart = false
+            default:
+                if isWordStart(c) {
+                    let start = i
+                    while i < n && isWordPart(p[i]) { i += 1 }
+                    if i - start <= 10 {
+                        let word = lowercased(p, start..<i)
+                        if atStatementStart && leading.contains(word) { return true }
+                        if anywhere.contains(word) { return true }
+                    }
+                    if i - start >= 8 && contains(p, start..<i, "advisory") { return true }
+                } else {
+                    i += 1
+                }
+                atStatementStart = false
+            }
+        }
+        return false
+    }
+
+    static func isWordStart(_ c: UInt8) -> Bool {
+        (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") || c == UInt8(ascii: "_") || c >= 0x80
+    }
+
+    static func isWordPart(_ c: UInt8) -> Bool {
+        isWordStart(c) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "$")
+    }
+
+    static func lowercased(_ p: UnsafeRawBufferPointer, _ r: Range<Int>) -> String {
+        String(decoding: p[r].map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+
+    static func contains(_ p: UnsafeRawBufferPointer, _ r: Range<Int>, _ needle: StaticString) -> Bool {
+        let m = needle.utf8CodeUnitCount
+        guard r.count >= m else { return false }
+        let s = needle.utf8Start
+        var i = r.lowerBound
+        while i + m <= r.upperBound {
+            var j = 0
+            while j < m && (p[i + j] | 0x20) == s[j] { j += 1 }
+            if j == m { return true }
+            i += 1
+        }
+        return false
+    }
+
+    /// Index after the closing quote (doubled quotes stay inside).
+    static func skipQuoted(_ p: UnsafeRawBufferPointer, from start: Int, quote: UInt8, backslash: Bool) -> Int {
+        var i = start + 1
+        while i < p.count {
+            if backslash && p[i] == UInt8(ascii: "\\") { i += 2; continue }
+            if p[i] == quote {
+                if i + 1 < p.count && p[i + 1] == quote { i += 2; continue }
+                return i + 1
+            }
+            i += 1
+        }
+        return p.count
+    }
+
+    /// `$tag$…$tag$` (tag possibly empty); `$1` parameters are not quotes.
+    static func skipDollar(_ p: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var i = start + 1
+        while i < p.count && (isWordStart(p[i]) || (p[i] >= UInt8(ascii: "0") && p[i] <= UInt8(ascii: "9"))) {
+            if i == start + 1 && p[i] >= UInt8(ascii: "0") && p[i] <= UInt8(ascii: "9") { return i }
+            i += 1
+        }
+        guard i < p.count && p[i] == UInt8(ascii: "$") else { return i }
+        let tag = Array(p[start...i])
+        i += 1
+        while i < p.count {
+            if p[i] == UInt8(ascii: "$") && i + tag.count <= p.count && Array(p[i..<(i + tag.count)]) == tag {
+                return i + tag.count
+            }
+            i += 1
+        }
+        return p.count
+    }
+}
