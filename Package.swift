@@ -1,6 +1,10 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// The hot-path modules skip Swift's run-time exclusivity checks in release builds: they
+/// are single-threaded by design (one event loop), and the checks showed in profiles.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "pgstash",
     platforms: [.macOS(.v13)],
@@ -19,17 +23,18 @@ let package = Package(
         .target(name: "CLinux"),
 
         // Pure modules: bytes and events in, values and actions out.
-        .target(name: "Buffers"),
-        .target(name: "PostgresWire", dependencies: ["Buffers"]),
+        .target(name: "Buffers", swiftSettings: hotPath),
+        .target(name: "PostgresWire", dependencies: ["Buffers"], swiftSettings: hotPath),
         .target(name: "ProxyConfig"),
         .target(name: "SQLAnalysis", dependencies: ["CPgQuery"]),
-        .target(name: "ProxyCore", dependencies: ["PostgresWire", "ProxyConfig", "SQLAnalysis", "COpenSSL"]),
+        .target(name: "ProxyCore", dependencies: ["PostgresWire", "ProxyConfig", "SQLAnalysis", "COpenSSL"],
+                swiftSettings: hotPath),
 
         // I/O.
-        .target(name: "EventLoop", dependencies: ["CLinux", "Buffers"]),
+        .target(name: "EventLoop", dependencies: ["CLinux", "Buffers"], swiftSettings: hotPath),
         .target(name: "Proxy", dependencies: [
             "EventLoop", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
-        ]),
+        ], swiftSettings: hotPath),
         .executableTarget(name: "pgstash", dependencies: [
             "Proxy", "ProxyConfig", "SQLAnalysis", "EventLoop",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
