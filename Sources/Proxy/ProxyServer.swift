@@ -22,7 +22,7 @@ public final class ProxyServer {
     private var nextPoolIndex = 0
     var statementNames = StatementNames()
     /// Analyses of query texts (one loop thread: no locking needed).
-    let analysisCache = AnalysisCache()
+    let analysisCache = AnalysisCache(maximumEntries: 5_000, maximumBytes: 8 << 20)
     private var janitor: TimerID?
     private(set) var accepting = true
     /// Called once the last client is gone after `shutdown(graceful: true)`.
