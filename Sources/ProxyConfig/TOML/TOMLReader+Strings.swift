@@ -137,7 +137,7 @@ extension TOMLReader {
         return peek(i) == Self.newlineByte || peek(i) == Self.carriageReturn
     }
 
-    /// `\b \t \n \f \r \e \" \\ \uXXXX \UXXXXXXXX` at the cursor.
+    /// `\b \t \n \f \r \e \" \\ \u plus 4 hex digits, \U plus 8` at the cursor.
     private mutating func escape(into out: inout [UInt8]) throws(TOMLSyntaxError) {
         advance()
         guard let c = peek() else { throw fail("unterminated escape sequence") }
