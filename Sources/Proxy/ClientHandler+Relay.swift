@@ -190,17 +190,16 @@ extension ClientHandler {
         var parses: [(name: String, key: StatementKey, serverName: String)] = []
         while true {
             let view = conn.inbound.readableView.dropFirst(offset)
-            guard view.count >= 5 else { return false }
-            let i = view.startIndex
-            let len = Int(UInt32(view[i + 1]) << 24 | UInt32(view[i + 2]) << 16 | UInt32(view[i + 3]) << 8 | UInt32(view[i + 4]))
-            guard len >= 4, view.count >= len + 1 else { return false }
-            if view[i] == FrontendMessageID.sync.rawValue {
+            guard let h = try? view.withUnsafeBytes({ try Framing.peekHeader($0, maxBodyLength: config.listen.maxMessageSize) }),
+                  view.count >= h.frameLength else { return false }
+            if h.id == FrontendMessageID.sync.rawValue {
                 guard !parses.isEmpty else { return false }
-                offset += len + 1
+                offset += h.frameLength
                 break
             }
-            guard view[i] == FrontendMessageID.parse.rawValue,
-                  case let .parse(name, query, types)? = try? FrontendMessage.decode(id: view[i], body: view[(i + 5)..<(i + 1 + len)]),
+            let bodyStart = view.startIndex + 5
+            guard h.id == FrontendMessageID.parse.rawValue,
+                  case let .parse(name, query, types)? = try? FrontendMessage.decode(id: h.id, body: view[bodyStart..<(bodyStart + h.bodyLength)]),
                   !name.isEmpty else { return false }
             // Statements that may touch session state take the ordinary path (analysis,
             // effects, refusals).
@@ -208,7 +207,7 @@ extension ClientHandler {
             let key = StatementKey(query: query, parameterTypes: types)
             guard let serverName = server.statementNames.knownServerName(for: key) else { return false }
             parses.append((name, key, serverName))
-            offset += len + 1
+            offset += h.frameLength
         }
         conn.inbound.moveReaderIndex(forwardBy: offset)
         for p in parses {

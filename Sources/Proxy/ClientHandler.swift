@@ -279,7 +279,7 @@ final class ClientHandler: ConnectionDelegate {
         leased = nil
         s.client = nil
         guard let pool else { return }
-        if s.isQuiescent && s.tracker.outstandingSyncs == 0 {
+        if s.isQuiescent {
             // A pinned server carries session state (LISTEN, locks, temp tables…): reset it
             // like a session-mode server before anyone else gets it.
             if pool.mode == .session || pinned { s.resetAndRelease(query: pool.config.serverResetQuery.isEmpty ? "DISCARD ALL" : pool.config.serverResetQuery) }

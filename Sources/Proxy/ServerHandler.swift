@@ -31,6 +31,10 @@ final class ServerHandler: ConnectionDelegate {
     private var passthroughForward = true
     private var toClient = ByteBuffer(capacity: 64 * 1024)
 
+    /// ErrorResponse bodies that start with these end the server's session.
+    static let fatalSeverity: [UInt8] = [UInt8(ascii: "S")] + Array("FATAL".utf8)
+    static let panicSeverity: [UInt8] = [UInt8(ascii: "S")] + Array("PANIC".utf8)
+
     init(id: ServerID, pool: PoolDriver) {
         self.id = id
         self.pool = pool
@@ -123,16 +127,7 @@ final class ServerHandler: ConnectionDelegate {
     }
 
     /// Closes the connection (pool decision or a dirty server); the pool hears of it.
-    func close() {
-        guard phase != .closed else { return }
-        if phase != .ready { return fail(sqlState: "08006", "server connection closed") }
-        phase = .closed
-        conn?.delegate = nil
-        conn?.close()
-        conn = nil
-        client?.serverLost(self, message: "server connection closed")
-        pool.serverClosed(self)
-    }
+    func close() { fail(sqlState: "08006", "server connection closed") }
 
     // MARK: Relaying to the client
 
@@ -191,7 +186,7 @@ final class ServerHandler: ConnectionDelegate {
             case .errorResponse?:
                 for name in tracker.takeFailedStatements() { statements.remove(name) }
                 if forward { client.errorRelayed() }
-                if body.starts(with: [UInt8(ascii: "S")] + Array("FATAL".utf8)) || body.starts(with: [UInt8(ascii: "S")] + Array("PANIC".utf8)) {
+                if body.starts(with: Self.fatalSeverity) || body.starts(with: Self.panicSeverity) {
                     log.warning("upstream server \(id) reported a fatal error")
                 }
             default: break
@@ -284,7 +279,6 @@ final class ServerHandler: ConnectionDelegate {
 
     func send(_ b: ByteBuffer) { conn?.send(b) }
     func resumeReading() { conn?.resumeReading() }
-    func pauseReading() { conn?.pauseReading() }
     var isOverHighWaterMark: Bool { conn?.isOverHighWaterMark ?? false }
 
     /// Re-reads buffered input (after the client drained or after a lease started).
