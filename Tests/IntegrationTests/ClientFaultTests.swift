@@ -136,4 +136,46 @@ import Testing
         #expect(f.message?.contains("\(dead)") == true)
         #expect(proxy.isRunning)
     }
+
+    /// An upstream backend that dies under pgstash: the client holding it gets an error and
+    /// is disconnected; idle pooled servers that die are replaced; nothing else is disturbed.
+    @Test func upstreamBackendsDying() throws {
+        let env = try TestEnvironment.require()
+        _ = try psql(env.directDSN(), "DROP DATABASE IF EXISTS deadup WITH (FORCE)")
+        _ = try psql(env.directDSN(), "CREATE DATABASE deadup")
+        let upstream = "postgresql://postgres:\(env.pgPassword)@127.0.0.1:\(env.pgPort)/deadup"
+
+        // Session mode: the client's own server is terminated.
+        let session = try PgStashProcess(env, overrides: ["pool.mode=session"], upstream: upstream)
+        let a = try WireClient(port: session.port)
+        guard case .ready = a.login(user: "postgres", password: env.pgPassword, database: "deadup") else {
+            Issue.record("login failed"); return
+        }
+        guard let pid = a.query("SELECT pg_backend_pid()").rows.first?.first ?? nil else {
+            Issue.record("no backend pid"); return
+        }
+        _ = try psql(env.directDSN(), "SELECT pg_terminate_backend(\(pid))")
+        var states: [String] = []
+        while let m = a.receive() { if case .errorResponse(let f) = m { states.append(f.sqlState ?? "") } }
+        #expect(!states.isEmpty && states.allSatisfy { $0 == "57P01" || $0.hasPrefix("08") }, "\(states)")
+        #expect(session.isRunning)
+        let b = try WireClient(port: session.port)
+        guard case .ready = b.login(user: "postgres", password: env.pgPassword, database: "deadup") else {
+            Issue.record("login after a dead backend failed"); return
+        }
+        #expect(b.query("SELECT 1").rows == [["1"]])
+
+        // Transaction mode: every idle pooled server is terminated between transactions.
+        let pooled = try PgStashProcess(env, overrides: ["pool.mode=transaction", "pool.max_upstream=2"], upstream: upstream)
+        let c = try WireClient(port: pooled.port)
+        guard case .ready = c.login(user: "postgres", password: env.pgPassword, database: "deadup") else {
+            Issue.record("login failed"); return
+        }
+        #expect(c.query("SELECT 1").rows == [["1"]])
+        _ = try psql(env.directDSN(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'deadup' AND pid <> pg_backend_pid()")
+        usleep(300_000)
+        #expect(c.query("SELECT 2").rows == [["2"]])
+        #expect(pooled.isRunning)
+        _ = try psql(env.directDSN(), "DROP DATABASE IF EXISTS deadup WITH (FORCE)")
+    }
 }
