@@ -21,13 +21,13 @@ final class ClientHandler: ConnectionDelegate {
     unowned let server: ProxyServer
     let conn: Connection
     var phase = Phase.startup
-    private var startupTimer: TimerID?
+    var startupTimer: TimerID?
     var user = ""
     var databaseName = ""
     var startupParameters: [(String, String)] = []
     var pool: PoolDriver?
     /// pgstash's own cancel key for this client (sent as BackendKeyData).
-    private(set) var cancelKey: (processID: Int32, secretKey: Int32)?
+    var cancelKey: (processID: Int32, secretKey: Int32)?
 
     /// The server leased to this client, if any.
     var leased: ServerHandler?
@@ -85,109 +85,6 @@ final class ClientHandler: ConnectionDelegate {
         case .ready: relayInput()
         case .closed: c.inbound.clear()
         }
-    }
-
-    /// The untyped packets before authentication ("Message Flow": Start-up).
-    private func startupInput() {
-        while true {
-            let packet: StartupPacket
-            do {
-                guard let len = try Framing.peekStartupLength(conn.inbound.readableView) else { return }
-                guard conn.inbound.readableBytes >= len else { return }
-                packet = try StartupPacket.decode(conn.inbound.readableView.prefix(len))
-                conn.inbound.moveReaderIndex(forwardBy: len)
-            } catch {
-                return fatal("08P01", "invalid startup packet: \(error)",
-                             hint: "Is this a PostgreSQL client? pgstash speaks protocol 3.0.")
-            }
-            switch packet {
-            case .sslRequest, .gssEncRequest:
-                conn.send([UInt8(ascii: "N")])     // no TLS/GSS encryption offered (yet)
-            case let .cancelRequest(pid, key):
-                server.cancelRequested(processID: pid, secretKey: key)
-                return close(error: nil)
-            case let .startup(_, params):
-                if case .rejecting = phase {
-                    return fatal("53300", "sorry, too many clients already (listen.max_clients = \(config.listen.maxClients))",
-                                 hint: "Retry later, or raise listen.max_clients in proxy.conf.")
-                }
-                return startupReceived(params)
-            }
-        }
-    }
-
-    private func startupReceived(_ params: [(String, String)]) {
-        startupParameters = params
-        user = params.first { $0.0 == "user" }?.1 ?? ""
-        databaseName = params.first { $0.0 == "database" }?.1 ?? user
-        guard !user.isEmpty else {
-            return fatal("28000", "no PostgreSQL user name specified in startup packet")
-        }
-        if params.contains(where: { $0.0 == "replication" && $0.1 != "false" && $0.1 != "off" && $0.1 != "0" }) {
-            return fatal("08P01", "pgstash does not proxy replication connections",
-                         hint: "Connect replication clients to PostgreSQL directly.")
-        }
-        guard let pool = server.pool(database: databaseName, user: user) else {
-            let known = server.config.databases.keys.sorted().joined(separator: ", ")
-            return fatal("3D000", "database \"\(databaseName)\" does not exist in pgstash",
-                         hint: "Connect to one of: \(known), or add a [databases.\(databaseName)] section to proxy.conf.")
-        }
-        self.pool = pool
-        session = SessionTracker(settings: SessionSettings(startupParameters: params))
-        var secret = config.auth.users[user]
-        if config.auth.type == .scramSHA256, let plain = secret {
-            secret = server.scramVerifier(user: user, secret: plain)
-        }
-        var auth = ClientAuthenticator(type: config.auth.type, user: user, secret: secret,
-                                       nonce: Crypto.base64(Crypto.randomBytes(18)), salt: Crypto.randomBytes(16),
-                                       mockSalt: server.mockSalt(for: user))
-        let action = auth.start()
-        phase = .authenticating(auth)
-        perform(action)
-    }
-
-    private func authInput() {
-        while case .authenticating(var auth) = phase {
-            let frame: (id: UInt8, body: [UInt8])
-            do {
-                guard let f = try Framing.nextFrame(&conn.inbound, maxBodyLength: 10_000) else { return }
-                frame = f
-            } catch {
-                return fatal("08P01", "invalid authentication message: \(error)")
-            }
-            guard frame.id == FrontendMessageID.password.rawValue else {
-                return fatal("08P01", "expected a password message, got message type \(frame.id)")
-            }
-            let action = auth.passwordDataReceived(frame.body)
-            phase = .authenticating(auth)
-            perform(action)
-        }
-    }
-
-    private func perform(_ action: ClientAuthenticator.Action) {
-        switch action {
-        case .send(let bytes):
-            conn.send(bytes)
-        case .fail(let sqlState, let message):
-            let hint = sqlState == "28P01"
-                ? "Check the user name and password in the client's connection string; pgstash checks them against [auth] in proxy.conf (auth_file or the --upstream credentials)."
-                : nil
-            fatal(sqlState, message, hint: hint)
-        case .succeed(let final):
-            if let final { conn.send(final) }
-            conn.send(BackendMessage.authentication(.ok).encoded)
-            authenticated()
-        }
-    }
-
-    private func authenticated() {
-        guard let pool else { return }
-        if pool.serverParameters != nil, pool.mode == .transaction {
-            return completeLogin()
-        }
-        phase = .awaitingParameters
-        waitingForServer = true
-        pool.acquire(for: self)
     }
 
     /// Reports the server's parameters, pgstash's cancel key and ReadyForQuery.

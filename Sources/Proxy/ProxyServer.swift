@@ -11,20 +11,22 @@ public final class ProxyServer {
     public let loop: EventLoop
     public private(set) var config: ProxyConfiguration
     let log: Logger
-    private var listenFD: Int32 = -1
-    private var listenRegistration: Registration?
-    private var acceptor: Acceptor?
+    var listenFD: Int32 = -1
+    var listenRegistration: Registration?
+    var acceptor: IOHandler?
     var clients: [Int: ClientHandler] = [:]
     var pools: [PoolKey: PoolDriver] = [:]
     /// pgstash's own BackendKeyData process id → client, for CancelRequest routing.
     var cancelTargets: [Int32: ClientHandler] = [:]
-    private var nextClientID = 1
-    private var nextPoolIndex = 0
+    var nextClientID = 1
+    var nextPoolIndex = 0
     var statementNames = StatementNames()
     /// Analyses of query texts (one loop thread: no locking needed).
     let analysisCache = AnalysisCache(maximumEntries: 5_000, maximumBytes: 8 << 20)
     private var janitor: TimerID?
-    private(set) var accepting = true
+    let mockSaltSecret = Crypto.randomBytes(32)
+    var derivedVerifiers: [String: (secret: String, verifier: String)] = [:]
+    var accepting = true
     /// Called once the last client is gone after `shutdown(graceful: true)`.
     public var onDrained: (() -> Void)?
 
@@ -35,19 +37,10 @@ public final class ProxyServer {
     }
 
     /// The port the listener is bound to (useful with `listen.port = 0`).
-    public private(set) var boundPort = 0
+    public internal(set) var boundPort = 0
 
-    public func start() throws {
-        listenFD = try Socket.listenTCP(host: config.listen.host, port: config.listen.port)
-        boundPort = try Socket.localPort(of: listenFD)
-        let a = Acceptor(server: self)
-        acceptor = a
-        listenRegistration = try loop.register(fd: listenFD, interest: .readable, handler: a)
-        scheduleJanitor()
-        log.info("listening on \(config.listen.host):\(boundPort)")
-    }
 
-    private func scheduleJanitor() {
+    func scheduleJanitor() {
         janitor = loop.schedule(after: 0.1) { [weak self] in
             guard let self else { return }
             let now = self.loop.now
@@ -76,41 +69,11 @@ public final class ProxyServer {
         }
     }
 
-    func stopAccepting() {
-        guard accepting else { return }
-        accepting = false
-        if let r = listenRegistration { loop.unregister(r) }
-        Socket.close(listenFD)
-    }
 
     func checkDrained() {
         if !accepting && clients.isEmpty { onDrained?() }
     }
 
-    fileprivate func acceptReady() {
-        while accepting {
-            let fd: Int32
-            do {
-                guard case .processed(let f) = try Socket.accept(listenFD) else { return }
-                fd = f
-            } catch {
-                log.error("accept failed: \(error)")   // EMFILE and friends: try again next event
-                return
-            }
-            Socket.setNoDelay(fd)
-            let id = nextClientID
-            nextClientID += 1
-            do {
-                let tooMany = clients.count >= config.listen.maxClients
-                let c = try ClientHandler(id: ClientID(id), fd: fd, server: self, reject: tooMany)
-                clients[id] = c
-                c.start()
-            } catch {
-                Socket.close(fd)
-                log.error("cannot register client: \(error)")
-            }
-        }
-    }
 
     func clientClosed(_ c: ClientHandler) {
         clients[c.id.raw] = nil
@@ -118,40 +81,7 @@ public final class ProxyServer {
         checkDrained()
     }
 
-    /// The pool clients of `database` logging in as `user` share.
-    func pool(database: String, user: String) -> PoolDriver? {
-        guard let db = config.databases[database] else { return nil }
-        let upstreamUser = db.user ?? user
-        let key = PoolKey(database: database, user: upstreamUser)
-        if let p = pools[key] { return p }
-        let password = db.password ?? config.auth.users[upstreamUser]
-        let p = PoolDriver(key: key, database: db, upstreamPassword: password,
-                           config: config.effectivePool(database: database, user: user),
-                           server: self, idBase: nextPoolIndex * 1_000_000, idStride: 1)
-        nextPoolIndex += 1
-        pools[key] = p
-        return p
-    }
 
-    private let mockSaltSecret = Crypto.randomBytes(32)
-
-    /// The salt shown to an unknown user: stable for that name within this process.
-    func mockSalt(for user: String) -> [UInt8] {
-        Array(Crypto.sha256(mockSaltSecret + Array(user.utf8)).prefix(16))
-    }
-
-    private var derivedVerifiers: [String: (secret: String, verifier: String)] = [:]
-
-    /// A SCRAM verifier for a plain password from the auth file, derived once per user (the
-    /// 4096 PBKDF2 rounds would otherwise run at every login). Verifiers and md5 hashes
-    /// are returned unchanged.
-    func scramVerifier(user: String, secret: String) -> String {
-        guard ScramKeys(verifier: secret) == nil, !MD5Password.isStoredHash(secret) else { return secret }
-        if let d = derivedVerifiers[user], d.secret == secret { return d.verifier }
-        let v = ScramKeys(password: secret, salt: Crypto.randomBytes(16), iterations: 4096).verifier
-        derivedVerifiers[user] = (secret, v)
-        return v
-    }
 
     /// Routes a CancelRequest to the server currently running that client's query.
     func cancelRequested(processID: Int32, secretKey: Int32) {
@@ -183,11 +113,6 @@ struct PoolKey: Hashable {
     let user: String
 }
 
-private final class Acceptor: IOHandler {
-    unowned let server: ProxyServer
-    init(server: ProxyServer) { self.server = server }
-    func handleEvent(readable: Bool, writable: Bool, hangup: Bool) { server.acceptReady() }
-}
 
 /// Sends one CancelRequest packet and closes; keeps itself alive until its connection ends.
 private final class CancelSender: ConnectionDelegate {
