@@ -34,6 +34,10 @@ public enum Framing {
         return FrameHeader(id: id, bodyLength: len - 4)
     }
 
+    public static func peekHeader(_ bytes: ArraySlice<UInt8>, maxBodyLength: Int) throws -> FrameHeader? {
+        try bytes.withUnsafeBytes { try peekHeader($0, maxBodyLength: maxBodyLength) }
+    }
+
     public static func peekHeader(_ buffer: ByteBuffer, maxBodyLength: Int) throws -> FrameHeader? {
         try buffer.withReadableBytes { try peekHeader($0, maxBodyLength: maxBodyLength) }
     }

@@ -77,3 +77,9 @@ extension FrontendMessageID {
         }
     }
 }
+
+/// What a Describe or Close message names: a prepared statement or a portal.
+public enum DescribeTarget: UInt8, Sendable {
+    case statement = 0x53       // 'S'
+    case portal = 0x50          // 'P'
+}

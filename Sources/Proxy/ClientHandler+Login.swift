@@ -51,7 +51,6 @@ extension ClientHandler {
                          hint: "Connect to one of: \(known), or add a [databases.\(databaseName)] section to proxy.conf.")
         }
         self.pool = pool
-        session = SessionTracker(settings: SessionSettings(startupParameters: params))
         var secret = config.auth.users[user]
         if config.auth.type == .scramSHA256, let plain = secret {
             secret = server.scramVerifier(user: user, secret: plain)

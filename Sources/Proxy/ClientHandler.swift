@@ -3,8 +3,10 @@ import PostgresWire
 import ProxyConfig
 import ProxyCore
 
-/// One client connection: startup and authentication, then relaying its requests to the
-/// server it leases (for a transaction in transaction mode, for its lifetime in session mode).
+/// One client connection: startup and authentication, then its messages run through its
+/// `ClientSession` machine against the server it leases (for a transaction in transaction
+/// mode, for its lifetime in session mode). This class decodes frames, calls the machine and
+/// does what it says; it decides nothing about the protocol.
 final class ClientHandler: ConnectionDelegate {
     enum Phase {
         case startup
@@ -29,24 +31,12 @@ final class ClientHandler: ConnectionDelegate {
     /// pgstash's own cancel key for this client (sent as BackendKeyData).
     var cancelKey: (processID: Int32, secretKey: Int32)?
 
+    /// The protocol machine, once logged in.
+    var session: ClientSession?
     /// The server leased to this client, if any.
     var leased: ServerHandler?
     var waitingForServer = false
-    /// What the client's queries did to its session (settings, SQL prepared statements).
-    var session = SessionTracker(settings: SessionSettings())
-    /// Kept on its server until it disconnects (session state with pin_on_session_state).
-    var pinned = false
-    /// Client statement name → (identity, name on servers), under transaction pooling.
-    var statements: [String: (key: StatementKey, serverName: String)] = [:]
-    var toServer = ByteBuffer(capacity: 16 * 1024)
-    var toClient = ByteBuffer(capacity: 1024)
-    /// Session effects of the client's statements that have one (extended protocol), and
-    /// which statement each portal runs: an Execute applies its statement's effect.
-    var statementEffects: [String: SessionTracker.Effect] = [:]
-    var portalStatements: [String: String] = [:]
-    /// Dropping the client's extended-protocol messages up to Sync after an error pgstash
-    /// raised itself.
-    var skippingToSync = false
+    var out = SessionOutput()
     /// Shutdown asked: close as soon as no transaction is open.
     var closeWhenIdle = false
 
@@ -81,7 +71,7 @@ final class ClientHandler: ConnectionDelegate {
         switch phase {
         case .startup, .rejecting: startupInput()
         case .authenticating: authInput()
-        case .awaitingParameters: return      // read again once logged in
+        case .awaitingParameters: updateReading()     // read again once logged in
         case .ready: relayInput()
         case .closed: c.inbound.clear()
         }
@@ -91,10 +81,18 @@ final class ClientHandler: ConnectionDelegate {
     func completeLogin() {
         guard let pool else { return }
         if let t = startupTimer { server.loop.cancel(t) }
+        let settings = SessionSettings(startupParameters: startupParameters)
+        session = ClientSession(
+            clientID: id.raw,
+            configuration: .init(transactionPooling: pool.mode == .transaction,
+                                 pinOnSessionState: pool.config.pinOnSessionState,
+                                 poolName: "\(pool.key.database)/\(pool.key.user)"),
+            settings: settings,
+            analyze: { [unowned server] in server.analysisCache.analysis(of: $0).statements })
         var out = ByteBuffer()
         for (name, value) in (pool.serverParameters ?? [:]).sorted(by: { $0.key < $1.key }) {
             var v = value
-            if case .literal(let mine)? = session.settings[name] { v = mine }
+            if case .literal(let mine)? = settings[name] { v = mine }
             BackendMessage.parameterStatus(name: name, value: v).encode(into: &out)
         }
         var pid: Int32
@@ -106,6 +104,7 @@ final class ClientHandler: ConnectionDelegate {
         BackendMessage.readyForQuery(.idle).encode(into: &out)
         conn.send(out)
         phase = .ready
+        updateReading()
         if conn.inbound.readableBytes > 0 { relayInput() }
     }
 
@@ -119,10 +118,12 @@ final class ClientHandler: ConnectionDelegate {
             if pool.serverParameters == nil { pool.serverParameters = s.parameters }
             if pool.mode == .transaction {
                 pool.release(s, reusable: true)
+                completeLogin()
             } else {
+                completeLogin()
                 attach(s)
             }
-            return completeLogin()
+            return
         }
         attach(s)
         relayInput()
@@ -167,27 +168,26 @@ final class ClientHandler: ConnectionDelegate {
         if waitingForServer { pool?.cancelWait(for: self) }
         waitingForServer = false
         if let s = leased { detachOnClose(s) }
+        session?.clientClosed(names: &server.statementNames)
         server.clientClosed(self)
     }
 
-    /// Gives the server back: clean ones to the pool (session mode: after a reset), dirty
-    /// ones (open transaction, request in flight) are cancelled and closed, never reused.
+    /// Gives the server back as its machine says: clean ones to the pool (after a reset if
+    /// they carry session state), a running statement drained to completion (as PostgreSQL
+    /// completes a statement whose client left), open transactions closed.
     private func detachOnClose(_ s: ServerHandler) {
         leased = nil
         s.client = nil
-        guard let pool else { return }
-        if s.isQuiescent {
-            // A pinned server carries session state (LISTEN, locks, temp tables…): reset it
-            // like a session-mode server before anyone else gets it.
-            if pool.mode == .session || pinned { s.resetAndRelease(query: pool.config.serverResetQuery.isEmpty ? "DISCARD ALL" : pool.config.serverResetQuery) }
-            else { pool.release(s, reusable: true) }
-        } else {
-            if !s.tracker.isIdle { s.sendCancel() }
-            pool.release(s, reusable: false)
-        }
+        let carries = pool?.mode == .session || session?.pinned == true
+        s.dispose(s.state.clientLeft(carriesSessionState: carries))
     }
 
-    func connectionDidDrain(_ c: Connection) { leased?.resumeReading(); leased?.pump() }
+    func connectionDidDrain(_ c: Connection) {
+        updateReading()
+        leased?.updateReading()
+        leased?.pump()
+        if case .ready = phase, !c.isReadingPaused, c.inbound.readableBytes > 0 { relayInput() }
+    }
 
     func shutdownRequested() {
         closeWhenIdle = true
@@ -198,5 +198,18 @@ final class ClientHandler: ConnectionDelegate {
     func shutDownNow() {
         fatal("57P01", "terminating connection because pgstash is shutting down",
               hint: "Reconnect; the application's pool should retry.")
+    }
+
+    /// Reading the client goes on only while what it sent can go somewhere: not while it
+    /// waits for a server, nor while its own answers or its server's input are backed up.
+    func updateReading() {
+        if case .closed = phase { return }
+        let blocked: Bool
+        switch phase {
+        case .awaitingParameters: blocked = true
+        case .ready: blocked = waitingForServer || conn.isOverHighWaterMark || (leased?.isOverHighWaterMark ?? false)
+        default: blocked = false
+        }
+        if blocked { conn.pauseReading() } else { conn.resumeReading() }
     }
 }

@@ -93,16 +93,17 @@ public final class ProxyServer {
     }
 
     /// Opens a short connection to a server and sends it a CancelRequest for its backend.
-    func sendCancel(host: String, port: Int, processID: Int32, secretKey: Int32) {
+    func sendCancel(host: String, port: Int, processID: Int32, secretKey: Int32, completion: @escaping () -> Void) {
         do {
             let (fd, inProgress) = try Socket.connectTCP(host: host, port: port)
             var b = ByteBuffer()
             StartupPacket.cancelRequest(processID: processID, secretKey: secretKey).encode(into: &b)
-            let sender = CancelSender(packet: Array(b.readableView))
+            let sender = CancelSender(packet: Array(b.readableView), completion: completion)
             let conn = try Connection(loop: loop, fd: fd, connecting: inProgress)
             sender.start(conn)
         } catch {
             log.error("cannot send cancel request to \(host):\(port): \(error)")
+            completion()
         }
     }
 }
@@ -118,7 +119,12 @@ struct PoolKey: Hashable {
 private final class CancelSender: ConnectionDelegate {
     let packet: [UInt8]
     var conn: Connection?
-    init(packet: [UInt8]) { self.packet = packet }
+    /// Runs once the postmaster closed the connection: it has signalled the backend.
+    var completion: (() -> Void)?
+    init(packet: [UInt8], completion: @escaping () -> Void) {
+        self.packet = packet
+        self.completion = completion
+    }
 
     func start(_ c: Connection) {
         conn = c
@@ -126,8 +132,15 @@ private final class CancelSender: ConnectionDelegate {
         c.userData = self      // the connection keeps us alive until it closes
         if !c.isConnecting { connectionDidConnect(c) }
     }
-    func connectionDidConnect(_ c: Connection) { c.send(packet); c.closeAfterFlush() }
+    /// Half-closes after the packet and waits for the postmaster to close its side.
+    func connectionDidConnect(_ c: Connection) { c.send(packet); c.shutdownOutput() }
     func connectionDidRead(_ c: Connection) { c.inbound.clear() }
     func connectionDidDrain(_ c: Connection) {}
-    func connectionDidClose(_ c: Connection, error: IOError?) { c.userData = nil; conn = nil }
+    func connectionDidClose(_ c: Connection, error: IOError?) {
+        c.userData = nil
+        conn = nil
+        let done = completion
+        completion = nil
+        done?()
+    }
 }

@@ -19,13 +19,8 @@ final class ServerHandler: ConnectionDelegate {
 
     /// The client this server is leased to.
     weak var client: ClientHandler?
-    var tracker = ResponseTracker()
-    var statements: ServerStatementCache
-    /// Session settings in force on this server (what pgstash or its clients SET).
-    var settings = SessionSettings()
-    /// SQL-level prepared statements on this server: name → PREPARE text.
-    var sqlPrepared: [String: String] = [:]
-    private(set) var transactionStatus = TransactionStatus.idle
+    /// The protocol state: requests in flight, statements, settings, transaction status.
+    var state: ServerConnection
     /// Bytes left of a large message being streamed through without buffering it whole.
     private var passthroughRemaining = 0
     private var passthroughForward = true
@@ -38,14 +33,12 @@ final class ServerHandler: ConnectionDelegate {
     init(id: ServerID, pool: PoolDriver) {
         self.id = id
         self.pool = pool
-        self.statements = ServerStatementCache(capacity: pool.config.maxPreparedStatements)
+        self.state = ServerConnection(maxPreparedStatements: pool.config.maxPreparedStatements)
     }
 
     var log: Logger { pool.server.log }
     var loop: EventLoop { pool.server.loop }
 
-    /// Whether the server holds no transaction and no request in flight.
-    var isQuiescent: Bool { transactionStatus == .idle && tracker.isIdle }
 
     // MARK: Connecting and logging in
 
@@ -139,10 +132,14 @@ final class ServerHandler: ConnectionDelegate {
         }
     }
 
-    /// Splits what the server sent into frames and relays them; decodes only what decides
-    /// something (ReadyForQuery, ParameterStatus, CommandComplete, ErrorResponse).
+    /// Splits what the server sent into frames and runs each through the client's session
+    /// machine; big DataRow and CopyData messages stream through without being buffered whole.
     private func relayInput(_ c: Connection) {
-        guard let client else { return resetting ? resetInput(c) : idleInput(c) }
+        guard let client, var session = client.session else {
+            return resetting ? resetInput(c) : (state.draining ? drainInput(c) : idleInput(c))
+        }
+        client.session = nil        // the machine is borrowed for the loop (no copy-on-write)
+        defer { client.session = session }
         toClient.clear()
         var released = false
         loop: while c.inbound.readableBytes > 0 {
@@ -158,51 +155,66 @@ final class ServerHandler: ConnectionDelegate {
                 guard let h = try Framing.peekHeader(c.inbound, maxBodyLength: Int(Int32.max) - 4) else { break }
                 header = h
             } catch {
+                client.session = session
                 return fail(sqlState: "08P01", "upstream server sent a malformed message: \(error)")
             }
-            let available = c.inbound.readableBytes
-            if available < header.frameLength {
+            if c.inbound.readableBytes < header.frameLength {
                 // Stream big rows and COPY data through instead of buffering them whole.
                 let streamable = header.id == BackendMessageID.dataRow.rawValue || header.id == BackendMessageID.copyData.rawValue
                 guard streamable && header.frameLength > 256 * 1024 else { break }
-                passthroughForward = tracker.responseReceived(header.id, into: &toClient)
+                passthroughForward = session.backendMessageReceived(header.id, body: [], server: &state,
+                                                                    names: &pool.server.statementNames, toClient: &toClient).forward
                 passthroughRemaining = header.frameLength
                 continue
             }
-            let forward = tracker.responseReceived(header.id, into: &toClient)
             let bodyStart = c.inbound.readerIndex + 5
             let body = c.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
-            switch BackendMessageID(rawValue: header.id) {
-            case .readyForQuery?:
-                if let b = body.first, let s = TransactionStatus(rawValue: b) { transactionStatus = s }
-                if forward { client.readyForQueryRelayed(status: transactionStatus, server: self) }
-            case .parameterStatus?:
-                if case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: header.id, body: body) {
-                    parameters[name] = value
-                    if forward { client.parameterReported(name: name, value: value, server: self) }
-                }
-            case .commandComplete?:
-                if forward { client.commandCompleted(tagBytes: body, server: self) }
-            case .errorResponse?:
-                for name in tracker.takeFailedStatements() { statements.remove(name) }
-                if forward { client.errorRelayed() }
-                if body.starts(with: Self.fatalSeverity) || body.starts(with: Self.panicSeverity) {
-                    log.warning("upstream server \(id) reported a fatal error")
-                }
-            default: break
+            let r = session.backendMessageReceived(header.id, body: body, server: &state,
+                                                   names: &pool.server.statementNames, toClient: &toClient)
+            if header.id == BackendMessageID.parameterStatus.rawValue,
+               case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: header.id, body: body) {
+                parameters[name] = value
+            } else if header.id == BackendMessageID.errorResponse.rawValue,
+                      body.starts(with: Self.fatalSeverity) || body.starts(with: Self.panicSeverity) {
+                log.warning("upstream server \(id) reported a fatal error")
             }
-            if forward { toClient.append(c.inbound.readableView.prefix(header.frameLength)) }
+            if r.forward { toClient.append(c.inbound.readableView.prefix(header.frameLength)) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
-            tracker.drainSynthesized(into: &toClient)
-            if client.shouldReleaseServer(self) { released = true; break loop }
+            state.tracker.drainSynthesized(into: &toClient)
+            if r.release { released = true; break loop }
         }
         if toClient.readableBytes > 0 { client.sendToClient(toClient) }
+        client.session = session
         if released {
             client.releaseServer()
             // Bytes left over belong to no one: a healthy idle server sends nothing.
             if c.inbound.readableBytes > 0 { idleInput(c) }
-        } else if client.isOverHighWaterMark {
-            c.pauseReading()
+        } else {
+            updateReading()
+        }
+    }
+
+    /// Reading the server goes on while its client can take what it sends.
+    func updateReading() {
+        guard let c = conn else { return }
+        if let client, client.isOverHighWaterMark { c.pauseReading() } else { c.resumeReading() }
+    }
+
+    /// Does what the machine decided for a server whose client left.
+    func dispose(_ d: ServerConnection.Disposition) {
+        updateReading()
+        switch d {
+        case .release: pool.release(self, reusable: true)
+        case .reset: resetAndRelease(query: pool.config.serverResetQuery.isEmpty ? "DISCARD ALL" : pool.config.serverResetQuery)
+        case .close: close()
+        case .drain: pump()
+        }
+    }
+
+    /// A departed client's statement runs to completion; its answers are dropped.
+    private func drainInput(_ c: Connection) {
+        while let frame = nextFrame(c) {
+            if let d = state.drainingMessageReceived(frame.id, body: frame.body[...]) { return dispose(d) }
         }
     }
 
@@ -239,21 +251,19 @@ final class ServerHandler: ConnectionDelegate {
         resetting = true
         var b = ByteBuffer()
         FrontendMessage.query(query).encode(into: &b)
-        tracker.requestSent(.query, forward: false)
+        state.tracker.requestSent(.query, forward: false)
         c.send(b)
-        statements.removeAll()
-        settings = SessionSettings()
-        sqlPrepared.removeAll()
+        state.resetSent()
     }
 
     private func resetInput(_ c: Connection) {
         var sink = ByteBuffer()
         while let frame = nextFrame(c) {
-            _ = tracker.responseReceived(frame.id, into: &sink)
-            if frame.id == BackendMessageID.readyForQuery.rawValue, tracker.isIdle {
+            _ = state.tracker.responseReceived(frame.id, into: &sink)
+            if frame.id == BackendMessageID.readyForQuery.rawValue, state.tracker.isIdle {
                 resetting = false
-                transactionStatus = TransactionStatus(rawValue: frame.body.first ?? 0) ?? .idle
-                pool.release(self, reusable: transactionStatus == .idle)
+                state.transactionStatus = TransactionStatus(rawValue: frame.body.first ?? 0) ?? .idle
+                pool.release(self, reusable: state.transactionStatus == .idle)
                 return
             }
         }
@@ -284,8 +294,24 @@ final class ServerHandler: ConnectionDelegate {
     /// Re-reads buffered input (after the client drained or after a lease started).
     func pump() { if let c = conn, phase == .ready, c.inbound.readableBytes > 0 { relayInput(c) } }
 
+    /// Sends a CancelRequest for this server's backend. Until the postmaster has taken it
+    /// (it closes the cancel connection), the server is not released: a late cancel must
+    /// never hit the next client's query.
     func sendCancel() {
+        state.cancelsInFlight += 1
         pool.server.sendCancel(host: pool.database.host, port: pool.database.port,
-                               processID: backendKey.processID, secretKey: backendKey.secretKey)
+                               processID: backendKey.processID, secretKey: backendKey.secretKey) { [weak self] in
+            self?.cancelCompleted()
+        }
+    }
+
+    private func cancelCompleted() {
+        state.cancelsInFlight -= 1
+        guard phase == .ready else { return }
+        if let client, let session = client.session {
+            if client.leased === self, session.shouldRelease(state) { client.releaseServer() }
+        } else if let d = state.drainedDisposition() {
+            dispose(d)
+        }
     }
 }

@@ -143,6 +143,11 @@ public struct StatementAnalysis: Sendable, Equatable {
     /// Calls a session-level advisory lock function (`pg_advisory_lock`, `pg_try_advisory_lock`,
     /// their `_shared` forms and the unlock functions); the `_xact_` variants do not count.
     public var usesSessionAdvisoryLock = false
+    /// Calls `set_config` with an is_local other than the constant true: a session setting.
+    public var setsSessionConfig = false
+    /// A DO block whose body mentions LISTEN, temporary tables, advisory locks, WITH HOLD or
+    /// set_config (its dynamic SQL cannot be parsed).
+    public var doBodyMayChangeSession = false
 
     public var cacheable = false
     /// Why the statement is not cacheable, in words for a DBA; nil when cacheable.

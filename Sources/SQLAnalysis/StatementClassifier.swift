@@ -55,6 +55,7 @@ struct StatementClassifier {
             result.preparedName = stringMember(inner, "name")
         case "CallStmt", "DoStmt":
             result.kind = nodeType == "CallStmt" ? .call : .do
+            if nodeType == "DoStmt" { result.doBodyMayChangeSession = doBodyMayChangeSession(inner) }
             walker.walkFields(inner, writeTargets: [])
         case "LockStmt":
             result.kind = .lock
@@ -127,6 +128,7 @@ struct StatementClassifier {
         let creates = walker.hasInto || result.nodeType == "CreateStmt" || result.nodeType == "ViewStmt"
         result.createsTemporaryTable = creates && walker.tablesWritten.contains(where: walker.temporaryTables.contains)
         result.usesSessionAdvisoryLock = walker.usesSessionAdvisoryLock
+        result.setsSessionConfig = walker.setsSessionConfig
         switch result.kind {
         case .insert, .update, .delete, .merge, .copyFrom, .ddl, .truncate:
             result.isWrite = true
@@ -227,6 +229,21 @@ struct StatementClassifier {
     }
 
     // MARK: - Helpers
+
+    /// A DO block's body is PL code the parser does not look into, and its dynamic SQL is a
+    /// string: a conservative word scan says whether it may leave session state behind
+    /// (LISTEN, temporary tables, session advisory locks, WITH HOLD cursors, set_config).
+    private func doBodyMayChangeSession(_ inner: Int) -> Bool {
+        guard let args = tape.member(inner, "args") else { return false }
+        var body = ""
+        tape.forEachChild(args) { item in
+            guard let def = tape.member(item, "DefElem"), stringMember(def, "defname") == "as",
+                  let arg = tape.member(def, "arg"), let string = tape.member(arg, "String"),
+                  let sval = stringMember(string, "sval") else { return }
+            body = sval
+        }
+        return SessionWords.mayChangeSession(body)
+    }
 
     private func explainAnalyzes(_ inner: Int) -> Bool {
         guard let options = tape.member(inner, "options") else { return false }

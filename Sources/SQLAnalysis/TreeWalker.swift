@@ -31,6 +31,8 @@ struct TreeWalker {
     var hasLocking = false
     var hasInto = false
     var usesSessionAdvisoryLock = false
+    /// A `set_config(name, value, is_local)` call whose is_local is not the constant true.
+    var setsSessionConfig = false
     var castsTimeLiteral = false
     var hasUnrepeatableSample = false
     var tooDeep = false
@@ -246,6 +248,19 @@ struct TreeWalker {
         let arguments = tape.member(index, "args").map { tape.childCount($0) } ?? 0
         recordFunction(name, volatility: FunctionVolatility.of(name, argumentCount: arguments))
         if FunctionVolatility.isSessionAdvisoryLock(name) { usesSessionAdvisoryLock = true }
+        if name == "set_config" || name == "pg_catalog.set_config" { noteSetConfig(index) }
+    }
+
+    /// `set_config(…, true)` lasts until the end of the transaction; anything else (false, a
+    /// parameter, an expression) may change the session.
+    private mutating func noteSetConfig(_ index: Int) {
+        var args: [Int] = []
+        if let list = tape.member(index, "args") { tape.forEachChild(list) { args.append($0) } }
+        if args.count == 3, let constant = tape.member(args[2], "A_Const"),
+           ConstantValue(tape: tape, constant: constant).truthValue == true {
+            return
+        }
+        setsSessionConfig = true
     }
 
     private mutating func recordValueFunction(_ index: Int) {

@@ -9,6 +9,8 @@ struct FIFOQueue<Element>: Sendable where Element: Sendable {
 
     mutating func append(_ e: Element) { items.append(e) }
 
+    mutating func replaceFirst(_ e: Element) { items[head] = e }
+
     mutating func popFirst() -> Element? {
         guard !isEmpty else { return nil }
         let e = items[head]

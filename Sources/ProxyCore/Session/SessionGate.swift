@@ -6,11 +6,15 @@
 /// bodies, and answers "maybe" for:
 /// - a statement that starts with SET, RESET, LISTEN, PREPARE, EXECUTE, DEALLOCATE, DISCARD,
 ///   DECLARE or EXPLAIN (so `UPDATE … SET` is not a candidate);
-/// - the words TEMP / TEMPORARY / HOLD anywhere, and any identifier containing "advisory".
+/// - a statement that starts with DO (its body is opaque), SAVEPOINT, ROLLBACK or RELEASE
+///   (savepoints scope SET);
+/// - the words TEMP / TEMPORARY / HOLD / SET_CONFIG anywhere, any identifier starting with
+///   "pg_temp" (`CREATE TABLE pg_temp.x`), and any identifier containing "advisory".
 public enum SessionGate {
     static let leading: Set<String> = ["set", "reset", "listen", "prepare", "execute", "deallocate",
-                                       "discard", "declare", "explain"]
-    static let anywhere: Set<String> = ["temp", "temporary", "hold"]
+                                       "discard", "declare", "explain", "do", "savepoint", "rollback",
+                                       "release"]
+    static let anywhere: Set<String> = ["temp", "temporary", "hold", "set_config"]
 
     public static func mayChangeSession(_ sql: ArraySlice<UInt8>) -> Bool {
         sql.withUnsafeBytes { mayChangeSession(UnsafeRawBufferPointer($0)) }
@@ -64,6 +68,7 @@ public enum SessionGate {
                         if anywhere.contains(word) { return true }
                     }
                     if i - start >= 8 && contains(p, start..<i, "advisory") { return true }
+                    if i - start >= 7 && hasPrefix(p, start..<i, "pg_temp") { return true }
                 } else {
                     i += 1
                 }
@@ -83,6 +88,17 @@ public enum SessionGate {
 
     static func lowercased(_ p: UnsafeRawBufferPointer, _ r: Range<Int>) -> String {
         String(decoding: p[r].map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+
+    static func hasPrefix(_ p: UnsafeRawBufferPointer, _ r: Range<Int>, _ prefix: StaticString) -> Bool {
+        let m = prefix.utf8CodeUnitCount
+        guard r.count >= m else { return false }
+        let s = prefix.utf8Start
+        for j in 0..<m {
+            let c = p[r.lowerBound + j]
+            if (c >= 0x41 && c <= 0x5a ? c | 0x20 : c) != s[j] { return false }
+        }
+        return true
     }
 
     static func contains(_ p: UnsafeRawBufferPointer, _ r: Range<Int>, _ needle: StaticString) -> Bool {

@@ -19,8 +19,19 @@ public enum SettingValue: Hashable, Sendable {
 public struct SessionSettings: Equatable, Sendable {
     /// Lower-cased setting name → value. Absent: the server's default.
     public private(set) var values: [String: SettingValue] = [:]
+    /// What RESET returns to: the startup packet's values ("the value the parameter would
+    /// have had if no SET had been executed in the current session").
+    public private(set) var defaults: [String: SettingValue] = [:]
+
+    /// Settings RESET ALL leaves alone (GUC_NO_RESET_ALL): the role and the session user.
+    public static let keptByResetAll: Set<String> = ["role", "session_authorization"]
+    /// Replayed first, in this order: changing the session user resets what depends on it.
+    static let replayFirst = ["session_authorization", "role"]
 
     public init() {}
+
+    /// Two sessions are alike when their settings are: the defaults only say where RESET goes.
+    public static func == (a: SessionSettings, b: SessionSettings) -> Bool { a.values == b.values }
 
     /// Startup parameters that are settings (everything but user, database, options and
     /// replication); `options` may carry `-c name=value` pairs too.
@@ -34,6 +45,7 @@ public struct SessionSettings: Equatable, Sendable {
                 values[k.lowercased()] = .literal(v)
             }
         }
+        defaults = values
     }
 
     public subscript(name: String) -> SettingValue? {
@@ -41,24 +53,49 @@ public struct SessionSettings: Equatable, Sendable {
         set { values[name.lowercased()] = newValue }
     }
 
-    public mutating func reset(_ name: String) { values[name.lowercased()] = nil }
-    public mutating func resetAll() { values.removeAll() }
+    /// `RESET name`: back to the session's default.
+    public mutating func reset(_ name: String) {
+        let k = name.lowercased()
+        values[k] = defaults[k]
+    }
+
+    /// `RESET ALL`: every setting back to its session default but the role and session user.
+    public mutating func resetAll() {
+        var v = defaults
+        for k in Self.keptByResetAll { v[k] = values[k] }
+        values = v
+    }
+
+    /// `DISCARD ALL` (`SET SESSION AUTHORIZATION DEFAULT; RESET ALL`): everything back.
+    public mutating func discardAll() { values = defaults }
 
     /// SQL that turns a server with `applied` settings into one with these, or nil when
     /// nothing differs. Settings the client never set are RESET to the server's default.
     public func statements(from applied: SessionSettings) -> String? {
         var parts: [String] = []
-        for (k, v) in values.sorted(by: { $0.key < $1.key }) where applied.values[k] != v {
+        func replay(_ k: String, _ v: SettingValue) {
             switch v {
             case .literal(let text):
                 // set_config parses the string as PostgreSQL parses a startup value, so a
                 // list setting (search_path=app,public) stays a list.
                 parts.append("SELECT pg_catalog.set_config(\(SettingValue.literal(k).sqlText), \(SettingValue.literal(text).sqlText), false)")
             case .sql(let text):
-                parts.append("SET \(Self.quoteName(k)) TO \(text)")
+                // The value is the client's text up to its statement's end: a trailing
+                // `-- comment` must not swallow what follows, hence the line break.
+                parts.append("SET \(Self.quoteName(k)) TO \(text)\n")
             }
         }
-        for k in applied.values.keys.sorted() where values[k] == nil {
+        for k in Self.replayFirst {
+            if let v = values[k] {
+                if applied.values[k] != v { replay(k, v) }
+            } else if applied.values[k] != nil {
+                parts.append("RESET \(Self.quoteName(k))")
+            }
+        }
+        for (k, v) in values.sorted(by: { $0.key < $1.key }) where applied.values[k] != v && !Self.replayFirst.contains(k) {
+            replay(k, v)
+        }
+        for k in applied.values.keys.sorted() where values[k] == nil && !Self.replayFirst.contains(k) {
             parts.append("RESET \(Self.quoteName(k))")
         }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")

@@ -1,32 +1,37 @@
+import PostgresWire
 import SQLAnalysis
 
-/// Follows what a client's queries do to its session, so that the session can follow the
-/// client from server to server under transaction pooling: settings changed by SET/RESET
-/// (kept on COMMIT, dropped on ROLLBACK, as PostgreSQL does), SQL-level prepared statements,
-/// and statements whose effect cannot move between servers at all.
-public struct SessionTracker: Sendable {
-    /// Effect of one statement, applied when its CommandComplete arrives.
-    public enum Effect: Sendable {
-        case none
-        case begin
-        case commit
-        case rollback
-        case setting(name: String, value: SettingValue?)
-        case resetAll
-        case discardAll
-        case prepare(name: String, text: String)
-        case deallocate(name: String?)
-    }
+/// Effect of one statement on its session, applied when its CommandComplete arrives.
+public enum SessionEffect: Sendable, Equatable {
+    case none
+    case setting(name: String, value: SettingValue?)
+    /// Several settings at once (`SET SESSION CHARACTERISTICS AS TRANSACTION …`).
+    case settings([String: SettingValue])
+    case resetAll
+    case discardAll
+    case savepoint(String)
+    case rollbackToSavepoint(String)
+    case releaseSavepoint(String)
+    case prepare(name: String, text: String)
+    case deallocate(name: String?)
+}
 
-    /// Settings the client expects on any server.
-    public var settings: SessionSettings
+/// Follows what a client's statements do to its session, so that the session can follow the
+/// client from server to server under transaction pooling. Settings are transactional in
+/// PostgreSQL: a SET takes effect at once but is kept only if its transaction — explicit or
+/// implicit — commits, and a ROLLBACK TO SAVEPOINT undoes the SETs made after the savepoint.
+/// SQL-level prepared statements are not transactional.
+public struct SessionTracker: Sendable {
+    /// Settings the client has once its open transaction, if any, ends: what it expects on
+    /// any server at its next transaction.
+    public private(set) var settings: SessionSettings
     /// SQL-level prepared statements of the client: name → its PREPARE statement.
     public private(set) var preparedStatements: [String: String] = [:]
-    private var effects: [Effect] = []
-    private var nextEffect = 0
-    /// Setting changes made inside the open transaction block: kept only if it commits.
-    private var uncommitted: [(String, SettingValue?)] = []
-    private var blockOpen = false
+    /// Changes made in the current transaction: kept only if it commits. A savepoint is a
+    /// marker (name, nil change).
+    private var uncommitted: [(savepoint: String?, change: SessionEffect)] = []
+    /// An error aborted the current transaction (or the open block until ROLLBACK [TO]).
+    private var failed = false
 
     public init(settings: SessionSettings) { self.settings = settings }
 
@@ -36,12 +41,16 @@ public struct SessionTracker: Sendable {
         switch s.kind {
         case .listen: return "LISTEN"
         case .declareCursor where s.cursorWithHold: return "DECLARE … WITH HOLD"
+        case .do where s.doBodyMayChangeSession: return "a DO block that may LISTEN, create temporary tables or take session locks"
         default: break
         }
         if s.createsTemporaryTable { return "temporary tables" }
         // Taking a session-level lock leaves state behind; releasing one does not.
         if s.usesSessionAdvisoryLock && s.functions.contains(where: takesSessionAdvisoryLock) {
             return "session-level advisory locks"
+        }
+        if s.setsSessionConfig {
+            return "set_config(…, false)"
         }
         if let p = s.preparedStatement, let f = sessionBoundFeature(of: p) { return f }
         return nil
@@ -52,29 +61,31 @@ public struct SessionTracker: Sendable {
         return (bare.hasPrefix("pg_advisory_lock") || bare.hasPrefix("pg_try_advisory_lock")) && !bare.contains("_xact_")
     }
 
-    /// A query is on its way to the server: note the effects of its statements, in order.
-    public mutating func queryForwarded(_ statements: [StatementAnalysis]) {
-        effects.append(contentsOf: statements.map(Self.effect))
-    }
-
-    /// An Execute is on its way: its portal's statement has this effect.
-    public mutating func executeForwarded(_ effect: Effect) {
-        effects.append(effect)
-    }
-
     /// The effect of a statement when executed (for a Parse text: a single statement).
-    public static func effect(_ s: StatementAnalysis) -> Effect {
+    public static func effect(_ s: StatementAnalysis) -> SessionEffect {
         switch s.kind {
-        case .begin: return .begin
-        case .commit, .commitPrepared: return .commit
-        case .rollback: return .rollback
+        case .savepoint: return s.transactionName.map { .savepoint($0) } ?? .none
+        case .rollbackToSavepoint: return s.transactionName.map { .rollbackToSavepoint($0) } ?? .none
+        case .release: return s.transactionName.map { .releaseSavepoint($0) } ?? .none
         case .set, .reset:
-            guard let st = s.setting, st.target == .variable, !st.isLocal else { return .none }
-            if st.isResetAll { return .resetAll }
-            guard let name = st.name else { return .none }
-            if st.isReset || st.value?.uppercased() == "DEFAULT" { return .setting(name: name, value: nil) }
-            guard let v = st.value else { return .none }
-            return .setting(name: name, value: .sql(v))
+            guard let st = s.setting, !st.isLocal else { return .none }
+            switch st.target {
+            case .transaction: return .none
+            case .sessionCharacteristics:
+                // pgjdbc's setTransactionIsolation: the session's transaction defaults.
+                guard let o = st.transactionOptions else { return .none }
+                var v: [String: SettingValue] = [:]
+                if let l = o.isolationLevel { v["default_transaction_isolation"] = .literal(l.rawValue) }
+                if let r = o.readOnly { v["default_transaction_read_only"] = .literal(r ? "on" : "off") }
+                if let d = o.deferrable { v["default_transaction_deferrable"] = .literal(d ? "on" : "off") }
+                return v.isEmpty ? .none : .settings(v)
+            case .variable:
+                if st.isResetAll { return .resetAll }
+                guard let name = st.name else { return .none }
+                if st.isReset || st.value?.uppercased() == "DEFAULT" { return .setting(name: name, value: nil) }
+                guard let v = st.value else { return .none }
+                return .setting(name: name, value: .sql(v))
+            }
         case .discard:
             return s.discardTarget == .all ? .discardAll : .none
         case .prepare:
@@ -89,46 +100,44 @@ public struct SessionTracker: Sendable {
 
     /// What changed on the server, for the driver to mirror.
     public enum Change: Equatable, Sendable {
-        case settings
         case prepared(name: String, text: String)
         case deallocated(name: String?)
     }
 
-    /// The next statement of the current query completed with this tag.
-    public mutating func commandCompleted(tag: String) -> [Change] {
-        var e = Effect.none
-        if nextEffect < effects.count {
-            e = effects[nextEffect]
-            nextEffect += 1
-        }
-        // The tag tells how a transaction ended even for queries that were not analysed.
-        if case .none = e {
-            if tag == "COMMIT" { return endBlock(committed: true) }
-            if tag == "ROLLBACK" { return endBlock(committed: false) }
-        }
-        switch e {
-        case .none: return []
-        case .begin:
-            blockOpen = true
+    /// A statement completed with this tag; `effect` is what the statement does.
+    public mutating func commandCompleted(tag: String, effect: SessionEffect) -> [Change] {
+        switch tag {
+        case "COMMIT", "PREPARE TRANSACTION":
+            commit()
             return []
-        case .commit:
-            // COMMIT of a failed transaction answers ROLLBACK.
-            let committed = tag == "COMMIT"
-            return endBlock(committed: committed)
-        case .rollback:
-            return endBlock(committed: false)
-        case let .setting(name, value):
-            if blockOpen { uncommitted.append((name, value)); return [] }
-            apply(name, value)
-            return [.settings]
-        case .resetAll:
-            if blockOpen { uncommitted.append(("", nil)); return [] }
-            settings.resetAll()
-            return [.settings]
+        case "ROLLBACK" where effect == .none:
+            // ROLLBACK / ABORT (ROLLBACK TO SAVEPOINT carries its effect).
+            uncommitted.removeAll()
+            failed = false
+            return []
+        default: break
+        }
+        switch effect {
+        case .none: return []
+        case .setting, .settings, .resetAll:
+            uncommitted.append((nil, effect))
+            return []
         case .discardAll:
-            settings.resetAll()
+            settings.discardAll()
+            uncommitted.removeAll()
             preparedStatements.removeAll()
-            return [.settings, .deallocated(name: nil)]
+            return [.deallocated(name: nil)]
+        case .savepoint(let name):
+            uncommitted.append((name, .none))
+            return []
+        case .rollbackToSavepoint(let name):
+            if let i = uncommitted.lastIndex(where: { $0.savepoint == name }) {
+                uncommitted.removeSubrange((i + 1)...)
+            }
+            failed = false
+            return []
+        case .releaseSavepoint:
+            return []
         case let .prepare(name, text):
             preparedStatements[name] = text
             return [.prepared(name: name, text: text)]
@@ -138,36 +147,35 @@ public struct SessionTracker: Sendable {
         }
     }
 
-    /// An error ended the current query: its remaining statements never ran.
-    public mutating func errorReceived() {
-        effects.removeAll(keepingCapacity: true)
-        nextEffect = 0
+    /// An error aborted the current statement, and with it the transaction.
+    public mutating func errorReceived() { failed = true }
+
+    /// ReadyForQuery: at 'I' the transaction is over, committed unless it failed.
+    public mutating func readyForQuery(_ status: TransactionStatus) {
+        guard status == .idle else { return }
+        if failed { uncommitted.removeAll() } else { commit() }
+        failed = false
     }
 
-    /// ReadyForQuery ended the query; `status` says whether a transaction block is open.
-    public mutating func readyForQuery(_ inTransaction: Bool) -> [Change] {
-        effects.removeAll(keepingCapacity: true)
-        nextEffect = 0
-        if !inTransaction && blockOpen {
-            // The block ended without a COMMIT we saw (e.g. an implicit rollback).
-            blockOpen = false
-            uncommitted.removeAll()
+    private mutating func commit() {
+        for (_, change) in uncommitted {
+            switch change {
+            case let .setting(name, value):
+                if let value { settings[name] = value } else { settings.reset(name) }
+            case .settings(let all):
+                for (name, value) in all { settings[name] = value }
+            case .resetAll: settings.resetAll()
+            default: break
+            }
         }
-        blockOpen = inTransaction
-        return []
+        uncommitted.removeAll()
     }
 
-    private mutating func endBlock(committed: Bool) -> [Change] {
-        blockOpen = false
-        defer { uncommitted.removeAll() }
-        guard committed, !uncommitted.isEmpty else { return [] }
-        for (name, value) in uncommitted {
-            if name.isEmpty { settings.resetAll() } else { apply(name, value) }
-        }
-        return [.settings]
-    }
+    /// A SQL-level statement was closed through the protocol (Close 'S').
+    public mutating func forgetPrepared(_ name: String) { preparedStatements[name] = nil }
 
-    private mutating func apply(_ name: String, _ value: SettingValue?) {
-        if let value { settings[name] = value } else { settings.reset(name) }
+    /// A ParameterStatus report: the server's value now.
+    public mutating func parameterReported(name: String, value: String) {
+        settings[name] = .literal(value)
     }
 }

@@ -10,25 +10,76 @@ public struct StatementKey: Hashable, Sendable {
 }
 
 /// Process-wide numbering of distinct statements: the server-side name of a statement is
-/// `pgstash_<n>` on every server, whichever client prepared it.
+/// `pgstash_<n>` on every server, whichever client prepared it. Entries are counted by the
+/// clients that hold them; an entry no client holds is kept (so a client that prepares it
+/// again reuses the servers' copies) up to `maximumUnreferenced`, least recently released
+/// first out. Ids are never reused, so an evicted entry's server copies can never be taken
+/// for another statement.
 public struct StatementNames: Sendable {
-    private var ids: [StatementKey: Int] = [:]
-    public init() {}
+    struct Entry: Sendable {
+        var id: Int
+        var references: Int
+        /// Some server completed its Parse: the text is valid SQL (as of then).
+        var confirmed: Bool
+        var releasedAt: UInt64
+    }
+    private var entries: [StatementKey: Entry] = [:]
+    private var nextID = 1
+    private var clock: UInt64 = 0
+    private var unreferenced = 0
+    public let maximumUnreferenced: Int
 
-    public mutating func serverName(for key: StatementKey) -> String {
-        if let id = ids[key] { return "pgstash_\(id)" }
-        let id = ids.count + 1
-        ids[key] = id
-        return "pgstash_\(id)"
+    public init(maximumUnreferenced: Int = 10_000) { self.maximumUnreferenced = max(1, maximumUnreferenced) }
+
+    /// Takes a reference to `key`'s entry (a client prepared it); returns its server name.
+    public mutating func acquire(_ key: StatementKey) -> String {
+        if var e = entries[key] {
+            if e.references == 0 { unreferenced -= 1 }
+            e.references += 1
+            entries[key] = e
+            return Self.name(e.id)
+        }
+        let id = nextID
+        nextID += 1
+        entries[key] = Entry(id: id, references: 1, confirmed: false, releasedAt: 0)
+        return Self.name(id)
     }
 
-    public var count: Int { ids.count }
+    /// A client dropped its reference (Close, DEALLOCATE, disconnect).
+    public mutating func release(_ key: StatementKey) {
+        guard var e = entries[key], e.references > 0 else { return }
+        e.references -= 1
+        clock += 1
+        e.releasedAt = clock
+        entries[key] = e
+        if e.references == 0 {
+            unreferenced += 1
+            if unreferenced > maximumUnreferenced { evict() }
+        }
+    }
 
-    /// The server name of a statement some client already prepared (so its text parsed
-    /// once), or nil.
+    /// A server completed the Parse of `key`.
+    public mutating func confirm(_ key: StatementKey) {
+        entries[key]?.confirmed = true
+    }
+
+    public var count: Int { entries.count }
+
+    /// The server name of a statement some server already parsed successfully, or nil.
     public func knownServerName(for key: StatementKey) -> String? {
-        ids[key].map { "pgstash_\($0)" }
+        guard let e = entries[key], e.confirmed else { return nil }
+        return Self.name(e.id)
     }
+
+    /// Drops the least recently released half of the unreferenced entries.
+    private mutating func evict() {
+        let victims = entries.filter { $0.value.references == 0 }
+            .sorted { $0.value.releasedAt < $1.value.releasedAt }
+            .prefix(max(1, unreferenced - maximumUnreferenced / 2))
+        for (k, _) in victims { entries[k] = nil; unreferenced -= 1 }
+    }
+
+    static func name(_ id: Int) -> String { "pgstash_\(id)" }
 }
 
 /// The statements one server has prepared under pgstash names, bounded by

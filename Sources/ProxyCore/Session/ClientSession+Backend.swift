@@ -1,0 +1,165 @@
+import PostgresWire
+import SQLAnalysis
+
+/// Simple queries, and what the leased server answers.
+extension ClientSession {
+    /// A Query under transaction pooling: what it does to the session is found by SQL
+    /// analysis (only for texts the lexical gate lets through) and carried to the client's
+    /// next server, or refused.
+    mutating func queryReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
+                                names: inout StatementNames, out: inout SessionOutput) {
+        // A simple Query destroys the unnamed statement (exec_simple_query), the client's
+        // and, on this server, whoever's it was.
+        unnamed = nil
+        server.unnamedOwner = nil
+        let sqlBytes = body.dropLast()     // the NUL terminator
+        guard SessionGate.mayChangeSession(sqlBytes) else {
+            server.tracker.requestSent(.query)
+            out.toServer.append(frame)
+            return
+        }
+        let statements = analyze(String(decoding: sqlBytes, as: UTF8.self))
+        if let feature = sessionBoundFeature(of: statements, out: &out) {
+            return replaceQuery(SQLState.featureNotSupported, refusalMessage(feature), hint: refusalHint, server: &server, out: &out)
+        }
+        if let e = unknownStatementReference(in: statements) {
+            return replaceQuery(SQLState.invalidSQLStatementName, e, hint: nil, server: &server, out: &out)
+        }
+        restoreSQLPrepared(for: statements, server: &server, out: &out)
+        var replaced: String?
+        if statements.count == 1, statements[0].kind == .deallocate, let name = statements[0].preparedName {
+            replaced = deallocateOfProtocolStatement(name, server: &server, names: &names, out: &out)
+        }
+        server.tracker.requestSent(.query, forward: true, ref: nil,
+                                   effects: replaced == nil ? statements.map(SessionTracker.effect) : [])
+        if let replaced {
+            FrontendMessage.query(replaced).encode(into: &out.toServer)
+        } else {
+            out.toServer.append(frame)
+        }
+    }
+
+    /// Sends, instead of the client's query, one that fails with this error: the server then
+    /// aborts the client's transaction block exactly as a failing statement would.
+    private mutating func replaceQuery(_ sqlState: String, _ message: String, hint: String?,
+                                       server: inout ServerConnection, out: inout SessionOutput) {
+        server.tracker.requestSent(.query)
+        FrontendMessage.query(Self.raiseSQL(sqlState, message, hint: hint)).encode(into: &out.toServer)
+    }
+
+    // MARK: Backend messages
+
+    /// What becomes of one backend message of the leased server.
+    public struct BackendResult: Equatable {
+        /// Relay the message to the client (after what was written to `toClient`).
+        public var forward: Bool
+        /// The lease ends after this message: give the server back.
+        public var release: Bool
+    }
+
+    /// Backend message types whose body `backendMessageReceived` reads.
+    public static func needsBody(_ id: UInt8) -> Bool {
+        switch BackendMessageID(rawValue: id) {
+        case .readyForQuery?, .parameterStatus?, .commandComplete?: return true
+        default: return false
+        }
+    }
+
+    /// A message from the leased server. Made-up answers due before it go to `toClient`; the
+    /// caller relays the message itself if told to, then drains the tracker again.
+    public mutating func backendMessageReceived(_ id: UInt8, body: ArraySlice<UInt8>, server: inout ServerConnection,
+                                                names: inout StatementNames, toClient: inout ByteBuffer) -> BackendResult {
+        switch BackendMessageID(rawValue: id) {
+        case .dataRow?, .copyData?, .rowDescription?, .bindComplete?, .noData?, .parameterDescription?:
+            return BackendResult(forward: server.tracker.responseReceived(id, into: &toClient), release: false)
+        case .commandComplete?:
+            let effect = server.tracker.takeEffect()
+            let forward = server.tracker.responseReceived(id, into: &toClient)
+            if forward && transactionPooling {
+                let tag = String(decoding: body.prefix { $0 != 0 }, as: UTF8.self)
+                apply(session.commandCompleted(tag: tag, effect: effect), server: &server, names: &names)
+            }
+            return BackendResult(forward: forward, release: false)
+        case .readyForQuery?:
+            let forward = server.tracker.responseReceived(id, into: &toClient)
+            let status = body.first.flatMap(TransactionStatus.init(rawValue:)) ?? .idle
+            server.transactionStatus = status
+            if forward && transactionPooling {
+                session.readyForQuery(status)
+                if status == .idle { server.settings = session.settings }
+            }
+            return BackendResult(forward: forward, release: forward && shouldRelease(server))
+        case .parameterStatus?:
+            if transactionPooling, case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: id, body: body) {
+                let lower = name.lowercased()
+                if Self.trackedReportedSettings.contains(lower) {
+                    session.parameterReported(name: lower, value: value)
+                    server.settings[lower] = .literal(value)
+                }
+            }
+            return BackendResult(forward: true, release: false)
+        case .notificationResponse?:
+            // Under transaction pooling no client LISTENs on a pooled server (LISTEN pins
+            // or is refused): a notification there belongs to nobody who holds it now.
+            return BackendResult(forward: !transactionPooling || pinned, release: false)
+        case .errorResponse?:
+            let forward = server.tracker.responseReceived(id, into: &toClient)
+            if forward { session.errorReceived() }
+            statementsSettled(&server, names: &names)
+            return BackendResult(forward: forward, release: false)
+        case .parseComplete?:
+            let forward = server.tracker.responseReceived(id, into: &toClient)
+            statementsSettled(&server, names: &names)
+            return BackendResult(forward: forward, release: false)
+        default:
+            return BackendResult(forward: server.tracker.responseReceived(id, into: &toClient), release: false)
+        }
+    }
+
+    /// Reported settings pgstash carries from server to server for the client.
+    static let trackedReportedSettings: Set<String> = [
+        "client_encoding", "datestyle", "timezone", "intervalstyle", "application_name",
+        "standard_conforming_strings", "default_transaction_read_only",
+    ]
+
+    /// Parses that completed or failed: the server's cache and the client's names follow.
+    mutating func statementsSettled(_ server: inout ServerConnection, names: inout StatementNames) {
+        for ref in server.tracker.takeParsedStatements() {
+            if let key = ref.key { names.confirm(key) }
+        }
+        for ref in server.tracker.takeFailedStatements() {
+            if let s = ref.serverName {
+                if s.isEmpty { server.unnamedOwner = nil } else { server.statements.remove(s) }
+            }
+            guard let c = ref.clientName else { continue }
+            if c.isEmpty {
+                if ref.serverName == "" { unnamed = nil }
+            } else if let st = statements[c], st.serverName == ref.serverName {
+                forget(c, names: &names)
+            }
+        }
+    }
+
+    private mutating func apply(_ changes: [SessionTracker.Change], server: inout ServerConnection, names: inout StatementNames) {
+        for c in changes {
+            switch c {
+            case let .prepared(name, text): server.sqlPrepared[name] = text
+            case .deallocated(let name):
+                if let name {
+                    server.sqlPrepared[name] = nil
+                } else {
+                    // DEALLOCATE ALL / DISCARD ALL also dropped the protocol-level statements
+                    // on that server, pgstash's shared ones included, and the client's names.
+                    server.sqlPrepared.removeAll()
+                    server.statements.removeAll()
+                    clientClosed(names: &names)
+                    statementEffects.removeAll()
+                }
+            }
+        }
+    }
+
+    /// A CancelRequest arrived with this client's key: whether to send one to its server
+    /// (only while a request of the client is in flight there).
+    public func shouldCancel(_ server: ServerConnection) -> Bool { !server.tracker.isIdle }
+}

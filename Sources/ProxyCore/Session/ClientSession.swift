@@ -1,0 +1,186 @@
+import PostgresWire
+import SQLAnalysis
+
+/// Where a session writes: bytes for its server and bytes for its client, in order.
+public struct SessionOutput {
+    public var toServer = ByteBuffer(capacity: 16 * 1024)
+    public var toClient = ByteBuffer(capacity: 1024)
+    /// Something worth a log line happened (a pin, a refusal).
+    public var events: [String] = []
+    public init() {}
+}
+
+/// A statement the client prepared under a name, and its name on servers.
+public struct ClientStatement: Sendable {
+    public var key: StatementKey
+    public var serverName: String
+}
+
+/// Everything one logged-in client is, as far as the protocol goes: its statements and
+/// portals, session settings, transaction state, skip-to-Sync, pinning, and the lease
+/// lifecycle ("wants a server → leased → released only at ReadyForQuery 'I' with nothing
+/// outstanding, never after a Flush"). A pure machine: frontend and backend messages in,
+/// bytes and decisions out; the connection handlers only decode frames, call it, and run
+/// what it says. Under transaction pooling it owns the renaming of prepared statements to
+/// the shared server names, the client's unnamed statement across servers, and the session
+/// effects that follow the client from server to server.
+public struct ClientSession {
+    public struct Configuration: Sendable {
+        public var transactionPooling: Bool
+        public var pinOnSessionState: Bool
+        /// `database/user`, for messages.
+        public var poolName: String
+        public init(transactionPooling: Bool, pinOnSessionState: Bool, poolName: String) {
+            self.transactionPooling = transactionPooling
+            self.pinOnSessionState = pinOnSessionState
+            self.poolName = poolName
+        }
+    }
+
+    /// What the handler does after a frontend message.
+    public enum InputResult: Equatable {
+        /// Handled; go on with the next message.
+        case consumed
+        /// The message needs a server: lease one (stop reading meanwhile), then offer the
+        /// same message again.
+        case needServer
+        /// The client sent Terminate.
+        case terminate
+        /// A protocol violation: send this FATAL error and close.
+        case fail(sqlState: String, message: String)
+    }
+
+    public let clientID: Int
+    public var configuration: Configuration
+    /// Settings and SQL-prepared statements, following the client.
+    public internal(set) var session: SessionTracker
+    /// Named protocol-level statements of the client.
+    public internal(set) var statements: [String: ClientStatement] = [:]
+    /// The client's unnamed statement, until its next Parse "" or Query.
+    var unnamed: (key: StatementKey, generation: UInt64)?
+    var unnamedGeneration: UInt64 = 0
+    /// Session effects of the client's statements that have one (extended protocol), and of
+    /// the portals bound to them: an Execute applies its portal's effect.
+    var statementEffects: [String: SessionEffect] = [:]
+    var portalEffects: [String: SessionEffect] = [:]
+    /// Dropping the client's messages up to Sync after an error pgstash raised itself.
+    public internal(set) var skippingToSync = false
+    /// Kept on its server until it disconnects (session state with pin_on_session_state).
+    public internal(set) var pinned = false
+    /// Analyses SQL texts (an LRU in the proxy; any function in tests).
+    let analyze: (String) -> [StatementAnalysis]
+
+    public init(clientID: Int, configuration: Configuration, settings: SessionSettings,
+                analyze: @escaping (String) -> [StatementAnalysis]) {
+        self.clientID = clientID
+        self.configuration = configuration
+        self.session = SessionTracker(settings: settings)
+        self.analyze = analyze
+    }
+
+    var transactionPooling: Bool { configuration.transactionPooling }
+
+    // MARK: Leasing
+
+    /// A server was leased to the client: bring its settings to the client's, ahead of the
+    /// client's own messages (their answers are not relayed).
+    public mutating func serverAttached(_ server: inout ServerConnection, out: inout SessionOutput) {
+        guard server.settings != session.settings, let sql = session.settings.statements(from: server.settings) else { return }
+        FrontendMessage.query(sql).encode(into: &out.toServer)
+        server.tracker.requestSent(.query, forward: false)
+        server.unnamedOwner = nil
+        server.settings = session.settings
+    }
+
+    /// Whether the lease ends now (call after relaying a ReadyForQuery, or when a cancel
+    /// completed).
+    public func shouldRelease(_ server: ServerConnection) -> Bool {
+        transactionPooling && !pinned && server.isQuiescent
+    }
+
+    // MARK: Frontend messages without a server
+
+    /// The client's next messages while it holds no server: answers what needs none (a bare
+    /// Sync or Flush, messages skipped up to Sync, Close of its own statement, PQprepare of a
+    /// statement some server already parsed). Returns the bytes consumed from `inbound`
+    /// (whole frames); 0 means the next message needs a server.
+    public mutating func inputWithoutServer(_ inbound: ArraySlice<UInt8>, maxMessageSize: Int,
+                                            names: inout StatementNames, out: inout SessionOutput) -> Int {
+        guard let h = try? Framing.peekHeader(inbound, maxBodyLength: maxMessageSize), inbound.count >= h.frameLength,
+              let id = FrontendMessageID(rawValue: h.id) else { return 0 }
+        let body = inbound[(inbound.startIndex + 5)..<(inbound.startIndex + h.frameLength)]
+        switch id {
+        case .sync:
+            skippingToSync = false
+            out.toClient.append(CannedMessage.readyForQuery(.idle))
+            return h.frameLength
+        case .flush:
+            return h.frameLength
+        case .terminate, .password, .query, .functionCall:
+            return 0
+        default:
+            if skippingToSync { return h.frameLength }
+        }
+        if id == .close, transactionPooling, body.first == DescribeTarget.statement.rawValue {
+            let name = String(decoding: body.dropFirst().prefix { $0 != 0 }, as: UTF8.self)
+            if !name.isEmpty, session.preparedStatements[name] == nil {
+                forget(name, names: &names)
+                out.toClient.append(CannedMessage.closeComplete)
+                return h.frameLength
+            }
+        }
+        if id == .parse { return answerKnownPrepares(inbound, maxMessageSize: maxMessageSize, names: &names, out: &out) }
+        return 0
+    }
+
+    /// Outside a transaction, named Parse messages of statements some server already parsed,
+    /// followed by Sync (libpq's PQprepare), are answered without leasing a server: the
+    /// statement is prepared on whichever server the client's next Bind lands. A client
+    /// that blocks on PQprepare (pgbench runs many clients per thread) then cannot wait for
+    /// a server that its own other connections hold.
+    mutating func answerKnownPrepares(_ inbound: ArraySlice<UInt8>, maxMessageSize: Int,
+                                      names: inout StatementNames, out: inout SessionOutput) -> Int {
+        guard transactionPooling else { return 0 }
+        var offset = inbound.startIndex
+        var parses: [(name: String, key: StatementKey)] = []
+        while true {
+            let view = inbound[offset...]
+            guard let h = try? Framing.peekHeader(view, maxBodyLength: maxMessageSize), view.count >= h.frameLength else { return 0 }
+            if h.id == FrontendMessageID.sync.rawValue {
+                guard !parses.isEmpty else { return 0 }
+                offset += h.frameLength
+                break
+            }
+            let bodyStart = offset + 5
+            guard h.id == FrontendMessageID.parse.rawValue,
+                  case let .parse(name, query, types)? = try? FrontendMessage.decode(id: h.id, body: inbound[bodyStart..<(bodyStart + h.bodyLength)]),
+                  !name.isEmpty, statements[name] == nil, !parses.contains(where: { $0.name == name }) else { return 0 }
+            // Statements that may touch session state take the ordinary path (analysis,
+            // effects, refusals).
+            guard !SessionGate.mayChangeSession(Array(query.utf8)[...]) else { return 0 }
+            let key = StatementKey(query: query, parameterTypes: types)
+            guard names.knownServerName(for: key) != nil else { return 0 }
+            parses.append((name, key))
+            offset += h.frameLength
+        }
+        for p in parses {
+            statements[p.name] = ClientStatement(key: p.key, serverName: names.acquire(p.key))
+            statementEffects[p.name] = nil
+            out.toClient.append(CannedMessage.parseComplete)
+        }
+        out.toClient.append(CannedMessage.readyForQuery(.idle))
+        return offset - inbound.startIndex
+    }
+
+    /// Drops the client's named protocol statement.
+    mutating func forget(_ name: String, names: inout StatementNames) {
+        if let st = statements.removeValue(forKey: name) { names.release(st.key) }
+        statementEffects[name] = nil
+    }
+
+    /// The client is gone: its references to shared statements go.
+    public mutating func clientClosed(names: inout StatementNames) {
+        for st in statements.values { names.release(st.key) }
+        statements.removeAll()
+    }
+}
