@@ -19,8 +19,6 @@ extension ClientHandler {
     /// leasing a server when a message needs one.
     func relayInput() {
         guard case .ready = phase, session != nil else { return }
-        out.toServer.clear()
-        out.toClient.clear()
         defer { flushOutput() }
         // Stops while the client's answers are backed up: it resumes when they drain.
         while !conn.isOverHighWaterMark {
@@ -47,6 +45,9 @@ extension ClientHandler {
                     continue
                 }
                 if !waitingForServer, let pool {
+                    // What is due to the client goes first: a server may be assigned at once,
+                    // and its relaying starts here.
+                    flushOutput()
                     waitingForServer = true
                     updateReading()
                     pool.acquire(for: self)

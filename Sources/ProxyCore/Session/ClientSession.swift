@@ -116,6 +116,10 @@ public struct ClientSession {
             return h.frameLength
         case .flush:
             return h.frameLength
+        case .copyData, .copyDone, .copyFail:
+            // No server, so no COPY in progress: what a client sends after its COPY failed
+            // is dropped, as PostgreSQL drops it.
+            return h.frameLength
         case .terminate, .password, .query, .functionCall:
             return 0
         default:
