@@ -8,12 +8,42 @@ struct StatementRegistryTests {
         let a = StatementKey(query: "SELECT * FROM orders WHERE id = $1", parameterTypes: [23])
         let b = StatementKey(query: "SELECT * FROM orders WHERE id = $1", parameterTypes: [20])   // other types
         let c = StatementKey(query: "SELECT 1", parameterTypes: [])
-        #expect(names.serverName(for: a) == "pgstash_1")
-        #expect(names.serverName(for: b) == "pgstash_2")
-        #expect(names.serverName(for: a) == "pgstash_1")
-        #expect(names.serverName(for: c) == "pgstash_3")
-        #expect(names.serverName(for: StatementKey(query: "SELECT * FROM orders WHERE id = $1", parameterTypes: [23])) == "pgstash_1")
+        #expect(names.acquire(a) == "pgstash_1")
+        #expect(names.acquire(b) == "pgstash_2")
+        #expect(names.acquire(a) == "pgstash_1")
+        #expect(names.acquire(c) == "pgstash_3")
+        #expect(names.acquire(StatementKey(query: "SELECT * FROM orders WHERE id = $1", parameterTypes: [23])) == "pgstash_1")
         #expect(names.count == 3)
+    }
+
+    @Test func unreferencedEntriesAreBoundedAndIdsNeverReused() {
+        var names = StatementNames(maximumUnreferenced: 4)
+        var seen: Set<String> = []
+        for i in 0..<100 {
+            let k = StatementKey(query: "SELECT \(i)", parameterTypes: [])
+            let n = names.acquire(k)
+            #expect(!seen.contains(n))
+            seen.insert(n)
+            names.release(k)
+        }
+        #expect(names.count <= 4)
+        let held = StatementKey(query: "SELECT 'held'", parameterTypes: [])
+        let n = names.acquire(held)
+        for i in 100..<200 {
+            let k = StatementKey(query: "SELECT \(i)", parameterTypes: [])
+            _ = names.acquire(k)
+            names.release(k)
+        }
+        #expect(names.acquire(held) == n)          // a held entry is never evicted
+    }
+
+    @Test func onlyParsedTextsAreKnown() {
+        var names = StatementNames()
+        let k = StatementKey(query: "SELECT * FROM nowhere", parameterTypes: [])
+        let n = names.acquire(k)
+        #expect(names.knownServerName(for: k) == nil)
+        names.confirm(k)
+        #expect(names.knownServerName(for: k) == n)
     }
 
     @Test func cacheEvictsLeastRecentlyUsed() {
