@@ -78,9 +78,8 @@ extension ClientHandler {
     /// Sends what the machine wrote, and logs what it reported.
     private func flushOutput() {
         if !out.toServer.isEmpty, let s = leased { s.send(out.toServer) }
-        out.toServer.clear()
         if !out.toClient.isEmpty { conn.send(out.toClient) }
-        out.toClient.clear()
+        out.reset()
         for e in out.events { log.info("client \(id): \(e)") }
         out.events.removeAll()
         updateReading()

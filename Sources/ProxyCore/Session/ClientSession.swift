@@ -2,12 +2,19 @@ import PostgresWire
 import SQLAnalysis
 
 /// Where a session writes: bytes for its server and bytes for its client, in order.
+/// Empty until used, so an idle client costs no buffer space.
 public struct SessionOutput {
-    public var toServer = ByteBuffer(capacity: 16 * 1024)
-    public var toClient = ByteBuffer(capacity: 1024)
+    public var toServer = ByteBuffer()
+    public var toClient = ByteBuffer()
     /// Something worth a log line happened (a pin, a refusal).
     public var events: [String] = []
     public init() {}
+
+    /// Empties both buffers; a buffer grown past `keep` bytes gives its memory back.
+    public mutating func reset(keep: Int = 8 * 1024) {
+        if toServer.capacity > keep { toServer = ByteBuffer() } else { toServer.clear() }
+        if toClient.capacity > keep { toClient = ByteBuffer() } else { toClient.clear() }
+    }
 }
 
 /// A statement the client prepared under a name, and its name on servers.
