@@ -96,6 +96,15 @@ public final class Connection: IOHandler {
         return try Connection(loop: loop, fd: fd, connecting: true, highWaterMark: highWaterMark)
     }
 
+    /// Starts an outgoing connection to an address resolved beforehand (see `AsyncResolver`);
+    /// nothing blocks. Throws only for failures known at once (no route, EMFILE...).
+    public static func connect(loop: EventLoop, address: SocketAddress,
+                               highWaterMark: Int = 1 << 20) throws -> Connection {
+        let (fd, _) = try Socket.connectTCP(address: address)
+        Socket.setNoDelay(fd)
+        return try Connection(loop: loop, fd: fd, connecting: true, highWaterMark: highWaterMark)
+    }
+
     // MARK: Sending
 
     /// Writes what the socket takes now and buffers the rest. Ignored once closing.
