@@ -6,6 +6,16 @@
 /// initialized once, when the buffer grows, and then reused, so a `recv` into
 /// `writeWithUnsafeMutableBytes` and the big-endian writers never zero-fill or reallocate on
 /// the steady-state path.
+///
+/// Index stability: the writers (`append`, `writeInteger`, `writeByte`, `writeCString`) never
+/// move bytes, so an absolute index taken before them (an encoder's length word patched with
+/// `setInt32`) stays valid. Only `reserveWritable`, `writeWithUnsafeMutableBytes`,
+/// `compactIfWorthIt`, `shrink` and consuming the last byte move the unread bytes to the front.
+///
+/// Memory bound: a buffer that is filled through `reserveWritable` or
+/// `writeWithUnsafeMutableBytes` and consumed from the front never holds more than four times
+/// its largest unread size plus twice its largest write, however many bytes pass through it;
+/// `shrink` gives a burst's storage back once the buffer is empty again.
 public struct ByteBuffer: Sendable, Equatable {
     /// Backing bytes; only `0..<writerIndex` are meaningful, the rest is reusable tail.
     @usableFromInline var bytes: [UInt8]
@@ -76,8 +86,7 @@ public struct ByteBuffer: Sendable, Equatable {
         maxBytes: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int
     ) -> Int {
         precondition(maxBytes >= 0, "maxBytes must not be negative")
-        compactIfWorthIt()
-        ensureWritable(maxBytes)
+        reserveWritable(maxBytes)
         let at = writerIndex
         let n = bytes.withUnsafeMutableBytes { raw in
             body(UnsafeMutableRawBufferPointer(rebasing: raw[at..<(at + maxBytes)]))
@@ -113,8 +122,51 @@ public struct ByteBuffer: Sendable, Equatable {
     /// Drops consumed bytes when they are the larger part of the written bytes.
     public mutating func compactIfWorthIt() {
         guard readerIndex > 0 && readerIndex >= writerIndex / 2 else { return }
-        let from = readerIndex, count = writerIndex - readerIndex
-        if count > 0 {
+        moveUnreadToFront()
+    }
+
+    /// Makes room for `n` more bytes, for a reader of a stream (a socket's inbound or outbound
+    /// bytes) that appends at the end and consumes from the front. When there is no room,
+    /// consumed bytes are reclaimed first if they are at least as many as the unread ones, so the
+    /// move is paid for by bytes already consumed; otherwise the storage grows, and only the
+    /// unread bytes are copied. May move the unread bytes to the front (see Index stability).
+    @inlinable public mutating func reserveWritable(_ n: Int) {
+        if _writerIndex + n > bytes.count { makeRoom(for: n) }
+    }
+
+    @usableFromInline mutating func makeRoom(for n: Int) {
+        let unread = readableBytes
+        if _readerIndex > 0 && _readerIndex >= unread {
+            moveUnreadToFront()
+            if _writerIndex + n <= bytes.count { return }
+        }
+        reallocate(capacity: Swift.max(unread + n, bytes.count * 2, 64))
+    }
+
+    /// Gives back storage that a burst left behind: when the capacity is above `limit` and the
+    /// unread bytes fit in a quarter of it, they move to storage of their own size (none when
+    /// the buffer is empty). The next write grows it again from there. Returns true if it shrank.
+    @discardableResult
+    public mutating func shrink(ifCapacityAbove limit: Int) -> Bool {
+        guard bytes.count > Swift.max(limit, 0), readableBytes <= limit / 4 else { return false }
+        reallocate(capacity: readableBytes)
+        return true
+    }
+
+    /// Makes room for at least `n` more bytes past `writerIndex` without moving any byte,
+    /// growing geometrically so that the zero-fill of new tail space is amortized.
+    @inlinable mutating func ensureWritable(_ n: Int) {
+        if _writerIndex + n > bytes.count { grow(toFit: n) }
+    }
+
+    @usableFromInline mutating func grow(toFit n: Int) {
+        let target = Swift.max(_writerIndex + n, bytes.count * 2, 64)
+        bytes.append(contentsOf: repeatElement(0, count: target - bytes.count))
+    }
+
+    private mutating func moveUnreadToFront() {
+        let from = _readerIndex, count = _writerIndex - _readerIndex
+        if count > 0 && from > 0 {
             bytes.withUnsafeMutableBytes { raw in
                 let base = raw.baseAddress!
                 base.copyMemory(from: base.advanced(by: from), byteCount: count)
@@ -124,15 +176,21 @@ public struct ByteBuffer: Sendable, Equatable {
         _writerIndex = count
     }
 
-    /// Makes room for at least `n` more bytes past `writerIndex`, growing geometrically so
-    /// that the zero-fill of new tail space is amortized over many writes.
-    @inlinable mutating func ensureWritable(_ n: Int) {
-        if _writerIndex + n > bytes.count { grow(toFit: n) }
-    }
-
-    @usableFromInline mutating func grow(toFit n: Int) {
-        let target = Swift.max(_writerIndex + n, bytes.count * 2, 64)
-        bytes.append(contentsOf: repeatElement(0, count: target - bytes.count))
+    /// New storage of `capacity` bytes holding only the unread bytes, at the front.
+    private mutating func reallocate(capacity: Int) {
+        let count = readableBytes
+        precondition(capacity >= count)
+        var fresh = [UInt8](repeating: 0, count: capacity)
+        if count > 0 {
+            fresh.withUnsafeMutableBytes { dst in
+                bytes.withUnsafeBytes { src in
+                    dst.baseAddress!.copyMemory(from: src.baseAddress!.advanced(by: _readerIndex), byteCount: count)
+                }
+            }
+        }
+        bytes = fresh
+        _readerIndex = 0
+        _writerIndex = count
     }
 
     // MARK: Big-endian writers used by the encoders.

@@ -23,11 +23,14 @@ public final class Connection: IOHandler {
     public static let readChunk = 64 * 1024
     /// Bytes read per readiness event before other descriptors get their turn.
     public static let readCapPerEvent = 256 * 1024
+    /// Default of `retainedBufferCapacity`: what one read event can bring in.
+    public static let defaultRetainedBufferCapacity = readCapPerEvent
 
     public let loop: EventLoop
     public let fd: Int32
     public weak var delegate: ConnectionDelegate?
-    /// Received bytes; the delegate consumes from the front.
+    /// Received bytes; the delegate consumes from the front. Reading may move the unread bytes
+    /// to the front, so absolute indices into it are valid only within one callback.
     public var inbound = ByteBuffer()
     /// Free for the owner's bookkeeping.
     public var userData: AnyObject?
@@ -37,6 +40,12 @@ public final class Connection: IOHandler {
     public let highWaterMark: Int
     /// After being over the high-water mark, `connectionDidDrain` fires once output is below this.
     public let lowWaterMark: Int
+    /// An empty `inbound` or outbound buffer with more storage than this gives it back (after a
+    /// read event, and when the output is flushed), so that a burst does not pin its peak size
+    /// for the rest of the connection's life.
+    public var retainedBufferCapacity = Connection.defaultRetainedBufferCapacity
+    /// Bytes of storage held by the outbound buffer, used or not (diagnostics and tests).
+    public var outboundCapacity: Int { outbound.capacity }
 
     /// Closed, unregistered, fd released; `connectionDidClose` has been called.
     public private(set) var isClosed = false
@@ -87,6 +96,15 @@ public final class Connection: IOHandler {
         return try Connection(loop: loop, fd: fd, connecting: true, highWaterMark: highWaterMark)
     }
 
+    /// Starts an outgoing connection to an address resolved beforehand (see `AsyncResolver`);
+    /// nothing blocks. Throws only for failures known at once (no route, EMFILE...).
+    public static func connect(loop: EventLoop, address: SocketAddress,
+                               highWaterMark: Int = 1 << 20) throws -> Connection {
+        let (fd, _) = try Socket.connectTCP(address: address)
+        Socket.setNoDelay(fd)
+        return try Connection(loop: loop, fd: fd, connecting: true, highWaterMark: highWaterMark)
+    }
+
     // MARK: Sending
 
     /// Writes what the socket takes now and buffers the rest. Ignored once closing.
@@ -109,6 +127,7 @@ public final class Connection: IOHandler {
             }
         }
         guard written < bytes.count else { return }
+        outbound.reserveWritable(bytes.count - written)
         outbound.append(UnsafeRawBufferPointer(rebasing: bytes[written...]))
         if isOverHighWaterMark { drainOwed = true }
         updateInterest()
@@ -263,12 +282,16 @@ public final class Connection: IOHandler {
         var sawEOF = false
         var failure: IOError?
         let scratch = loop.readScratch
+        releaseInboundIfIdle()
         reading: while total < cap {
             do {
                 let space = min(scratch.count, cap - total)
                 switch try Socket.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<space])) {
                 case .processed(0): sawEOF = true; break reading
                 case .processed(let n):
+                    // Reclaims what the delegate consumed before growing: a stream that always
+                    // leaves a partial message behind would otherwise grow `inbound` forever.
+                    inbound.reserveWritable(n)
                     inbound.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                     total += n
                 case .wouldBlock: break reading
@@ -283,6 +306,7 @@ public final class Connection: IOHandler {
         if total > 0 {
             delegate?.connectionDidRead(self)
             if isClosed || failed { return }
+            releaseInboundIfIdle()
         }
         if let failure {
             close(error: failure)
@@ -295,6 +319,12 @@ public final class Connection: IOHandler {
                 updateInterest()
             }
         }
+    }
+
+    /// Only an empty buffer is shrunk: one holding a partial message in the middle of a stream
+    /// would shrink and regrow on every read event.
+    private func releaseInboundIfIdle() {
+        if inbound.isEmpty { inbound.shrink(ifCapacityAbove: retainedBufferCapacity) }
     }
 
     private func flushFromEvent() {
@@ -321,8 +351,8 @@ public final class Connection: IOHandler {
                 preconditionFailure("unexpected \(error)")
             }
         }
-        outbound.compactIfWorthIt()
         if outbound.isEmpty {
+            outbound.shrink(ifCapacityAbove: retainedBufferCapacity)
             if closeWhenFlushed {
                 if receivedEOF { close(error: nil) } else { discardUnreadAndClose() }
                 return

@@ -19,10 +19,8 @@ public enum Socket {
                 _ = try Syscall.blocking("setsockopt(SO_REUSEADDR)") {
                     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
                 }
-                _ = try address.bytes.withUnsafeBytes { raw in
-                    try Syscall.blocking("bind \(host):\(port)") {
-                        bind(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
-                    }
+                _ = try Syscall.blocking("bind \(host):\(port)") {
+                    address.withSockAddr { sa, length in bind(fd, sa, length) }
                 }
                 _ = try Syscall.blocking("listen") { Glibc.listen(fd, backlog) }
                 return fd
@@ -68,20 +66,37 @@ public enum Socket {
     /// Starts a non-blocking connect to `host` (literal or name, resolved with getaddrinfo)
     /// and `port`. Addresses are tried in order while they fail at once; `inProgress` means
     /// the socket becomes writable when the connect completes (then read `pendingError`).
+    /// A name lookup blocks the calling thread: on the loop, resolve with `AsyncResolver` and
+    /// use `connectTCP(address:)`.
     public static func connectTCP(host: String, port: Int) throws -> (fd: Int32, inProgress: Bool) {
         var lastError = IOError(errno: EADDRNOTAVAIL, operation: "connect \(host):\(port)")
-        for address in try resolve(host: host, port: port, passive: false) {
-            let fd = try Syscall.blocking("socket") { Glibc.socket(address.family, streamNonBlocking, 0) }
-            let r = address.bytes.withUnsafeBytes { raw in
-                Glibc.connect(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+        let addresses = try SocketAddress(numericHost: host, port: port).map { [$0] }
+            ?? resolve(host: host, port: port, passive: false)
+        for address in addresses {
+            do {
+                return try connectTCP(address: address, operation: "connect \(host):\(port)")
+            } catch let error as IOError where error.operation != "socket" {
+                lastError = error
             }
-            if r == 0 { return (fd, false) }
-            let e = errno
-            if e == EINPROGRESS || e == EINTR { return (fd, true) }
-            Glibc.close(fd)
-            lastError = Syscall.fail("connect \(host):\(port)", e)
         }
         throw lastError
+    }
+
+    /// Starts a non-blocking connect to an address resolved beforehand; no name lookup.
+    /// `inProgress` means the socket becomes writable when the connect completes (then read
+    /// `pendingError`).
+    public static func connectTCP(address: SocketAddress) throws -> (fd: Int32, inProgress: Bool) {
+        try connectTCP(address: address, operation: "connect \(address)")
+    }
+
+    private static func connectTCP(address: SocketAddress, operation: String) throws -> (fd: Int32, inProgress: Bool) {
+        let fd = try Syscall.blocking("socket") { Glibc.socket(address.family, streamNonBlocking, 0) }
+        let r = address.withSockAddr { sa, length in Glibc.connect(fd, sa, length) }
+        if r == 0 { return (fd, false) }
+        let e = errno
+        if e == EINPROGRESS || e == EINTR { return (fd, true) }
+        Glibc.close(fd)
+        throw Syscall.fail(operation, e)
     }
 
     /// `SO_ERROR`: 0 once a non-blocking connect succeeded, else its errno. Reading it clears it.
@@ -144,12 +159,8 @@ public enum Socket {
 
     // MARK: Name resolution
 
-    struct Address {
-        let family: Int32
-        let bytes: [UInt8]
-    }
-
-    static func resolve(host: String, port: Int, passive: Bool) throws -> [Address] {
+    /// getaddrinfo: blocks for as long as the name service takes.
+    static func resolve(host: String, port: Int, passive: Bool) throws -> [SocketAddress] {
         precondition((0...65535).contains(port), "port \(port) out of range")
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -163,12 +174,12 @@ public enum Socket {
             throw ResolveError(host: host, code: rc, message: text)
         }
         defer { freeaddrinfo(list) }
-        var result: [Address] = []
+        var result: [SocketAddress] = []
         var node = list
         while let info = node {
             if let sa = info.pointee.ai_addr, info.pointee.ai_family == AF_INET || info.pointee.ai_family == AF_INET6 {
                 let bytes = [UInt8](UnsafeRawBufferPointer(start: sa, count: Int(info.pointee.ai_addrlen)))
-                result.append(Address(family: info.pointee.ai_family, bytes: bytes))
+                result.append(SocketAddress(family: info.pointee.ai_family, bytes: bytes))
             }
             node = info.pointee.ai_next
         }

@@ -139,4 +139,102 @@ struct ByteBufferTests {
         #expect(Array(b.readableView) == expected)
         #expect(b.capacity >= 5_000 && b.capacity < 20_000)
     }
+
+    /// The "big_result_rss" shape: a stream read in chunks whose consumer always leaves a partial
+    /// message behind, so the buffer is never empty. Without reclaiming the consumed prefix the
+    /// storage grows with every byte that passes.
+    @Test func aStreamThatNeverEmptiesTheBufferKeepsItsStorageBounded() {
+        var b = ByteBuffer()
+        let total = 100 << 20
+        let chunk = (0..<65_536).map { UInt8(truncatingIfNeeded: $0) }
+        var written = 0, consumed = 0, maxCapacity = 0, chunkIndex = 0
+        let frameSizes = [4_093, 17, 70_001, 999, 131_071]
+        var frameIndex = 0
+        while written < total {
+            let n = [65_536, 1_000, 32_767, 65_536, 513][chunkIndex % 5]
+            chunkIndex += 1
+            b.reserveWritable(n)
+            b.append(chunk[0..<n])
+            written += n
+            // Consume whole "frames" of odd sizes; the last partial one stays behind.
+            while b.readableBytes >= frameSizes[frameIndex % frameSizes.count] {
+                let size = frameSizes[frameIndex % frameSizes.count]
+                b.moveReaderIndex(forwardBy: size)
+                consumed += size
+                frameIndex += 1
+            }
+            maxCapacity = max(maxCapacity, b.capacity)
+        }
+        #expect(consumed + b.readableBytes == written)
+        #expect(b.readableBytes > 0, "the stream must end on a partial frame for this test to mean anything")
+        #expect(maxCapacity < 1 << 20, "storage grew to \(maxCapacity) bytes")
+    }
+
+    @Test func streamedBytesSurviveReclaiming() {
+        var b = ByteBuffer()
+        var next: UInt8 = 0, expected: UInt8 = 0, mismatches = 0
+        for round in 0..<500 {
+            let n = 1 + (round * 7_919) % 5_000
+            b.reserveWritable(n)
+            for _ in 0..<n { b.writeByte(next); next &+= 1 }
+            let take = b.readableBytes - (round % 3 == 0 ? 0 : min(b.readableBytes, 1 + round % 4_001))
+            for byte in b.readableView.prefix(take) {
+                if byte != expected { mismatches += 1 }
+                expected &+= 1
+            }
+            b.moveReaderIndex(forwardBy: take)
+        }
+        #expect(mismatches == 0)
+        #expect(Array(b.readableView) == (0..<b.readableBytes).map { expected &+ UInt8(truncatingIfNeeded: $0) })
+    }
+
+    /// Encoders remember `writerIndex` and patch a length word after writing the body.
+    @Test func writersNeverMoveBytesEvenWhenTheyGrow() {
+        var b = ByteBuffer(Array(repeating: 1, count: 100))
+        b.moveReaderIndex(forwardBy: 90)
+        let start = b.writerIndex
+        b.writeInteger(Int32(0))
+        b.append(Array(repeating: 2, count: 10_000))
+        b.setInt32(10_004, at: start)
+        #expect(b.readerIndex == 90)
+        #expect(Array(b.readableView.prefix(14)) == [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0x27, 0x14])
+    }
+
+    @Test func reserveWritableGrowsRatherThanMoveAMostlyUnreadBuffer() {
+        var b = ByteBuffer(Array(0..<100))
+        b.moveReaderIndex(forwardBy: 10)
+        b.reserveWritable(20)
+        #expect(b.capacity >= 200, "moving 90 bytes to reclaim 10 is not paid for by what was consumed")
+        #expect(b.readerIndex == 0, "growth copies only the unread bytes")
+        #expect(Array(b.readableView) == Array(10..<100))
+        b.moveReaderIndex(forwardBy: 80)
+        let capacity = b.capacity
+        b.reserveWritable(capacity - 15)
+        #expect(b.readerIndex == 0)
+        #expect(b.capacity == capacity, "80 consumed bytes pay for moving 10")
+        #expect(Array(b.readableView) == Array(90..<100))
+    }
+
+    @Test func shrinkGivesBackTheStorageOfABurst() {
+        var b = ByteBuffer()
+        b.reserveWritable(1 << 20)
+        b.append(Array(repeating: 3, count: 1 << 20))
+        var shrank = b.shrink(ifCapacityAbove: 64 << 10)
+        #expect(!shrank, "a megabyte is still unread")
+        b.moveReaderIndex(forwardBy: (1 << 20) - 100)
+        shrank = b.shrink(ifCapacityAbove: 64 << 10)
+        #expect(shrank)
+        #expect(b.capacity == 100)
+        #expect(Array(b.readableView) == Array(repeating: 3, count: 100))
+        b.moveReaderIndex(forwardBy: 100)
+        shrank = b.shrink(ifCapacityAbove: 64 << 10)
+        #expect(!shrank, "already small")
+        b.append([1, 2])
+        #expect(Array(b.readableView) == [1, 2])
+
+        var empty = ByteBuffer(capacity: 1 << 20)
+        shrank = empty.shrink(ifCapacityAbove: 0)
+        #expect(shrank)
+        #expect(empty.capacity == 0)
+    }
 }
