@@ -46,6 +46,8 @@ final class ClientHandler: ConnectionDelegate {
         self.conn = try Connection(loop: server.loop, fd: fd, connecting: false,
                                    highWaterMark: server.config.listen.highWaterMark)
         if reject { phase = .rejecting }
+        // Many clients sit idle: after a burst they keep little buffer space.
+        conn.retainedBufferCapacity = 32 * 1024
         conn.delegate = self
     }
 

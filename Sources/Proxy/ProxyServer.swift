@@ -12,7 +12,6 @@ public final class ProxyServer {
     public private(set) var config: ProxyConfiguration
     let log: Logger
     var listenFD: Int32 = -1
-    var listenRegistration: Registration?
     var acceptor: IOHandler?
     var clients: [Int: ClientHandler] = [:]
     var pools: [PoolKey: PoolDriver] = [:]
@@ -24,6 +23,8 @@ public final class ProxyServer {
     /// Analyses of query texts (one loop thread: no locking needed).
     let analysisCache = AnalysisCache(maximumEntries: 5_000, maximumBytes: 8 << 20)
     private var janitor: TimerID?
+    /// Resolves upstream host names off the loop thread.
+    lazy var resolver = AsyncResolver(loop: loop, cacheTTL: 30, maxConcurrentLookups: 4)
     let mockSaltSecret = Crypto.randomBytes(32)
     var derivedVerifiers: [String: (secret: String, verifier: String)] = [:]
     var accepting = true
@@ -94,15 +95,28 @@ public final class ProxyServer {
 
     /// Opens a short connection to a server and sends it a CancelRequest for its backend.
     func sendCancel(host: String, port: Int, processID: Int32, secretKey: Int32, completion: @escaping () -> Void) {
+        resolver.resolve(host: host, port: port) { [weak self] result in
+            guard let self else { return completion() }
+            switch result {
+            case .success(let addresses):
+                self.sendCancel(to: addresses[0], processID: processID, secretKey: secretKey, completion: completion)
+            case .failure(let e):
+                self.log.error("cannot send cancel request to \(host):\(port): \(e)")
+                completion()
+            }
+        }
+    }
+
+    private func sendCancel(to address: SocketAddress, processID: Int32, secretKey: Int32, completion: @escaping () -> Void) {
         do {
-            let (fd, inProgress) = try Socket.connectTCP(host: host, port: port)
+            let (fd, inProgress) = try Socket.connectTCP(address: address)
             var b = ByteBuffer()
             StartupPacket.cancelRequest(processID: processID, secretKey: secretKey).encode(into: &b)
             let sender = CancelSender(packet: Array(b.readableView), completion: completion)
             let conn = try Connection(loop: loop, fd: fd, connecting: inProgress)
             sender.start(conn)
         } catch {
-            log.error("cannot send cancel request to \(host):\(port): \(error)")
+            log.error("cannot send cancel request to \(address): \(error)")
             completion()
         }
     }

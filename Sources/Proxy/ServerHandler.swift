@@ -48,8 +48,21 @@ final class ServerHandler: ConnectionDelegate {
             guard let self, self.phase == .connecting || self.phase == .loggingIn else { return }
             self.fail(sqlState: "08006", "timed out after \(self.pool.config.connectTimeout) s connecting to upstream server \(db.host):\(db.port)")
         }
+        // Host names are resolved off the loop thread (a literal or a cached answer at once).
+        pool.server.resolver.resolve(host: db.host, port: db.port) { [weak self] result in
+            guard let self, self.phase == .connecting else { return }
+            switch result {
+            case .success(let addresses): self.connect(to: addresses[0])
+            case .failure(let e):
+                self.fail(sqlState: "08006", "could not resolve upstream server \(db.host): \(e)")
+            }
+        }
+    }
+
+    private func connect(to address: SocketAddress) {
+        let db = pool.database
         do {
-            let (fd, inProgress) = try Socket.connectTCP(host: db.host, port: db.port)
+            let (fd, inProgress) = try Socket.connectTCP(address: address)
             Socket.setNoDelay(fd)
             let c = try Connection(loop: loop, fd: fd, connecting: inProgress,
                                    highWaterMark: pool.server.config.listen.highWaterMark)
