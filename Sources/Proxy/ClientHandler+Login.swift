@@ -45,19 +45,10 @@ extension ClientHandler {
             return fatal("08P01", "pgstash does not proxy replication connections",
                          hint: "Connect replication clients to PostgreSQL directly.")
         }
-        guard let pool = server.pool(database: databaseName, user: user) else {
-            let known = server.config.databases.keys.sorted().joined(separator: ", ")
-            return fatal("3D000", "database \"\(databaseName)\" does not exist in pgstash",
-                         hint: "Connect to one of: \(known), or add a [databases.\(databaseName)] section to proxy.conf.")
-        }
-        self.pool = pool
-        var secret = config.auth.users[user]
-        if config.auth.type == .scramSHA256, let plain = secret {
-            secret = server.scramVerifier(user: user, secret: plain)
-        }
-        var auth = ClientAuthenticator(type: config.auth.type, user: user, secret: secret,
-                                       nonce: Crypto.base64(Crypto.randomBytes(18)), salt: Crypto.randomBytes(16),
-                                       mockSalt: server.mockSalt(for: user))
+        // No pool before authentication (an unknown name must not leave one behind), and the
+        // database is checked only after it, as PostgreSQL does: a client that cannot log in
+        // learns nothing about which databases exist.
+        var auth = server.authenticator(user: user)
         let action = auth.start()
         phase = .authenticating(auth)
         perform(action)
@@ -97,8 +88,14 @@ extension ClientHandler {
         }
     }
 
+    /// Authentication succeeded: find (or create) the pool, then wait for its parameters.
     func authenticated() {
-        guard let pool else { return }
+        guard let pool = server.pool(database: databaseName, user: user) else {
+            let known = server.config.databases.keys.sorted().joined(separator: ", ")
+            return fatal("3D000", "database \"\(databaseName)\" does not exist in pgstash",
+                         hint: "Connect to one of: \(known), or add a [databases.\(databaseName)] section to proxy.conf.")
+        }
+        self.pool = pool
         if pool.serverParameters != nil, pool.mode == .transaction {
             return completeLogin()
         }

@@ -16,13 +16,17 @@ final class PoolDriver {
     /// ParameterStatus values of the first server that logged in: what a new client is told.
     var serverParameters: [String: String]?
 
-    init(key: PoolKey, database: DatabaseConfig, upstreamPassword: String?, config: PoolConfig,
+    /// Takes its settings from `configuration` for `key` (`effectivePool` of the key's
+    /// database and overriding client user), as `reconfigure` does after a reload.
+    init(key: PoolKey, database: DatabaseConfig, upstreamPassword: String?, configuration: ProxyConfiguration,
          server: ProxyServer, idBase: Int, idStride: Int) {
         self.key = key
         self.database = database
         self.upstreamPassword = upstreamPassword
-        self.pool = Pool(config: config, idBase: idBase, idStride: idStride)
+        self.pool = Pool(config: Self.settings(for: key, in: configuration), idBase: idBase, idStride: idStride)
         self.server = server
+        server.log.info("pool \(key.database)/\(key.user) created (mode \(pool.config.mode.rawValue)"
+            + (key.overridesOf.map { ", [pool.users.\($0)]" } ?? "") + ")")
     }
 
     var mode: PoolMode { pool.config.mode }
@@ -31,7 +35,13 @@ final class PoolDriver {
 
     func reconfigure(config: ProxyConfiguration) {
         if let db = config.databases[key.database] { database = db }
-        pool.config = config.effectivePool(database: key.database, user: key.user)
+        pool.config = Self.settings(for: key, in: config)
+    }
+
+    /// The same user decides the settings at creation and at every reload: the client user
+    /// the key names for its overrides, never the upstream user.
+    private static func settings(for key: PoolKey, in configuration: ProxyConfiguration) -> PoolConfig {
+        configuration.effectivePool(database: key.database, user: key.overridesOf)
     }
 
     // MARK: Requests from clients and servers

@@ -2,37 +2,34 @@ import EventLoop
 import ProxyConfig
 import ProxyCore
 
-/// Pools by login, and what authentication needs from the process (mock salts, verifiers).
+/// Pools by login, and what authentication needs from the process (credentials, mock keys).
 extension ProxyServer {
-    /// The pool clients of `database` logging in as `user` share.
+    /// The pool that `user`, once authenticated, shares for `database`; nil when pgstash does
+    /// not serve that database. Call it only after authentication succeeded: every call may
+    /// create a pool, which lives as long as the process.
+    ///
+    /// Pools are keyed by whatever decides their settings: the database, the upstream user, and
+    /// the client user when `[pool.users.NAME]` has overrides for it. Clients that map to one
+    /// upstream user but have their own overrides (`mode = "session"`) get their own pool.
     func pool(database: String, user: String) -> PoolDriver? {
         guard let db = config.databases[database] else { return nil }
         let upstreamUser = db.user ?? user
-        let key = PoolKey(database: database, user: upstreamUser)
+        let key = PoolKey(database: database, user: upstreamUser,
+                          overridesOf: config.pool.users[user] != nil ? user : nil)
         if let p = pools[key] { return p }
         let password = db.password ?? config.auth.users[upstreamUser]
-        let p = PoolDriver(key: key, database: db, upstreamPassword: password,
-                           config: config.effectivePool(database: database, user: user),
+        let p = PoolDriver(key: key, database: db, upstreamPassword: password, configuration: config,
                            server: self, idBase: nextPoolIndex * 1_000_000, idStride: 1)
         nextPoolIndex += 1
         pools[key] = p
         return p
     }
 
-
-    /// The salt shown to an unknown user: stable for that name within this process.
-    func mockSalt(for user: String) -> [UInt8] {
-        Array(Crypto.sha256(mockSaltSecret + Array(user.utf8)).prefix(16))
-    }
-
-    /// A SCRAM verifier for a plain password from the auth file, derived once per user (the
-    /// 4096 PBKDF2 rounds would otherwise run at every login). Verifiers and md5 hashes
-    /// are returned unchanged.
-    func scramVerifier(user: String, secret: String) -> String {
-        guard ScramKeys(verifier: secret) == nil, !MD5Password.isStoredHash(secret) else { return secret }
-        if let d = derivedVerifiers[user], d.secret == secret { return d.verifier }
-        let v = ScramKeys(password: secret, salt: Crypto.randomBytes(16), iterations: 4096).verifier
-        derivedVerifiers[user] = (secret, v)
-        return v
+    /// A fresh authenticator for `user`: its credential from the auth file, or mock keys
+    /// (one HMAC, no PBKDF2) when the name is unknown.
+    func authenticator(user: String) -> ClientAuthenticator {
+        ClientAuthenticator(type: config.auth.type, user: user, credential: credentials.credential(for: user),
+                            nonce: Crypto.base64(Crypto.randomBytes(18)), salt: Crypto.randomBytes(4),
+                            mockKeys: credentials.mock.scramKeys(for: user))
     }
 }

@@ -25,8 +25,8 @@ public final class ProxyServer {
     private var janitor: TimerID?
     /// Resolves upstream host names off the loop thread.
     lazy var resolver = AsyncResolver(loop: loop, cacheTTL: 30, maxConcurrentLookups: 4)
-    let mockSaltSecret = Crypto.randomBytes(32)
-    var derivedVerifiers: [String: (secret: String, verifier: String)] = [:]
+    /// `[auth]` users' credentials, prepared at load and reload (no login derives keys).
+    var credentials: CredentialStore
     var accepting = true
     /// Called once the last client is gone after `shutdown(graceful: true)`.
     public var onDrained: (() -> Void)?
@@ -35,6 +35,7 @@ public final class ProxyServer {
         self.config = config
         self.loop = loop
         self.log = log
+        self.credentials = CredentialStore(auth: config.auth)
     }
 
     /// The port the listener is bound to (useful with `listen.port = 0`).
@@ -54,6 +55,7 @@ public final class ProxyServer {
     /// timeouts of existing pools change at once.
     public func reload(_ new: ProxyConfiguration) {
         config = new
+        credentials.update(auth: new.auth)
         for p in pools.values { p.reconfigure(config: new) }
         log.info("configuration reloaded")
     }
@@ -122,10 +124,12 @@ public final class ProxyServer {
     }
 }
 
-/// Identifies a pool: the client-facing database name and the upstream user.
+/// Identifies a pool: the client-facing database name, the upstream user, and the client
+/// user whose `[pool.users.NAME]` overrides shape its settings (nil: none apply).
 struct PoolKey: Hashable {
     let database: String
     let user: String
+    let overridesOf: String?
 }
 
 

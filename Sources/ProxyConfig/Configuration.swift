@@ -12,12 +12,12 @@ public struct ProxyConfiguration: Sendable, Equatable {
 
     public init() {}
 
-    /// Pool settings for one (database, user): `[pool]`, then `[databases.NAME]` overrides,
-    /// then `[pool.users.USER]` overrides.
-    public func effectivePool(database: String, user: String) -> PoolConfig {
+    /// Pool settings for one (database, client user): `[pool]`, then `[databases.NAME]`
+    /// overrides, then `[pool.users.USER]` overrides (none when `user` is nil).
+    public func effectivePool(database: String, user: String?) -> PoolConfig {
         var p = pool
         if let d = databases[database] { p.apply(d.pool) }
-        if let u = pool.users[user] { p.apply(u) }
+        if let user, let u = pool.users[user] { p.apply(u) }
         return p
     }
 }

@@ -179,6 +179,19 @@ import Testing
         #expect(forAlice.acquireTimeout == 5)
     }
 
+    /// A pool shared by users without overrides takes no user's overrides (nil user), even
+    /// when its upstream login is a user that has some.
+    @Test func effectivePoolWithoutAUserTakesNoUserOverrides() throws {
+        let config = try load(minimal + """
+
+            mode = "transaction"
+            [pool.users.bob]
+            mode = "session"
+            """)
+        #expect(config.effectivePool(database: "app", user: nil).mode == .transaction)
+        #expect(config.effectivePool(database: "app", user: "bob").mode == .session)
+    }
+
     @Test func dbnameDefaultsToTheSectionName() throws {
         let config = try load(minimal + "\n[databases.\"reports db\"]\nport = 5433")
         #expect(config.databases["reports db"]?.dbname == "reports db")

@@ -15,8 +15,14 @@ struct ClientAuthenticatorTests {
     static let saslRequest: [UInt8] = [0x52, 0, 0, 0, 23, 0, 0, 0, 10] + utf8("SCRAM-SHA-256") + [0, 0]
     static let pgVerifier = ScramTests.postgresVerifier   // password "pencil"
 
+    static let mock = MockCredentials(secret: Array(repeating: 7, count: 32))
+
+    /// An authenticator for `user`, whose auth-file secret is `secret` (nil: not in the file).
+    /// A plain password's SCRAM keys are derived here, as `CredentialStore` does at load.
     static func authenticator(_ type: AuthType, secret: String?, user: String = "alice") -> ClientAuthenticator {
-        ClientAuthenticator(type: type, user: user, secret: secret, nonce: nonce, salt: salt)
+        let credential = secret.map { StoredCredential(secret: $0, scram: type == .scramSHA256) { CredentialStore.pbkdf2($0, salt) } }
+        return ClientAuthenticator(type: type, user: user, credential: credential, nonce: nonce, salt: salt,
+                                   mockKeys: mock.scramKeys(for: user))
     }
 
     static func failed(_ user: String = "alice") -> ClientAuthenticator.Action {
@@ -108,7 +114,7 @@ struct ClientAuthenticatorTests {
         #expect(last == Self.failed())
     }
 
-    @Test func scramPlainSecretUsesTheSuppliedSalt() throws {
+    @Test func scramPlainSecretUsesTheSaltItsKeysWereDerivedWith() throws {
         var auth = Self.authenticator(.scramSHA256, secret: "pencil")
         _ = auth.start()
         let client = ScramClient(password: "pencil", clientNonce: "n0nce")
@@ -133,7 +139,8 @@ struct ClientAuthenticatorTests {
     /// user names exist. PostgreSQL derives the mock salt from the user name (scram_mock_salt).
     @Test func unknownUserGetsTheSameSaltOnEveryLogin() throws {
         func serverFirstSalt(_ salt: [UInt8]) throws -> String? {
-            var auth = ClientAuthenticator(type: .scramSHA256, user: "mallory", secret: nil, nonce: Self.nonce, salt: salt)
+            var auth = ClientAuthenticator(type: .scramSHA256, user: "mallory", credential: nil, nonce: Self.nonce,
+                                           salt: salt, mockKeys: Self.mock.scramKeys(for: "mallory"))
             _ = auth.start()
             let client = ScramClient(password: "x", clientNonce: "c")
             guard case .send(let frame) = auth.passwordDataReceived(saslInitialBody("SCRAM-SHA-256", client.clientFirstMessage)),

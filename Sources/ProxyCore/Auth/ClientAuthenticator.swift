@@ -1,9 +1,9 @@
 import PostgresWire
 import ProxyConfig
 
-/// Authenticates one client per `[auth]`: trust, md5 or SCRAM-SHA-256 against the secret
-/// from the auth file (a plain password, an `md5…` hash or a SCRAM verifier). Pure: nonces
-/// and salts are supplied by the caller.
+/// Authenticates one client per `[auth]`: trust, md5 or SCRAM-SHA-256 against the user's
+/// credential, prepared at load (`CredentialStore`). Pure, and never derives keys: nonces,
+/// salts and the mock keys of an unknown user are supplied by the caller.
 public struct ClientAuthenticator: Sendable {
     /// What the driver does next.
     public enum Action: Equatable, Sendable {
@@ -25,58 +25,60 @@ public struct ClientAuthenticator: Sendable {
 
     let type: AuthType
     let user: String
-    /// nil: the user is unknown. The exchange still runs (with made-up keys) so the
-    /// reply does not reveal which user names exist, as PostgreSQL does.
-    let secret: String?
+    /// nil: the user is unknown. The exchange still runs (with `mockKeys`) and fails where a
+    /// wrong password fails, so the replies do not reveal which user names exist.
+    let credential: StoredCredential?
     let nonce: String
     let salt: [UInt8]
-    let mockSalt: [UInt8]
+    let mockKeys: ScramKeys
     private var state = State.initial
 
-    /// `salt`: fresh random bytes (md5 challenge). `mockSalt`: the stable salt shown for an
-    /// unknown user (derive it from the user name and a per-process secret).
-    public init(type: AuthType, user: String, secret: String?, nonce: String, salt: [UInt8], mockSalt: [UInt8]? = nil) {
-        self.type = type; self.user = user; self.secret = secret; self.nonce = nonce; self.salt = salt
-        self.mockSalt = mockSalt ?? Array(Crypto.sha256(Array("pgstash mock salt \(user)".utf8)).prefix(16))
+    /// `salt`: fresh random bytes (the md5 challenge takes 4). `mockKeys`: the keys shown to
+    /// an unknown user (`MockCredentials.scramKeys(for:)`), stable for that name.
+    public init(type: AuthType, user: String, credential: StoredCredential?, nonce: String, salt: [UInt8],
+                mockKeys: ScramKeys) {
+        self.type = type; self.user = user; self.credential = credential; self.nonce = nonce; self.salt = salt
+        self.mockKeys = mockKeys
     }
 
     private var failure: Action {
         .fail(sqlState: "28P01", message: "password authentication failed for user \"\(user)\"")
     }
 
+    /// md5 when configured and possible, else SCRAM; SCRAM when configured and possible, else
+    /// md5 (a user known only by an md5 hash: PostgreSQL falls back the same way). An unknown
+    /// user gets the configured method.
     public mutating func start() -> Action {
+        let md5: Bool
         switch type {
         case .trust:
             state = .done
             return .succeed(final: nil)
-        case .md5 where secret.map({ ScramKeys(verifier: $0) == nil }) ?? true:
+        case .md5:
+            md5 = credential?.md5Secret != nil || credential?.scramKeys == nil
+        case .scramSHA256:
+            md5 = credential != nil && credential?.scramKeys == nil
+        }
+        if md5 {
             let s = Array(salt.prefix(4))
             state = .awaitingPassword(salt: s)
             return .send(BackendMessage.authentication(.md5Password(salt: s)).encoded)
-        case .md5, .scramSHA256:
-            if let secret, MD5Password.isStoredHash(secret) {
-                // Only an md5 hash is known: SCRAM cannot be done with it (PostgreSQL also falls back).
-                let s = Array(salt.prefix(4))
-                state = .awaitingPassword(salt: s)
-                return .send(BackendMessage.authentication(.md5Password(salt: s)).encoded)
-            }
-            // An unknown user gets made-up keys with a salt that is the same at every login
-            // (PostgreSQL's scram_mock_salt), so the exchange reveals nothing.
-            let keys = secret.flatMap { ScramKeys(verifier: $0) }
-                ?? ScramKeys(password: secret ?? nonce, salt: secret == nil ? mockSalt : Array(salt.prefix(16)), iterations: 4096)
-            state = .awaitingSASLInitial(keys)
-            return .send(BackendMessage.authentication(.sasl(mechanisms: ["SCRAM-SHA-256"])).encoded)
         }
+        state = .awaitingSASLInitial(credential?.scramKeys ?? mockKeys)
+        return .send(BackendMessage.authentication(.sasl(mechanisms: ["SCRAM-SHA-256"])).encoded)
     }
 
     /// The client's 'p' message body arrived.
     public mutating func passwordDataReceived(_ data: [UInt8]) -> Action {
         switch state {
         case .awaitingPassword(let s):
-            guard let secret, let end = data.firstIndex(of: 0) else { state = .done; return failure }
-            let got = String(decoding: data[..<end], as: UTF8.self)
             state = .done
-            return got == MD5Password.response(user: user, secret: secret, salt: s) ? .succeed(final: nil) : failure
+            guard let end = data.firstIndex(of: 0) else { return failure }
+            // An unknown user's response is checked against a made-up secret, so both cost the same.
+            let secret = credential?.md5Secret ?? Crypto.hex(mockKeys.salt)
+            let expected = MD5Password.response(user: user, secret: secret, salt: s)
+            let matches = Crypto.constantTimeEqual(Array(data[..<end]), Array(expected.utf8))
+            return matches && credential?.md5Secret != nil ? .succeed(final: nil) : failure
         case .awaitingSASLInitial(let keys):
             guard let initial = try? SASLInitialResponse(passwordData: data) else {
                 state = .done
@@ -100,7 +102,7 @@ public struct ClientAuthenticator: Sendable {
             state = .done
             do {
                 let final = try server.clientFinalReceived(data)
-                guard secret != nil else { return failure }
+                guard credential?.scramKeys != nil else { return failure }   // mock keys: doomed
                 return .succeed(final: BackendMessage.authentication(.saslFinal(final)).encoded)
             } catch ScramError.invalidProof {
                 return failure

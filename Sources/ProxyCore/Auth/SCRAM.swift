@@ -6,7 +6,17 @@ public struct ScramKeys: Equatable, Sendable {
     public var storedKey: [UInt8]
     public var serverKey: [UInt8]
 
-    /// Derives the keys from a plain password.
+    /// PostgreSQL's default iteration count for new verifiers (`scram_iterations`).
+    public static let defaultIterations = 4096
+
+    public init(iterations: Int, salt: [UInt8], storedKey: [UInt8], serverKey: [UInt8]) {
+        self.iterations = iterations
+        self.salt = salt
+        self.storedKey = storedKey
+        self.serverKey = serverKey
+    }
+
+    /// Derives the keys from a plain password (PBKDF2: keep it off the per-login path).
     public init(password: String, salt: [UInt8], iterations: Int) {
         let salted = Crypto.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: iterations)
         let clientKey = Crypto.hmacSHA256(key: salted, Array("Client Key".utf8))
