@@ -220,6 +220,9 @@ final class ServerHandler: ConnectionDelegate {
         case .release: pool.release(self, reusable: true)
         case .reset: resetAndRelease(query: pool.config.serverResetQuery.isEmpty ? "DISCARD ALL" : pool.config.serverResetQuery)
         case .close: close()
+        case .cancelAndClose:
+            sendCancel()
+            close()
         case .drain: pump()
         }
     }

@@ -59,7 +59,7 @@ struct SessionSettingsTests {
         applied["statement_timeout"] = .literal("5s")
         applied["work_mem"] = .literal("64MB")
         #expect(wanted.statements(from: applied)
-                == "SELECT pg_catalog.set_config('application_name', 'app', false); SET \"search_path\" TO app, public; RESET \"statement_timeout\"; RESET \"work_mem\"")
+                == "SELECT pg_catalog.set_config('application_name', 'app', false); SET \"search_path\" TO app, public\n; RESET \"statement_timeout\"; RESET \"work_mem\"")
     }
 
     @Test func fromAFreshServer() {
@@ -69,12 +69,37 @@ struct SessionSettingsTests {
         #expect(SessionSettings().statements(from: wanted) == "RESET \"timezone\"")
     }
 
-    @Test func resetAndResetAll() {
+    /// RESET returns to the session's default, which the startup packet sets (PostgreSQL:
+    /// "the value the parameter would have had if no SET had been executed").
+    @Test func resetReturnsToStartupValues() {
         var s = SessionSettings(startupParameters: [("application_name", "psql"), ("TimeZone", "UTC")])
+        s["timezone"] = .sql("'Europe/Paris'")
+        s["work_mem"] = .sql("'8MB'")
         s.reset("TIMEZONE")
-        #expect(s.values == ["application_name": .literal("psql")])
+        #expect(s.values == ["application_name": .literal("psql"), "timezone": .literal("UTC"), "work_mem": .sql("'8MB'")])
         s.resetAll()
+        #expect(s.values == ["application_name": .literal("psql"), "timezone": .literal("UTC")])
+    }
+
+    @Test func resetAllKeepsRoleAndSessionAuthorization() {
+        var s = SessionSettings()
+        s["session_authorization"] = .sql("alice")
+        s["role"] = .sql("reporting")
+        s["work_mem"] = .sql("'8MB'")
+        s.resetAll()
+        #expect(s.values == ["session_authorization": .sql("alice"), "role": .sql("reporting")])
+        s.discardAll()
         #expect(s.values.isEmpty)
+    }
+
+    @Test func roleReplaysAfterSessionUserAndBeforeOthers() {
+        var s = SessionSettings()
+        s["a_setting"] = .sql("1")
+        s["role"] = .sql("reporting")
+        s["session_authorization"] = .sql("alice")
+        #expect(s.statements(from: SessionSettings())
+                == "SET \"session_authorization\" TO alice\n; SET \"role\" TO reporting\n; SET \"a_setting\" TO 1\n")
+        #expect(SessionSettings().statements(from: s) == "RESET \"session_authorization\"; RESET \"role\"; RESET \"a_setting\"")
     }
 
     // MARK: Quoting

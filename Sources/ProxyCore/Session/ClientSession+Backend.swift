@@ -22,7 +22,7 @@ extension ClientSession {
         if let feature = sessionBoundFeature(of: statements, out: &out) {
             return replaceQuery(SQLState.featureNotSupported, refusalMessage(feature), hint: refusalHint, server: &server, out: &out)
         }
-        if let e = unknownStatementReference(in: statements) {
+        if let e = unknownStatementReference(in: statements, server: server) {
             return replaceQuery(SQLState.invalidSQLStatementName, e, hint: nil, server: &server, out: &out)
         }
         restoreSQLPrepared(for: statements, server: &server, out: &out)
@@ -43,7 +43,7 @@ extension ClientSession {
     /// aborts the client's transaction block exactly as a failing statement would.
     private mutating func replaceQuery(_ sqlState: String, _ message: String, hint: String?,
                                        server: inout ServerConnection, out: inout SessionOutput) {
-        server.tracker.requestSent(.query)
+        server.tracker.requestSent(.query, forward: true, ref: nil, effects: [.raisedError])
         FrontendMessage.query(Self.raiseSQL(sqlState, message, hint: hint)).encode(into: &out.toServer)
     }
 
@@ -60,7 +60,7 @@ extension ClientSession {
     /// Backend message types whose body `backendMessageReceived` reads.
     public static func needsBody(_ id: UInt8) -> Bool {
         switch BackendMessageID(rawValue: id) {
-        case .readyForQuery?, .parameterStatus?, .commandComplete?: return true
+        case .readyForQuery?, .parameterStatus?, .commandComplete?, .errorResponse?: return true
         default: return false
         }
     }
@@ -103,8 +103,16 @@ extension ClientSession {
             // or is refused): a notification there belongs to nobody who holds it now.
             return BackendResult(forward: !transactionPooling || pinned, release: false)
         case .errorResponse?:
-            let forward = server.tracker.responseReceived(id, into: &toClient)
+            let raised = server.tracker.headRaisesError
+            var forward = server.tracker.responseReceived(id, into: &toClient)
             if forward { session.errorReceived() }
+            if forward && raised, case .errorResponse(let f)? = try? BackendMessage.decode(id: id, body: body) {
+                // pgstash's own error, raised by the server: shown as PostgreSQL would show
+                // it, without the PL/pgSQL context and source location of the raising block.
+                toClient.append(CannedMessage.error(f.severity ?? "ERROR", f.sqlState ?? SQLState.featureNotSupported,
+                                                    f.message ?? "", detail: f["D"], hint: f["H"]))
+                forward = false
+            }
             statementsSettled(&server, names: &names)
             return BackendResult(forward: forward, release: false)
         case .parseComplete?:

@@ -99,7 +99,7 @@ extension ClientSession {
             .encode(into: &out.toServer)
         server.tracker.requestSent(.bind, forward: false)
         FrontendMessage.execute(portal: "", maxRows: 0).encode(into: &out.toServer)
-        server.tracker.requestSent(.execute, forward: false)
+        server.tracker.requestSent(.execute, forward: false, ref: nil, effects: [.raisedError])
         server.unnamedOwner = nil
         skippingToSync = true
     }

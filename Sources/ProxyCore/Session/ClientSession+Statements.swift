@@ -21,7 +21,7 @@ extension ClientSession {
                 raiseError(SQLState.featureNotSupported, refusalMessage(feature), hint: refusalHint, server: &server, out: &out)
                 return .consumed
             }
-            if let e = unknownStatementReference(in: analysed) {
+            if let e = unknownStatementReference(in: analysed, server: server) {
                 raiseError(SQLState.invalidSQLStatementName, e, server: &server, out: &out)
                 return .consumed
             }
@@ -105,6 +105,10 @@ extension ClientSession {
             ensureSQLPrepared(name, server: &server, out: &out)
             return name
         }
+        guard server.holds(name) else {
+            // The server has no statement of that name either: it answers 26000 itself.
+            return name
+        }
         raiseError(SQLState.invalidSQLStatementName, "prepared statement \"\(name)\" does not exist", server: &server, out: &out)
         return nil
     }
@@ -182,15 +186,16 @@ extension ClientSession {
 
     // MARK: SQL-level PREPARE / EXECUTE / DEALLOCATE
 
-    /// An EXECUTE or DEALLOCATE of a name the client never prepared: PostgreSQL's error
-    /// message, or nil. The server may hold such a name for another client (its PREPARE, or
-    /// a shared `pgstash_N`), so it must not see the statement.
-    func unknownStatementReference(in statements: [StatementAnalysis]) -> String? {
+    /// An EXECUTE or DEALLOCATE of a name the client never prepared but the server holds (for
+    /// another client: its PREPARE, or a shared `pgstash_N`): PostgreSQL's error message, or
+    /// nil. The server must not see such a statement; one it does not hold, it refuses itself.
+    func unknownStatementReference(in statements: [StatementAnalysis], server: ServerConnection) -> String? {
         for st in statements {
             let target = st.kind == .explain ? st.preparedStatement ?? st : st
             guard target.kind == .execute || target.kind == .deallocate, let name = target.preparedName else { continue }
             if session.preparedStatements[name] != nil { continue }
             if target.kind == .deallocate && self.statements[name] != nil { continue }
+            guard server.holds(name) else { continue }
             return "prepared statement \"\(name)\" does not exist"
         }
         return nil

@@ -122,6 +122,12 @@ public struct ResponseTracker: Sendable {
         return e
     }
 
+    /// Whether the request at the head raises pgstash's own error.
+    public var headRaisesError: Bool {
+        if case .request(_, _, _, let effects)? = queue.first { return effects.first == .raisedError }
+        return false
+    }
+
     /// Whether the request at the head is one the client sees answers of.
     public var headIsForwarded: Bool {
         if case .request(_, let forward, _, _)? = queue.first { return forward }

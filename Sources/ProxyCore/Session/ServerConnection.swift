@@ -41,6 +41,10 @@ public struct ServerConnection: Sendable {
         transactionStatus == .idle && tracker.isIdle && !unsynced && cancelsInFlight == 0
     }
 
+    /// Whether the server holds a prepared statement of this name (a client's SQL PREPARE or
+    /// a shared `pgstash_N`), as far as pgstash knows.
+    public func holds(_ name: String) -> Bool { sqlPrepared[name] != nil || statements.contains(name) }
+
     /// What to do with a server whose client left (or gave it back).
     public enum Disposition: Equatable, Sendable {
         /// Give it back to the pool as it is.
@@ -51,13 +55,16 @@ public struct ServerConnection: Sendable {
         case drain
         /// Close it: an open transaction or unsynced work dies with the client, as in PostgreSQL.
         case close
+        /// Cancel what runs there, then close it: its transaction is lost anyway, and its
+        /// locks are freed now rather than when the statement ends.
+        case cancelAndClose
     }
 
     /// The client disconnected. `carriesSessionState`: the client was pinned or session-mode.
     public mutating func clientLeft(carriesSessionState: Bool) -> Disposition {
         if isQuiescent { return carriesSessionState ? .reset : .release }
-        if carriesSessionState || unsynced || (tracker.isIdle && transactionStatus != .idle) {
-            return .close
+        if carriesSessionState || unsynced || transactionStatus != .idle {
+            return tracker.isIdle ? .close : .cancelAndClose
         }
         draining = true
         return .drain

@@ -14,6 +14,9 @@ public enum SessionEffect: Sendable, Equatable {
     case releaseSavepoint(String)
     case prepare(name: String, text: String)
     case deallocate(name: String?)
+    /// Not a client statement: pgstash's own error raised through the server (the
+    /// ErrorResponse is shown without the raising block's context).
+    case raisedError
 }
 
 /// Follows what a client's statements do to its session, so that the session can follow the
@@ -136,7 +139,7 @@ public struct SessionTracker: Sendable {
             }
             failed = false
             return []
-        case .releaseSavepoint:
+        case .releaseSavepoint, .raisedError:
             return []
         case let .prepare(name, text):
             preparedStatements[name] = text
