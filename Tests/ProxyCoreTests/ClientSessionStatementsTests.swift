@@ -249,6 +249,73 @@ struct ClientSessionStatementsTests {
         #expect(t.serverGot(S0) == ["Close S pgstash_2", "Close S pgstash_1", "Parse pgstash_1 SELECT 1", "Bind pgstash_1", "Execute", "Sync"])
     }
 
+    // MARK: SQL-level names
+
+    /// psycopg deallocates its protocol statements with SQL: the server knows them by the
+    /// shared name, which goes; a client still holding it prepares it again where it binds.
+    @Test func deallocateOfAProtocolStatementDropsTheSharedOne() {
+        var t = Self.prepared()
+        t.send(parse("q", "SELECT 1"), .sync, from: C1)              // answered: confirmed on S0
+        #expect(t.clientGot(C1) == ["ParseComplete", "ReadyForQuery I"])
+        t.send(query("DEALLOCATE s1"), from: C0)
+        t.lease(S0, to: C0)
+        #expect(t.serverGot(S0) == ["Query DEALLOCATE \"pgstash_1\""])
+        #expect(t.reply(S0, commandComplete("DEALLOCATE"), idle) == ["CommandComplete DEALLOCATE", "ReadyForQuery I"])
+        #expect(t.clients[C0].statements["s1"] == nil)
+        #expect(!t.servers[S0].statements.contains("pgstash_1"))
+        t.send(bind("q"), execute(), .sync, from: C1)
+        t.lease(S0, to: C1)
+        #expect(t.serverGot(S0) == ["Close S pgstash_1", "Parse pgstash_1 SELECT 1", "Bind pgstash_1", "Execute", "Sync"])
+    }
+
+    @Test(arguments: ["EXECUTE pgstash_1", "EXECUTE s1", "DEALLOCATE pgstash_1"])
+    func sqlReferenceToANameTheClientNeverPreparedFailsWith26000(_ sql: String) {
+        var t = Self.prepared()
+        t.send(query(sql), from: C1)
+        t.lease(S0, to: C1)
+        #expect(t.serverGot(S0) == ["Query raise 26000"])
+        #expect(t.reply(S0, errorResponse("26000"), idle) == ["ErrorResponse 26000", "ReadyForQuery I"])
+    }
+
+    @Test func sqlPreparedStatementFollowsTheClient() {
+        var t = SessionTrace()
+        t.send(query("PREPARE q AS SELECT 1"))
+        t.lease(S0)
+        #expect(t.reply(S0, commandComplete("PREPARE"), idle) == ["CommandComplete PREPARE", "ReadyForQuery I"])
+        t.send(query("EXECUTE q"))
+        t.lease(S1)
+        #expect(t.serverGot(S1) == ["Parse \"\" PREPARE q AS SELECT 1", "Bind \"\"", "Execute", "Query EXECUTE q"])
+        #expect(t.reply(S1, .parseComplete, .bindComplete, commandComplete("PREPARE"), row, commandComplete("SELECT 1"), idle)
+                == ["DataRow", "CommandComplete SELECT 1", "ReadyForQuery I"])
+    }
+
+    /// C0's SQL-level `s1` is on S0; C1 never prepared it. EXPLAIN ANALYZE runs it.
+    @Test func explainExecuteOfAnotherClientsStatementFailsWith26000() {
+        var t = SessionTrace(clients: 2)
+        t.send(query("PREPARE s1 AS DELETE FROM orders"), from: C0)
+        t.lease(S0, to: C0)
+        #expect(t.reply(S0, commandComplete("PREPARE"), idle) == ["CommandComplete PREPARE", "ReadyForQuery I"])
+        t.send(query("EXPLAIN ANALYZE EXECUTE s1"), from: C1)
+        t.lease(S0, to: C1)
+        let sent = t.serverGot(S0).last
+        withKnownIssue("EXPLAIN EXECUTE is not seen as an EXECUTE: the analysis of EXPLAIN has no preparedStatement/preparedName") {
+            #expect(sent == "Query raise 26000")         // got: Query EXPLAIN ANALYZE EXECUTE s1
+        }
+    }
+
+    @Test func explainExecuteOfTheClientsStatementPreparesItOnTheNextServer() {
+        var t = SessionTrace()
+        t.send(query("PREPARE q AS SELECT 1"))
+        t.lease(S0)
+        #expect(t.reply(S0, commandComplete("PREPARE"), idle) == ["CommandComplete PREPARE", "ReadyForQuery I"])
+        t.send(query("EXPLAIN EXECUTE q"))
+        t.lease(S1)
+        let sent = t.serverGot(S1)
+        withKnownIssue("EXPLAIN EXECUTE is not seen as an EXECUTE: the statement is not prepared on the new server") {
+            #expect(sent == ["Parse \"\" PREPARE q AS SELECT 1", "Bind \"\"", "Execute", "Query EXPLAIN EXECUTE q"])
+        }
+    }
+
     // MARK: Disconnect
 
     @Test func clientClosedReleasesItsReferences() {
