@@ -68,6 +68,13 @@ struct StatementClassifier {
             result.kind = .explain
             result.explainAnalyze = explainAnalyzes(inner)
             result.innerKind = innerKind(of: tape.member(inner, "query"))
+            if let query = tape.member(inner, "query"), let execute = tape.member(query, "ExecuteStmt") {
+                // EXPLAIN [ANALYZE] EXECUTE name: runs (or plans) a prepared statement.
+                var target = StatementAnalysis(kind: .execute, text: text, nodeType: "ExecuteStmt")
+                target.preparedName = stringMember(execute, "name")
+                result.preparedStatement = target
+                result.innerKind = .execute
+            }
             walker.walkFields(inner, writeTargets: [])
             if !result.explainAnalyze {
                 // Plain EXPLAIN plans the statement without running it: nothing is written.

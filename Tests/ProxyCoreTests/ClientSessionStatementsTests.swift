@@ -90,10 +90,8 @@ struct ClientSessionStatementsTests {
         #expect(t.reply(S0, commandComplete("PREPARE"), idle) == ["CommandComplete PREPARE", "ReadyForQuery I"])
         t.send(parse("s1", "SELECT 2"), .sync, from: C1)
         let answered = t.clientGot(C1), waiting = t.isWaiting(C1)
-        withKnownIssue("answerKnownPrepares does not check SQL-level PREPARE names") {
-            #expect(answered == [])                     // got ParseComplete, ReadyForQuery I
-            #expect(waiting)
-        }
+        #expect(answered == [])                     // got ParseComplete, ReadyForQuery I
+        #expect(waiting)
     }
 
     @Test func closeThenParseAgain() {
@@ -129,10 +127,11 @@ struct ClientSessionStatementsTests {
         #expect(t.clients[C0].statements["s1"] == nil)
         #expect(!t.servers[S0].statements.contains("pgstash_1"))
 
-        // A Bind of it is an unknown statement; a new Parse of the name is no 42P05.
+        // A Bind of it is an unknown statement (the server, which holds no such name, says
+        // so itself); a new Parse of the name is no 42P05.
         t.send(bind("s1"), execute(), .sync, parse("s1", "SELECT 1"), .sync, from: C0)
         t.lease(S0, to: C0)
-        #expect(t.serverGot(S0) == ["Parse \"\" raise 26000", "Bind \"\"", "Execute", "Sync",
+        #expect(t.serverGot(S0) == ["Bind s1", "Execute", "Sync",
                                     "Close S pgstash_2", "Parse pgstash_2 SELECT 1", "Sync"])
         // The bad text was never confirmed: another client's PQprepare of it needs a server.
         t.send(parse("x", "SELEC 1"), .sync, from: C1)
@@ -151,9 +150,11 @@ struct ClientSessionStatementsTests {
         #expect(!t.servers[S0].statements.contains("pgstash_3"))
     }
 
-    /// pgstash_1 is on S0 (C0's `s1`); C1 never prepared a statement of that name.
-    @Test(arguments: ["pgstash_1", "s1"])
-    func bindOfANameTheClientNeverPreparedFailsWith26000(_ name: String) {
+    /// pgstash_1 is on S0 (C0's `s1`); C1 never prepared a statement of that name: the
+    /// server must not see it. (A name the server does not hold goes through: the server
+    /// answers PostgreSQL's own 26000.)
+    @Test func bindOfANameTheServerHoldsForAnotherClientFailsWith26000() {
+        let name = "pgstash_1"
         var t = Self.prepared()
         t.send(bind(name), execute(), .sync, from: C1)
         t.lease(S0, to: C1)
@@ -268,7 +269,15 @@ struct ClientSessionStatementsTests {
         #expect(t.serverGot(S0) == ["Close S pgstash_1", "Parse pgstash_1 SELECT 1", "Bind pgstash_1", "Execute", "Sync"])
     }
 
-    @Test(arguments: ["EXECUTE pgstash_1", "EXECUTE s1", "DEALLOCATE pgstash_1"])
+    @Test func bindOfANameNobodyHoldsGetsTheServersOwnError() {
+        var t = Self.prepared()
+        t.send(bind("s1"), execute(), .sync, from: C1)
+        t.lease(S0, to: C1)
+        #expect(t.serverGot(S0) == ["Bind s1", "Execute", "Sync"])
+        #expect(t.reply(S0, errorResponse("26000"), idle) == ["ErrorResponse 26000", "ReadyForQuery I"])
+    }
+
+    @Test(arguments: ["EXECUTE pgstash_1", "DEALLOCATE pgstash_1", "EXPLAIN EXECUTE pgstash_1"])
     func sqlReferenceToANameTheClientNeverPreparedFailsWith26000(_ sql: String) {
         var t = Self.prepared()
         t.send(query(sql), from: C1)
@@ -298,9 +307,7 @@ struct ClientSessionStatementsTests {
         t.send(query("EXPLAIN ANALYZE EXECUTE s1"), from: C1)
         t.lease(S0, to: C1)
         let sent = t.serverGot(S0).last
-        withKnownIssue("EXPLAIN EXECUTE is not seen as an EXECUTE: the analysis of EXPLAIN has no preparedStatement/preparedName") {
-            #expect(sent == "Query raise 26000")         // got: Query EXPLAIN ANALYZE EXECUTE s1
-        }
+        #expect(sent == "Query raise 26000")         // got: Query EXPLAIN ANALYZE EXECUTE s1
     }
 
     @Test func explainExecuteOfTheClientsStatementPreparesItOnTheNextServer() {
@@ -311,9 +318,7 @@ struct ClientSessionStatementsTests {
         t.send(query("EXPLAIN EXECUTE q"))
         t.lease(S1)
         let sent = t.serverGot(S1)
-        withKnownIssue("EXPLAIN EXECUTE is not seen as an EXECUTE: the statement is not prepared on the new server") {
-            #expect(sent == ["Parse \"\" PREPARE q AS SELECT 1", "Bind \"\"", "Execute", "Query EXPLAIN EXECUTE q"])
-        }
+        #expect(sent == ["Parse \"\" PREPARE q AS SELECT 1", "Bind \"\"", "Execute", "Query EXPLAIN EXECUTE q"])
     }
 
     // MARK: Disconnect

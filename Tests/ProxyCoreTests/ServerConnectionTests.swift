@@ -144,14 +144,15 @@ struct ServerConnectionTests {
         #expect(t.servers[S0].clientLeft(carriesSessionState: false) == .close)
     }
 
-    @Test func unsyncedWorkInFlightCloses() {
+    /// Doomed work still running is cancelled before the close, so its locks go now.
+    @Test func unsyncedWorkInFlightIsCancelledAndClosed() {
         var t = Self.leased(parse("", "SELECT pg_sleep(60)"), bind(""), execute(), .flush)
-        #expect(t.servers[S0].clientLeft(carriesSessionState: false) == .close)
+        #expect(t.servers[S0].clientLeft(carriesSessionState: false) == .cancelAndClose)
     }
 
-    @Test func statementInFlightWithSessionStateCloses() {
+    @Test func statementInFlightWithSessionStateIsCancelledAndClosed() {
         var t = Self.leased(query("SELECT pg_sleep(60)"))
-        #expect(t.servers[S0].clientLeft(carriesSessionState: true) == .close)
+        #expect(t.servers[S0].clientLeft(carriesSessionState: true) == .cancelAndClose)
     }
 
     @Test func drainForgetsStatementsWhoseParseFailed() {

@@ -141,7 +141,9 @@ extension ClientSession {
             }
             guard let c = ref.clientName else { continue }
             if c.isEmpty {
-                if ref.serverName == "" { unnamed = nil }
+                // Failed: PostgreSQL dropped the previous unnamed statement before parsing.
+                // Skipped: the Parse never ran, so the previous one is still the client's.
+                if ref.skipped, let k = ref.key, let g = ref.generation { unnamed = (k, g) } else { unnamed = nil }
             } else if let st = statements[c], st.serverName == ref.serverName {
                 forget(c, names: &names)
             }

@@ -18,10 +18,12 @@ extension ClientSession {
         if SessionGate.mayChangeSession(Array(query.utf8)[...]) {
             let analysed = analyze(query)
             if let feature = sessionBoundFeature(of: analysed, out: &out) {
+                if name.isEmpty { unnamed = nil }     // a failed Parse "" leaves no unnamed statement
                 raiseError(SQLState.featureNotSupported, refusalMessage(feature), hint: refusalHint, server: &server, out: &out)
                 return .consumed
             }
             if let e = unknownStatementReference(in: analysed, server: server) {
+                if name.isEmpty { unnamed = nil }
                 raiseError(SQLState.invalidSQLStatementName, e, server: &server, out: &out)
                 return .consumed
             }
@@ -42,10 +44,13 @@ extension ClientSession {
         }
         let key = StatementKey(query: replacedQuery ?? query, parameterTypes: types)
         if name.isEmpty {
+            let previous = unnamed
             unnamedGeneration += 1
             unnamed = (key, unnamedGeneration)
             server.unnamedOwner = UnnamedTag(client: clientID, generation: unnamedGeneration)
-            server.tracker.requestSent(.parse, forward: true, ref: StatementRef(clientName: "", serverName: ""))
+            server.tracker.requestSent(.parse, forward: true,
+                                       ref: StatementRef(clientName: "", serverName: "", key: previous?.key,
+                                                         generation: previous?.generation))
             out.toServer.append(sent)
             return .consumed
         }

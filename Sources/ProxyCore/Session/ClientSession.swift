@@ -165,7 +165,8 @@ public struct ClientSession {
             let bodyStart = offset + 5
             guard h.id == FrontendMessageID.parse.rawValue,
                   case let .parse(name, query, types)? = try? FrontendMessage.decode(id: h.id, body: inbound[bodyStart..<(bodyStart + h.bodyLength)]),
-                  !name.isEmpty, statements[name] == nil, !parses.contains(where: { $0.name == name }) else { return 0 }
+                  !name.isEmpty, statements[name] == nil, session.preparedStatements[name] == nil,
+                  !parses.contains(where: { $0.name == name }) else { return 0 }
             // Statements that may touch session state take the ordinary path (analysis,
             // effects, refusals).
             guard !SessionGate.mayChangeSession(Array(query.utf8)[...]) else { return 0 }

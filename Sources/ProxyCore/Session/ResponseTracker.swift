@@ -30,12 +30,18 @@ enum PendingEntry: Sendable {
 public struct StatementRef: Sendable, Equatable {
     public var clientName: String?
     public var serverName: String?
-    /// The statement's identity, for pgstash-named statements.
+    /// The statement's identity, for pgstash-named statements; for the client's Parse "",
+    /// the unnamed statement it replaces (with `generation`), which a skipped Parse leaves.
     public var key: StatementKey?
-    public init(clientName: String?, serverName: String?, key: StatementKey? = nil) {
+    public var generation: UInt64?
+    /// The Parse never ran: the server skipped it after an earlier error (as opposed to
+    /// failing it, which in PostgreSQL also drops the previous unnamed statement).
+    public var skipped = false
+    public init(clientName: String?, serverName: String?, key: StatementKey? = nil, generation: UInt64? = nil) {
         self.clientName = clientName
         self.serverName = serverName
         self.key = key
+        self.generation = generation
     }
 }
 
@@ -81,7 +87,7 @@ public struct ResponseTracker: Sendable {
             serverSkippingToSync = false
         } else if serverSkippingToSync {
             // Ignored by the server: no answer will come. A made-up answer for it is not due.
-            if let ref { failedStatements.append(ref) }
+            if var ref { ref.skipped = true; failedStatements.append(ref) }
             return
         }
         queue.append(.request(kind, forward: forward, statement: ref, effects: effects))
@@ -91,7 +97,7 @@ public struct ResponseTracker: Sendable {
     /// The client will get `message` (a whole frame) once everything before it was answered.
     public mutating func synthesize(_ message: [UInt8], statement: StatementRef? = nil) {
         if serverSkippingToSync {
-            if let statement { failedStatements.append(statement) }
+            if var statement { statement.skipped = true; failedStatements.append(statement) }
             return
         }
         queue.append(.synthesized(message, statement: statement))
@@ -205,12 +211,12 @@ public struct ResponseTracker: Sendable {
             switch e {
             case .request(.sync, _, _, _):
                 return
-            case .request(let kind, _, let st, _):
-                if let st { failedStatements.append(st) }
+            case .request(let kind, _, var st, _):
+                if st != nil { st!.skipped = true; failedStatements.append(st!) }
                 // PostgreSQL ignores a Query or FunctionCall too until Sync (ignore_till_sync).
                 if kind == .query || kind == .functionCall { outstandingSyncs -= 1 }
-            case .synthesized(_, let st):
-                if let st { failedStatements.append(st) }
+            case .synthesized(_, var st):
+                if st != nil { st!.skipped = true; failedStatements.append(st!) }
             }
             _ = queue.popFirst()
         }
