@@ -67,7 +67,7 @@ extension ClientHandler {
                 return close(error: nil)
             case let .fail(sqlState, message):
                 return fatal(sqlState, message)
-            case .needServer:
+            case .needServer, .wait:
                 return
             }
             s.state.tracker.drainSynthesized(into: &out.toClient)

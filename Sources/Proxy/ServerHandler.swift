@@ -155,6 +155,8 @@ final class ServerHandler: ConnectionDelegate {
         defer { client.session = session }
         toClient.clear()
         var released = false
+        var resume = false
+        var failure: ClientSession.Failure?
         loop: while c.inbound.readableBytes > 0 {
             if passthroughRemaining > 0 {
                 let n = min(passthroughRemaining, c.inbound.readableBytes)
@@ -194,10 +196,21 @@ final class ServerHandler: ConnectionDelegate {
             if r.forward { toClient.append(c.inbound.readableView.prefix(header.frameLength)) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
             state.tracker.drainSynthesized(into: &toClient)
+            if r.resumeClient { resume = true }
+            if let f = r.failure { failure = f; break loop }
             if r.release { released = true; break loop }
         }
         if toClient.readableBytes > 0 { client.sendToClient(toClient) }
         client.session = session
+        if let failure {
+            // The server's settings are not what pgstash thinks: nobody may use it.
+            client.leased = nil
+            self.client = nil
+            client.fatal(failure.sqlState, failure.message,
+                         hint: "A setting or role the client set earlier is no longer valid on PostgreSQL (e.g. a dropped role); reconnect.")
+            return close()
+        }
+        if resume { client.relayInput() }
         if released {
             client.releaseServer()
             // Bytes left over belong to no one: a healthy idle server sends nothing.

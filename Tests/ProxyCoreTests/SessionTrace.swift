@@ -108,7 +108,7 @@ struct SessionTrace {
             switch result {
             case .consumed:
                 inbound[c].removeFirst(h.frameLength)
-            case .needServer:
+            case .needServer, .wait:
                 return
             case .terminate, .fail:
                 outcomes[c] = result
@@ -159,6 +159,11 @@ struct SessionTrace {
                                                       toClient: &toClient[c])
             if r.forward { toClient[c].append(frame) }
             servers[s].tracker.drainSynthesized(into: &toClient[c])
+            if r.resumeClient { pump(c) }
+            if let f = r.failure {
+                outcomes[c] = .fail(sqlState: f.sqlState, message: f.message)
+                break
+            }
             if r.release {
                 if i != messages.count - 1 { Issue.record("S\(s) released with \(messages.count - 1 - i) messages left") }
                 releaseLease(of: c)

@@ -55,6 +55,22 @@ extension ClientSession {
         public var forward: Bool
         /// The lease ends after this message: give the server back.
         public var release: Bool
+        /// The client's waiting messages may go on (its settings are in place).
+        public var resumeClient = false
+        /// The client cannot go on: end it with this FATAL error, and close the server.
+        public var failure: Failure?
+
+        public init(forward: Bool, release: Bool, resumeClient: Bool = false, failure: Failure? = nil) {
+            self.forward = forward
+            self.release = release
+            self.resumeClient = resumeClient
+            self.failure = failure
+        }
+    }
+
+    public struct Failure: Equatable, Sendable {
+        public var sqlState: String
+        public var message: String
     }
 
     /// Backend message types whose body `backendMessageReceived` reads.
@@ -81,12 +97,17 @@ extension ClientSession {
             }
             return BackendResult(forward: forward, release: false)
         case .readyForQuery?:
+            let replayed = server.tracker.headIsSettingsReplay
             let forward = server.tracker.responseReceived(id, into: &toClient)
             let status = body.first.flatMap(TransactionStatus.init(rawValue:)) ?? .idle
             server.transactionStatus = status
             if forward && transactionPooling {
                 session.readyForQuery(status)
                 if status == .idle { server.settings = session.settings }
+            }
+            if replayed && awaitingReplay {
+                awaitingReplay = false
+                return BackendResult(forward: false, release: false, resumeClient: true)
             }
             return BackendResult(forward: forward, release: forward && shouldRelease(server))
         case .parameterStatus?:
@@ -103,6 +124,15 @@ extension ClientSession {
             // or is refused): a notification there belongs to nobody who holds it now.
             return BackendResult(forward: !transactionPooling || pinned, release: false)
         case .errorResponse?:
+            if server.tracker.headIsSettingsReplay {
+                let f = try? BackendMessage.decode(id: id, body: body)
+                var fields: ErrorFields?
+                if case .errorResponse(let e)? = f { fields = e }
+                _ = server.tracker.responseReceived(id, into: &toClient)
+                return BackendResult(forward: false, release: false, failure: Failure(
+                    sqlState: fields?.sqlState ?? "08006",
+                    message: "pgstash could not restore this session's settings on a pooled server connection: \(fields?.message ?? "error")"))
+            }
             let raised = server.tracker.headRaisesError
             var forward = server.tracker.responseReceived(id, into: &toClient)
             if forward { session.errorReceived() }

@@ -10,6 +10,10 @@ extension ClientSession {
         switch id {
         case .terminate: return .terminate
         case .password: return .fail(sqlState: SQLState.protocolViolation, message: "unexpected password message after authentication")
+        default: break
+        }
+        if awaitingReplay { return .wait }
+        switch id {
         case .sync:
             skippingToSync = false
             server.unsynced = false

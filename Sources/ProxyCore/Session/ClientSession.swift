@@ -51,6 +51,9 @@ public struct ClientSession {
         /// The message needs a server: lease one (stop reading meanwhile), then offer the
         /// same message again.
         case needServer
+        /// The message must wait (the new server's settings are being restored): stop, and
+        /// offer it again when a backend message says `resumeClient`.
+        case wait
         /// The client sent Terminate.
         case terminate
         /// A protocol violation: send this FATAL error and close.
@@ -74,6 +77,8 @@ public struct ClientSession {
     public internal(set) var skippingToSync = false
     /// Kept on its server until it disconnects (session state with pin_on_session_state).
     public internal(set) var pinned = false
+    /// The settings replay on the leased server has not answered yet.
+    public internal(set) var awaitingReplay = false
     /// Analyses SQL texts (an LRU in the proxy; any function in tests).
     let analyze: (String) -> [StatementAnalysis]
 
@@ -94,9 +99,10 @@ public struct ClientSession {
     public mutating func serverAttached(_ server: inout ServerConnection, out: inout SessionOutput) {
         guard server.settings != session.settings, let sql = session.settings.statements(from: server.settings) else { return }
         FrontendMessage.query(sql).encode(into: &out.toServer)
-        server.tracker.requestSent(.query, forward: false)
+        server.tracker.requestSent(.query, forward: false, ref: nil, effects: [.settingsReplay])
         server.unnamedOwner = nil
         server.settings = session.settings
+        awaitingReplay = true
     }
 
     /// Whether the lease ends now (call after relaying a ReadyForQuery, or when a cancel

@@ -123,15 +123,22 @@ public struct ResponseTracker: Sendable {
     /// CommandComplete arrives, before `responseReceived`).
     public mutating func takeEffect() -> SessionEffect {
         guard case .request(let kind, let forward, let st, var effects)? = queue.first, !effects.isEmpty else { return .none }
+        // pgstash's own requests carry a marker, not statement effects: it stays.
+        if effects[0] == .settingsReplay || effects[0] == .raisedError { return .none }
         let e = effects.removeFirst()
         queue.replaceFirst(.request(kind, forward: forward, statement: st, effects: effects))
         return e
     }
 
     /// Whether the request at the head raises pgstash's own error.
-    public var headRaisesError: Bool {
-        if case .request(_, _, _, let effects)? = queue.first { return effects.first == .raisedError }
-        return false
+    public var headRaisesError: Bool { headEffect == .raisedError }
+
+    /// Whether the request at the head is the settings replay of a new lease.
+    public var headIsSettingsReplay: Bool { headEffect == .settingsReplay }
+
+    private var headEffect: SessionEffect? {
+        if case .request(_, _, _, let effects)? = queue.first { return effects.first }
+        return nil
     }
 
     /// Whether the request at the head is one the client sees answers of.

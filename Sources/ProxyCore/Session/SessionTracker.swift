@@ -17,6 +17,10 @@ public enum SessionEffect: Sendable, Equatable {
     /// Not a client statement: pgstash's own error raised through the server (the
     /// ErrorResponse is shown without the raising block's context).
     case raisedError
+    /// Not a client statement: the settings replayed on a newly leased server. The client's
+    /// messages wait for its ReadyForQuery; a failure ends the client (it must not run with
+    /// another session's settings or role).
+    case settingsReplay
 }
 
 /// Follows what a client's statements do to its session, so that the session can follow the
@@ -139,7 +143,7 @@ public struct SessionTracker: Sendable {
             }
             failed = false
             return []
-        case .releaseSavepoint, .raisedError:
+        case .releaseSavepoint, .raisedError, .settingsReplay:
             return []
         case let .prepare(name, text):
             preparedStatements[name] = text
