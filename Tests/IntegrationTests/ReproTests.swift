@@ -102,11 +102,11 @@ import Testing
     func parseReuse42P05() throws { try run("parse_reuse_42P05") }
 
     @Test("a COPY that fails while the client is paused by back-pressure does not hang it")
-    func copyErrorHang() throws { try run("copy_error_hang", timeout: 90) { _ in ["64"] } }
+    func copyErrorHang() throws { try run("copy_error_hang", timeout: 90, args: { _ in ["64"] }) }
 
     @Test("a late CancelRequest never lands on the next client's query (max_upstream = 1)")
     func cancelRace() throws {
-        try run("cancel_race", overrides: Self.transaction + ["pool.max_upstream=1"]) { _ in ["8"] }
+        try run("cancel_race", overrides: Self.transaction + ["pool.max_upstream=1"], args: { _ in ["8"] })
     }
 
     // MARK: - Memory and CPU bounds
@@ -115,13 +115,13 @@ import Testing
     /// below 64 MB.
     @Test("a client sending Syncs and never reading is stopped by back-pressure")
     func syncFloodNoRead() throws {
-        try run("sync_flood_noread") { p in [Self.pid(p), "128"] }
+        try run("sync_flood_noread", args: { p in [Self.pid(p), "128"] })
     }
 
     /// 300,000 rows of ~1 kB (≈ 290 MB relayed) to a slow reader; RSS may grow < 64 MB.
     @Test("relaying a big result to a slow reader keeps RSS bounded")
     func bigResultRSS() throws {
-        try run("big_result_rss", timeout: 90) { p in [Self.pid(p), "300000"] }
+        try run("big_result_rss", timeout: 90, args: { p in [Self.pid(p), "300000"] })
     }
 
     /// Both servers (max_upstream = 2) held in open transactions; the third client floods
@@ -129,18 +129,18 @@ import Testing
     @Test("a client waiting for a server is not read without limit")
     func waitingClientFlood() throws {
         try run("waiting_client_flood", overrides: Self.transaction + ["pool.max_upstream=2", "pool.acquire_timeout=20"],
-                timeout: 60) { p in ["2", "128", Self.pid(p)] }
+                timeout: 60, args: { p in ["2", "128", Self.pid(p)] })
     }
 
     /// Two floods of 20,000 distinct statement texts (~9 MB of text each): the second may
     /// grow RSS by less than 30 % of the first (or 4 MB).
     @Test("the statement-name map is bounded")
     func statementNamesGrowth() throws {
-        try run("statement_names_growth", timeout: 90) { p in ["20000", Self.pid(p)] }
+        try run("statement_names_growth", timeout: 90, args: { p in ["20000", Self.pid(p)] })
     }
 
     @Test("unknown users cost no more than known ones at login (4 threads, 4 s)")
-    func unauthScramCPU() throws { try run("unauth_scram_cpu") { _ in ["4", "4"] } }
+    func unauthScramCPU() throws { try run("unauth_scram_cpu", args: { _ in ["4", "4"] }) }
 
     // MARK: - Pools
 
@@ -150,7 +150,7 @@ import Testing
     func sessionPausedLeak() throws {
         try run("session_paused_leak",
                 overrides: ["pool.mode=session", "pool.idle_timeout=1", "pool.min_idle=0", "pool.acquire_timeout=3"],
-                timeout: 90) { _ in ["1", "0"] }
+                timeout: 90, args: { _ in ["1", "0"] })
     }
 
     /// `[pool.users.reporting] mode = "session"` with both users mapped to one upstream login:
@@ -188,6 +188,6 @@ import Testing
                 """
             try conf.write(toFile: "\(dir)/proxy.conf", atomically: true, encoding: .utf8)
             return "\(dir)/proxy.conf"
-        }) { _ in ["reporting", "reporting"] }
+        }, args: { _ in ["reporting", "reporting"] })
     }
 }
