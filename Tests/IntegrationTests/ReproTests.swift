@@ -52,8 +52,11 @@ import Testing
             pgstash log:
             \(logTail(proxy, lines: 20))
             """
-        #expect(bugs.isEmpty, "BUG line(s):\n\(bugs.joined(separator: "\n"))\n\(report)")
-        #expect(!oks.isEmpty, "no OK line (the script did not reach its verdict)\n\(report)")
+        if !bugs.isEmpty {
+            Issue.record("BUG line(s):\n\(bugs.joined(separator: "\n"))\n\(report)")
+        } else {
+            #expect(!oks.isEmpty, "no OK line (the script did not reach its verdict)\n\(report)")
+        }
     }
 
     static func pid(_ p: PgStashProcess) -> String { "\(p.process.processIdentifier)" }
@@ -118,10 +121,12 @@ import Testing
         try run("sync_flood_noread", args: { p in [Self.pid(p), "128"] })
     }
 
-    /// 300,000 rows of ~1 kB (≈ 290 MB relayed) to a slow reader; RSS may grow < 64 MB.
+    /// 100,000 rows of ~1 kB (≈ 95 MB relayed, more than the 64 MB the verdict allows) to a
+    /// slow reader. PostgreSQL itself relays them in ~1 s; the current debug build takes about
+    /// 100 s (and stalls outright with a fast reader), hence the long timeout.
     @Test("relaying a big result to a slow reader keeps RSS bounded")
     func bigResultRSS() throws {
-        try run("big_result_rss", timeout: 90, args: { p in [Self.pid(p), "300000"] })
+        try run("big_result_rss", timeout: 150, args: { p in [Self.pid(p), "100000"] })
     }
 
     /// Both servers (max_upstream = 2) held in open transactions; the third client floods

@@ -13,9 +13,9 @@
 const { Pool, Client } = require('pg');
 const Cursor = require('pg-cursor');
 
-const [host, port, database, password, tag] = process.argv.slice(2);
+const [host, port, database, password, tag, only] = process.argv.slice(2);   // only: run one case (debugging)
 const base = { host, port: Number(port), database, user: 'postgres', password,
-               connectionTimeoutMillis: 10000, query_timeout: 20000 };
+               connectionTimeoutMillis: 10000 };
 const checks = [];
 const check = (name, ok, detail = '') => checks.push({ name, ok: !!ok, detail: String(detail).slice(0, 400) });
 const notifications = [];
@@ -27,13 +27,18 @@ async function connect(extra = {}) {
   return c;
 }
 
-const readCursor = (cursor, n) => new Promise((resolve, reject) =>
-  cursor.read(n, (err, rows) => (err ? reject(err) : resolve(rows))));
-const closeCursor = (cursor) => new Promise((resolve, reject) => cursor.close((err) => (err ? reject(err) : resolve())));
+// Every wait is bounded (pg 8.8's query_timeout crashes on a Cursor: do it here instead).
+const withTimeout = (promise, ms, what) => Promise.race([promise, new Promise((_, reject) =>
+  setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms).unref())]);
+const readCursor = (cursor, n) => withTimeout(new Promise((resolve, reject) =>
+  cursor.read(n, (err, rows) => (err ? reject(err) : resolve(rows)))), 10000, `cursor read(${n})`);
+const closeCursor = (cursor) => withTimeout(new Promise((resolve, reject) =>
+  cursor.close((err) => (err ? reject(err) : resolve()))), 10000, 'cursor close()');
 
 async function guarded(name, fn) {
+  if (only && !name.includes(only)) return;
   try {
-    await fn();
+    await withTimeout(fn(), 25000, name);
   } catch (e) {
     check(name, false, `${e.code || ''} ${e.message} ${(e.stack || '').split('\n').slice(1, 3).join(' ')}`);
   }
@@ -191,12 +196,18 @@ async function cancelOwnQuery() {
   }
 }
 
+process.on('uncaughtException', (e) => {
+  check('no uncaught exception', false, `${e.message} ${(e.stack || '').split('\n').slice(1, 3).join(' ')}`);
+  console.log(JSON.stringify({ checks }));
+  process.exit(1);
+});
+
 (async () => {
   const timer = setTimeout(() => {
-    check('finished in time', false, 'timed out after 50 s');
+    check('finished in time', false, 'timed out after 55 s');
     console.log(JSON.stringify({ checks }));
     process.exit(1);
-  }, 50000);
+  }, 55000);
   await guarded('pool named statements', namedStatementsPool);
   await guarded('cursor', cursorWhileOthersQuery);
   await guarded('settings, notices, transactions', settingsNoticesTransactions);
