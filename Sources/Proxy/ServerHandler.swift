@@ -151,8 +151,9 @@ final class ServerHandler: ConnectionDelegate {
         guard let client, var session = client.session else {
             return resetting ? resetInput(c) : (state.draining ? drainInput(c) : idleInput(c))
         }
-        client.session = nil        // the machine is borrowed for the loop (no copy-on-write)
-        defer { client.session = session }
+        // The machine is borrowed for the loop (no copy-on-write) and given back before
+        // anything that may run the client's own input (which uses it).
+        client.session = nil
         toClient.clear()
         var released = false
         var resume = false
@@ -200,8 +201,8 @@ final class ServerHandler: ConnectionDelegate {
             if let f = r.failure { failure = f; break loop }
             if r.release { released = true; break loop }
         }
-        if toClient.readableBytes > 0 { client.sendToClient(toClient) }
         client.session = session
+        if toClient.readableBytes > 0 { client.sendToClient(toClient) }
         if let failure {
             // The server's settings are not what pgstash thinks: nobody may use it.
             client.leased = nil
