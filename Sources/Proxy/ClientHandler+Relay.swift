@@ -18,7 +18,8 @@ extension ClientHandler {
     /// Splits the client's input into messages and runs each through the session machine,
     /// leasing a server when a message needs one.
     func relayInput() {
-        guard case .ready = phase, session != nil else { return }
+        guard case .ready = phase, session != nil, let pool else { return }
+        session!.configuration.pinningAvailable = pool.pinnedClients < pool.config.effectiveMaxPinned
         defer { flushOutput() }
         // Stops while the client's answers are backed up: it resumes when they drain.
         while !conn.isOverHighWaterMark {
@@ -44,7 +45,7 @@ extension ClientHandler {
                     conn.inbound.moveReaderIndex(forwardBy: n)
                     continue
                 }
-                if !waitingForServer, let pool {
+                if !waitingForServer {
                     // What is due to the client goes first: a server may be assigned at once,
                     // and its relaying starts here.
                     flushOutput()
@@ -82,6 +83,10 @@ extension ClientHandler {
         out.reset()
         for e in out.events { log.info("client \(id): \(e)") }
         out.events.removeAll()
+        if out.pinChanged {
+            pool?.pinnedClients += 1
+            out.pinChanged = false
+        }
         updateReading()
     }
 
@@ -97,6 +102,7 @@ extension ClientHandler {
         s.client = nil
         pool.release(s, reusable: true)
         if closeWhenIdle { return shutDownNow() }
+        flushNotifications()
         updateReading()
         if conn.inbound.readableBytes > 0 { relayInput() }
     }

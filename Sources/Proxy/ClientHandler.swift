@@ -39,6 +39,9 @@ final class ClientHandler: ConnectionDelegate {
     var out = SessionOutput()
     /// Shutdown asked: close as soon as no transaction is open.
     var closeWhenIdle = false
+    /// Notifications held while the client is in a transaction (or not reading).
+    var pendingNotifications = ByteBuffer()
+    var pendingNotificationCount = 0
 
     init(id: ClientID, fd: Int32, server: ProxyServer, reject: Bool) throws {
         self.id = id
@@ -88,7 +91,8 @@ final class ClientHandler: ConnectionDelegate {
             clientID: id.raw,
             configuration: .init(transactionPooling: pool.mode == .transaction,
                                  pinOnSessionState: pool.config.pinOnSessionState,
-                                 poolName: "\(pool.key.database)/\(pool.key.user)"),
+                                 poolName: "\(pool.key.database)/\(pool.key.user)",
+                                 listenRelay: pool.config.maxListeners >= 1),
             settings: settings,
             analyze: { [unowned server] in server.analysisCache.analysis(of: $0).statements })
         var out = ByteBuffer()
@@ -170,6 +174,8 @@ final class ClientHandler: ConnectionDelegate {
         if waitingForServer { pool?.cancelWait(for: self) }
         waitingForServer = false
         if let s = leased { detachOnClose(s) }
+        if session?.pinned == true { pool?.pinnedClients -= 1 }
+        if session?.listening.isEmpty == false { pool?.clientGone(self) }
         session?.clientClosed(names: &server.statementNames)
         server.clientClosed(self)
     }
@@ -185,6 +191,7 @@ final class ClientHandler: ConnectionDelegate {
     }
 
     func connectionDidDrain(_ c: Connection) {
+        flushNotifications()
         updateReading()
         leased?.updateReading()
         leased?.pump()
@@ -200,6 +207,33 @@ final class ClientHandler: ConnectionDelegate {
     func shutDownNow() {
         fatal("57P01", "terminating connection because pgstash is shutting down",
               hint: "Reconnect; the application's pool should retry.")
+    }
+
+    // MARK: Notifications (LISTEN relayed by the pool's listener connection)
+
+    /// Between transactions the client gets it at once; otherwise after its transaction's
+    /// ReadyForQuery — never inside a response stream. A client that lets more than
+    /// `max_pending_notifications` pile up is disconnected, as PostgreSQL's queue limit would.
+    func notificationArrived(_ frame: [UInt8]) {
+        guard case .ready = phase else { return }
+        if pendingNotificationCount == 0, !conn.isOverHighWaterMark, leased?.state.isQuiescent ?? true {
+            conn.send(frame)
+            return
+        }
+        pendingNotifications.append(frame)
+        pendingNotificationCount += 1
+        if let pool, pendingNotificationCount > pool.config.maxPendingNotifications {
+            fatal("54000", "too many notifications are waiting for this client (pool.max_pending_notifications = \(pool.config.maxPendingNotifications))",
+                  hint: "The client does not read its notifications, or stays in a transaction too long; it may reconnect and LISTEN again.")
+        }
+    }
+
+    /// Sends held notifications, once the client is between transactions and reading.
+    func flushNotifications() {
+        guard pendingNotificationCount > 0, !conn.isOverHighWaterMark, leased?.state.isQuiescent ?? true else { return }
+        conn.send(pendingNotifications)
+        pendingNotifications = ByteBuffer()
+        pendingNotificationCount = 0
     }
 
     /// Reading the client goes on only while what it sent can go somewhere: not while it

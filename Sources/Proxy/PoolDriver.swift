@@ -15,6 +15,12 @@ final class PoolDriver {
     private var waiting: [ClientID: ClientHandler] = [:]
     /// ParameterStatus values of the first server that logged in: what a new client is told.
     var serverParameters: [String: String]?
+    /// Who listens on which channel (LISTEN relayed under transaction pooling).
+    var relay = NotificationRelay()
+    /// The connection that LISTENs upstream for the relay, made when first needed.
+    lazy var listener = ListenerConnection(pool: self)
+    /// Clients pinned to a server (counted against `max_pinned`).
+    var pinnedClients = 0
 
     /// Takes its settings from `configuration` for `key` (`effectivePool` of the key's
     /// database and overriding client user), as `reconfigure` does after a reload.
@@ -101,5 +107,38 @@ final class PoolDriver {
                 waiting.removeValue(forKey: cid)?.acquireFailed(failure, pool: self)
             }
         }
+    }
+
+    // MARK: LISTEN/NOTIFY relay
+
+    /// A client's committed LISTEN/UNLISTEN.
+    func listensChanged(_ client: ClientHandler, _ changes: [ListenChange]) {
+        for c in changes {
+            switch c {
+            case .listen(let ch): relay.listen(client: client.id.raw, channel: ch)
+            case .unlisten(let ch): relay.unlisten(client: client.id.raw, channel: ch)
+            }
+        }
+        listener.sync()
+    }
+
+    /// The client is gone: it listens on nothing any more.
+    func clientGone(_ client: ClientHandler) {
+        relay.unlisten(client: client.id.raw, channel: nil)
+        listener.sync()
+    }
+
+    /// A NotificationResponse from the listener connection: to every client listening.
+    func notificationArrived(channel: String, frame: [UInt8]) {
+        for id in relay.recipients(of: channel) { server.clients[id]?.notificationArrived(frame) }
+    }
+
+    /// The listener connection came back after a loss: its clients may have missed some.
+    func listenerGapEnded() {
+        let notice = BackendMessage.noticeResponse(ErrorFields(
+            severity: "WARNING", sqlState: "01000",
+            message: "pgstash lost its listener connection to PostgreSQL and re-established it: notifications sent meanwhile may have been missed",
+            hint: "Re-read whatever state the notifications announce.")).encoded
+        for id in relay.clients { server.clients[id]?.notificationArrived(notice) }
     }
 }

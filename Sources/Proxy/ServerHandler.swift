@@ -157,6 +157,9 @@ final class ServerHandler: ConnectionDelegate {
         toClient.clear()
         var released = false
         var resume = false
+        var transactionEnded = false
+        var listens: [ListenChange] = []
+        var unpinned = false
         var failure: ClientSession.Failure?
         loop: while c.inbound.readableBytes > 0 {
             if passthroughRemaining > 0 {
@@ -198,11 +201,17 @@ final class ServerHandler: ConnectionDelegate {
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
             state.tracker.drainSynthesized(into: &toClient)
             if r.resumeClient { resume = true }
+            if r.transactionEnded { transactionEnded = true }
+            if !r.listens.isEmpty { listens += r.listens }
+            if r.unpinned { unpinned = true }
             if let f = r.failure { failure = f; break loop }
             if r.release { released = true; break loop }
         }
         client.session = session
         if toClient.readableBytes > 0 { client.sendToClient(toClient) }
+        if !listens.isEmpty { pool.listensChanged(client, listens) }
+        if unpinned { pool.pinnedClients -= 1 }
+        if transactionEnded && !released { client.flushNotifications() }
         if let failure {
             // The server's settings are not what pgstash thinks: nobody may use it.
             client.leased = nil
