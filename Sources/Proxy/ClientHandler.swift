@@ -86,15 +86,7 @@ final class ClientHandler: ConnectionDelegate {
     func completeLogin() {
         guard let pool else { return }
         if let t = startupTimer { server.loop.cancel(t) }
-        let settings = SessionSettings(startupParameters: startupParameters)
-        session = ClientSession(
-            clientID: id.raw,
-            configuration: .init(transactionPooling: pool.mode == .transaction,
-                                 pinOnSessionState: pool.config.pinOnSessionState,
-                                 poolName: "\(pool.key.database)/\(pool.key.user)",
-                                 listenRelay: pool.config.maxListeners >= 1),
-            settings: settings,
-            analyze: { [unowned server] in server.analysisCache.analysis(of: $0).statements })
+        let settings = session?.session.settings ?? SessionSettings(startupParameters: startupParameters)
         var out = ByteBuffer()
         for (name, value) in (pool.serverParameters ?? [:]).sorted(by: { $0.key < $1.key }) {
             var v = value
@@ -122,17 +114,31 @@ final class ClientHandler: ConnectionDelegate {
         guard let pool else { return }
         if case .awaitingParameters = phase {
             if pool.serverParameters == nil { pool.serverParameters = s.parameters }
-            if pool.mode == .transaction {
-                pool.release(s, reusable: true)
-                completeLogin()
-            } else {
-                completeLogin()
-                attach(s)
-            }
+            attach(s)
+            if session?.awaitingReplay != true { settingsRestored() }
             return
         }
         attach(s)
         relayInput()
+    }
+
+    /// The leased server has the client's settings: at login, the parameters it reported are
+    /// what the client is told; afterwards, the client's waiting messages go on.
+    func settingsRestored() {
+        guard case .awaitingParameters = phase else { return relayInput() }
+        if pool?.mode == .transaction {
+            completeLoginAfterRelease()
+        } else {
+            completeLogin()
+        }
+    }
+
+    private func completeLoginAfterRelease() {
+        guard let s = leased, let pool else { return completeLogin() }
+        leased = nil
+        s.client = nil
+        pool.release(s, reusable: true)
+        completeLogin()
     }
 
     func acquireFailed(_ failure: PoolFailure, pool: PoolDriver) {

@@ -220,7 +220,7 @@ final class ServerHandler: ConnectionDelegate {
                          hint: "A setting or role the client set earlier is no longer valid on PostgreSQL (e.g. a dropped role); reconnect.")
             return close()
         }
-        if resume { client.relayInput() }
+        if resume { client.settingsRestored() }
         if released {
             client.releaseServer()
             // Bytes left over belong to no one: a healthy idle server sends nothing.

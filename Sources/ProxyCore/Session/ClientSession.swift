@@ -13,7 +13,7 @@ public struct SessionOutput {
     public init() {}
 
     /// Empties both buffers; a buffer grown past `keep` bytes gives its memory back.
-    public mutating func reset(keep: Int = 8 * 1024) {
+    public mutating func reset(keep: Int = 32 * 1024) {
         if toServer.capacity > keep { toServer = ByteBuffer() } else { toServer.clear() }
         if toClient.capacity > keep { toClient = ByteBuffer() } else { toClient.clear() }
     }
