@@ -3,7 +3,11 @@
 # through pgstash in transaction mode. Prints every test that passes direct but fails through
 # pgstash, and exits 1 if one of them is not in drivers/expected-failures-SUITE.txt.
 #
-#   drivers/run-suites.sh [SUITE...]      SUITE: psycopg2 asyncpg pgbench (default: all)
+#   drivers/run-suites.sh [SUITE...]      SUITE: psycopg2 pgbench asyncpg (default: psycopg2 pgbench)
+#
+# Three runs per suite: direct; through pgstash in transaction mode ("pgstash"); and through a
+# second pgstash with pool.pin_on_session_state=true ("pinned"), where temp tables, LISTEN and
+# WITH HOLD pin the client instead of being refused, so the tests behind them run too.
 #
 # Suites come from the registries this machine reaches (Debian and PyPI): the driver is
 # Debian's package, its tests are the PyPI sdist of the same version. Nothing downloaded is
@@ -17,7 +21,10 @@ CACHE=${PGSTASH_DRIVERS_CACHE:-/tmp/pgstash-drivers}
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
 TEST_TIMEOUT=${TEST_TIMEOUT:-60}
 PGSTASH_BIN=${PGSTASH_BIN:-$root/.build/debug/pgstash}
-suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(psycopg2 asyncpg pgbench)
+suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(psycopg2 pgbench)
+# 4 servers saturate: failing tests keep their connection (held by the traceback) idle in a
+# transaction, and every later test then waits acquire_timeout (30 s) for a server.
+MAX_UPSTREAM=${MAX_UPSTREAM:-20}
 DB=drivers_test
 PY=/usr/bin/python3          # Debian's python: the drivers are Debian's packages
 
@@ -64,29 +71,36 @@ if [ ! -x "$PGSTASH_BIN" ]; then
     log "swift build"; (cd "$root" && timeout 1800 swift build >&2)
 fi
 BASE=$(mktemp -d /tmp/pgstash-drivers-run.XXXXXX); chmod 755 "$BASE"
-PGSTASH_PID=
+PGSTASH_PIDS=()
 cleanup() {
-    [ -n "$PGSTASH_PID" ] && kill "$PGSTASH_PID" 2>/dev/null && wait "$PGSTASH_PID" 2>/dev/null
+    for p in "${PGSTASH_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     "$root/scripts/pg.sh" down "$BASE/pg"
     if [ "${KEEP:-0}" = 1 ]; then log "logs kept in $BASE"; else rm -rf "$BASE"; fi
 }
 trap cleanup EXIT
 PGPASS=secret "$root/scripts/pg.sh" up "$BASE/pg" >/dev/null
 PGPORT_=$(cat "$BASE/pg/port")
-PROXY_PORT=$("$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 export PGPASSWORD=secret
 psql -qX -h 127.0.0.1 -p "$PGPORT_" -U postgres -d postgres -c "CREATE DATABASE $DB" >/dev/null
 # The suites' extensions, created once as the superuser (same for both runs).
 psql -qX -h 127.0.0.1 -p "$PGPORT_" -U postgres -d $DB -c "CREATE EXTENSION hstore" >/dev/null
-"$PGSTASH_BIN" --listen "127.0.0.1:$PROXY_PORT" \
-    --upstream "postgresql://postgres:secret@127.0.0.1:$PGPORT_/$DB" \
-    -c pool.mode=transaction -c pool.max_upstream=4 >"$BASE/pgstash.log" 2>&1 &
-PGSTASH_PID=$!
-for _ in $(seq 100); do
-    psql -qX -h 127.0.0.1 -p "$PROXY_PORT" -U postgres -d $DB -c 'SELECT 1' >/dev/null 2>&1 && break
-    sleep 0.2
-done
-log "postgres 127.0.0.1:$PGPORT_, pgstash 127.0.0.1:$PROXY_PORT (transaction mode, max_upstream=4)"
+free_port() { "$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+start_pgstash() {   # start_pgstash NAME PORT [-c ...]
+    local name=$1 port=$2; shift 2
+    "$PGSTASH_BIN" --listen "127.0.0.1:$port" \
+        --upstream "postgresql://postgres:secret@127.0.0.1:$PGPORT_/$DB" \
+        -c pool.mode=transaction -c pool.max_upstream="$MAX_UPSTREAM" "$@" >"$BASE/$name.log" 2>&1 &
+    PGSTASH_PIDS+=($!)
+    for _ in $(seq 100); do
+        psql -qX -h 127.0.0.1 -p "$port" -U postgres -d $DB -c 'SELECT 1' >/dev/null 2>&1 && return
+        sleep 0.2
+    done
+    log "pgstash $name did not come up"; exit 1
+}
+PROXY_PORT=$(free_port); PINNED_PORT=$(free_port)
+start_pgstash pgstash "$PROXY_PORT"
+start_pgstash pinned "$PINNED_PORT" -c pool.pin_on_session_state=true
+log "postgres 127.0.0.1:$PGPORT_; pgstash 127.0.0.1:$PROXY_PORT and pinned 127.0.0.1:$PINNED_PORT (transaction mode, max_upstream=$MAX_UPSTREAM)"
 
 # --- 3. the suites, direct then through pgstash -----------------------------------------
 PYTEST=("$CACHE/venv/bin/pytest" -p no:cacheprovider -q -rN --timeout="$TEST_TIMEOUT" -o junit_family=xunit1)
@@ -135,8 +149,8 @@ PYEOF
 
 status=0
 for suite in "${suites[@]}"; do
-    for target in direct pgstash; do
-        port=$PGPORT_; [ $target = pgstash ] && port=$PROXY_PORT
+    for target in direct pgstash pinned; do
+        case $target in direct) port=$PGPORT_;; pgstash) port=$PROXY_PORT;; pinned) port=$PINNED_PORT;; esac
         log "$suite via $target (port $port, at most ${SUITE_TIMEOUT}s)"
         start=$(date +%s)
         "run_$suite" "$port" "$BASE/$suite-$target.xml" >"$BASE/$suite-$target.log" 2>&1 || true
@@ -146,7 +160,9 @@ for suite in "${suites[@]}"; do
     cp "$BASE/$suite-"*.xml "$BASE/$suite-"*.log "$CACHE/results/" 2>/dev/null || true
     "$PY" "$here/compare.py" "$suite" "$BASE/$suite-direct.xml" "$BASE/$suite-pgstash.xml" \
         "$here/expected-failures-$suite.txt" || status=1
+    "$PY" "$here/compare.py" "$suite-pinned" "$BASE/$suite-direct.xml" "$BASE/$suite-pinned.xml" \
+        "$here/expected-failures-$suite-pinned.txt" || status=1
 done
-cp "$BASE/pgstash.log" "$CACHE/results/pgstash.log" 2>/dev/null || true
+cp "$BASE/pgstash.log" "$BASE/pinned.log" "$CACHE/results/" 2>/dev/null || true
 log "results (junit xml, logs) copied to $CACHE/results"
 exit $status
