@@ -39,6 +39,8 @@ final class ClientHandler: ConnectionDelegate {
     var out = SessionOutput()
     /// Shutdown asked: close as soon as no transaction is open.
     var closeWhenIdle = false
+    /// Admin console: times for SHOW CLIENTS; the console session of `pgstash` clients.
+    var admin = ClientAdminInfo()
 
     init(id: ClientID, fd: Int32, server: ProxyServer, reject: Bool) throws {
         self.id = id
@@ -74,7 +76,7 @@ final class ClientHandler: ConnectionDelegate {
         case .startup, .rejecting: startupInput()
         case .authenticating: authInput()
         case .awaitingParameters: updateReading()     // read again once logged in
-        case .ready: relayInput()
+        case .ready: if admin.session != nil { adminInput() } else { relayInput() }
         case .closed: c.inbound.clear()
         }
     }

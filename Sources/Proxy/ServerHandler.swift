@@ -195,6 +195,7 @@ final class ServerHandler: ConnectionDelegate {
                 log.warning("upstream server \(id) reported a fatal error")
             }
             if r.forward { toClient.append(c.inbound.readableView.prefix(header.frameLength)) }
+            if header.id == BackendMessageID.readyForQuery.rawValue { pool.readyForQueryRelayed(self, status: body.first ?? 0) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
             state.tracker.drainSynthesized(into: &toClient)
             if r.resumeClient { resume = true }
@@ -202,6 +203,7 @@ final class ServerHandler: ConnectionDelegate {
             if r.release { released = true; break loop }
         }
         client.session = session
+        pool.bytesRelayedToClient(toClient.readableBytes)
         if toClient.readableBytes > 0 { client.sendToClient(toClient) }
         if let failure {
             // The server's settings are not what pgstash thinks: nobody may use it.
@@ -317,7 +319,10 @@ final class ServerHandler: ConnectionDelegate {
 
     // MARK: Used by the client handler
 
-    func send(_ b: ByteBuffer) { conn?.send(b) }
+    func send(_ b: ByteBuffer) {
+        pool.requestSent(self, bytes: b.readableBytes)
+        conn?.send(b)
+    }
     func resumeReading() { conn?.resumeReading() }
     var isOverHighWaterMark: Bool { conn?.isOverHighWaterMark ?? false }
 
