@@ -195,7 +195,7 @@ final class ServerHandler: ConnectionDelegate {
                 log.warning("upstream server \(id) reported a fatal error")
             }
             if r.forward { toClient.append(c.inbound.readableView.prefix(header.frameLength)) }
-            if header.id == BackendMessageID.readyForQuery.rawValue { pool.readyForQueryRelayed(self, status: body.first ?? 0) }
+            if r.forward, header.id == BackendMessageID.readyForQuery.rawValue { pool.readyForQueryRelayed(self, status: body.first ?? 0) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
             state.tracker.drainSynthesized(into: &toClient)
             if r.resumeClient { resume = true }

@@ -5,7 +5,7 @@ public enum AdminShowTarget: String, CaseIterable, Sendable, Equatable {
 
 /// One admin console command, parsed from the text a client sent to the virtual database
 /// `pgstash` (PgBouncer's console grammar: a keyword, an optional argument, an optional `;`).
-public enum AdminCommand: Sendable, Equatable {
+public enum AdminCommand: Sendable, Equatable, CustomStringConvertible {
     case show(AdminShowTarget)
     /// Re-read `proxy.conf`, as SIGHUP does.
     case reload
@@ -20,6 +20,18 @@ public enum AdminCommand: Sendable, Equatable {
     /// A command of the result cache (`SHOW CACHE`, `SHOW QUERIES`, `EXPLAIN CACHE`,
     /// `INVALIDATE`), answered with 0A000 until the cache exists.
     case cacheCommand(String)
+
+    /// The command as it is written (for logs).
+    public var description: String {
+        switch self {
+        case .show(let t): return "SHOW \(t.rawValue.uppercased())"
+        case .pause(let db): return db.map { "PAUSE \($0)" } ?? "PAUSE"
+        case .resume(let db): return db.map { "RESUME \($0)" } ?? "RESUME"
+        case .kill(let db): return "KILL \(db)"
+        case .cacheCommand(let name): return name
+        default: return tag
+        }
+    }
 
     /// The CommandComplete tag (PgBouncer's: `SHOW`, `PAUSE`…).
     public var tag: String {
