@@ -124,13 +124,13 @@ import Testing
             #expect(r.status != 0 && r.stderr.contains("0A000") && r.stderr.contains("not built yet"), "\(command): \(r.stderr)")
         }
         let unknown = try psql(dsn, "SELECT 1", args: ["-X", "-A", "-q", "-v", "VERBOSITY=verbose"])
-        #expect(unknown.stderr.contains("42601") && unknown.stderr.contains("SHOW POOLS"), unknown.stderr)
+        #expect(unknown.stderr.contains("42601") && unknown.stderr.contains("SHOW POOLS"), "\(unknown.stderr)")
         let nosuch = try psql(dsn, "KILL nosuch", args: ["-X", "-A", "-q", "-v", "VERBOSITY=verbose"])
-        #expect(nosuch.stderr.contains("3D000"), nosuch.stderr)
+        #expect(nosuch.stderr.contains("3D000"), "\(nosuch.stderr)")
 
         // KILL drops the app client and holds the database until RESUME.
         let kill = try psql(dsn, "KILL main")
-        #expect(kill.status == 0, kill.stderr)
+        #expect(kill.status == 0, "\(kill.stderr)")
         #expect(app.waitForClose())
         #expect(try psql(dsn, "SHOW DATABASES").stdout.contains("main|127.0.0.1|\(try TestEnvironment.require().pgPort)|postgres|postgres|4|0|0|transaction|0|0|1|0"))
         #expect(try psql(dsn, "RESUME").status == 0)
@@ -138,7 +138,7 @@ import Testing
 
         // SHUTDOWN answers, then the process exits once no transaction is open.
         let shutdown = try psql(dsn, "SHUTDOWN")
-        #expect(shutdown.status == 0, shutdown.stderr)
+        #expect(shutdown.status == 0, "\(shutdown.stderr)")
         let deadline = Date().addingTimeInterval(5)
         while proxy.isRunning && Date() < deadline { usleep(20_000) }
         #expect(!proxy.isRunning)
