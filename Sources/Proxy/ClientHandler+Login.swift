@@ -90,6 +90,7 @@ extension ClientHandler {
 
     /// Authentication succeeded: find (or create) the pool, then wait for its parameters.
     func authenticated() {
+        if databaseName == AdminConsole.databaseName { return adminAuthenticated() }
         guard let pool = server.pool(database: databaseName, user: user) else {
             let known = server.config.databases.keys.sorted().joined(separator: ", ")
             return fatal("3D000", "database \"\(databaseName)\" does not exist in pgstash",

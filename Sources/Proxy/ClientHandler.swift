@@ -42,6 +42,8 @@ final class ClientHandler: ConnectionDelegate {
     /// Notifications held while the client is in a transaction (or not reading).
     var pendingNotifications = ByteBuffer()
     var pendingNotificationCount = 0
+    /// Admin console: times for SHOW CLIENTS; the console session of `pgstash` clients.
+    var admin = ClientAdminInfo()
 
     init(id: ClientID, fd: Int32, server: ProxyServer, reject: Bool) throws {
         self.id = id
@@ -77,7 +79,7 @@ final class ClientHandler: ConnectionDelegate {
         case .startup, .rejecting: startupInput()
         case .authenticating: authInput()
         case .awaitingParameters: updateReading()     // read again once logged in
-        case .ready: relayInput()
+        case .ready: if admin.session != nil { adminInput() } else { relayInput() }
         case .closed: c.inbound.clear()
         }
     }

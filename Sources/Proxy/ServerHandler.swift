@@ -198,6 +198,7 @@ final class ServerHandler: ConnectionDelegate {
                 log.warning("upstream server \(id) reported a fatal error")
             }
             if r.forward { toClient.append(c.inbound.readableView.prefix(header.frameLength)) }
+            if r.forward, header.id == BackendMessageID.readyForQuery.rawValue { pool.readyForQueryRelayed(self, status: body.first ?? 0) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
             state.tracker.drainSynthesized(into: &toClient)
             if r.resumeClient { resume = true }
@@ -208,6 +209,7 @@ final class ServerHandler: ConnectionDelegate {
             if r.release { released = true; break loop }
         }
         client.session = session
+        pool.bytesRelayedToClient(toClient.readableBytes)
         if toClient.readableBytes > 0 { client.sendToClient(toClient) }
         if !listens.isEmpty { pool.listensChanged(client, listens) }
         if unpinned { pool.pinnedClients -= 1 }
@@ -326,7 +328,10 @@ final class ServerHandler: ConnectionDelegate {
 
     // MARK: Used by the client handler
 
-    func send(_ b: ByteBuffer) { conn?.send(b) }
+    func send(_ b: ByteBuffer) {
+        pool.requestSent(self, bytes: b.readableBytes)
+        conn?.send(b)
+    }
     func resumeReading() { conn?.resumeReading() }
     var isOverHighWaterMark: Bool { conn?.isOverHighWaterMark ?? false }
 
