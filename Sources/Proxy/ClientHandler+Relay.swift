@@ -20,11 +20,12 @@ extension ClientHandler {
     func relayInput() {
         guard case .ready = phase, session != nil else { return }
         defer { flushOutput() }
+        let maxMessageSize = config.listen.maxMessageSize
         // Stops while the client's answers are backed up: it resumes when they drain.
         while !conn.isOverHighWaterMark {
             let header: FrameHeader
             do {
-                guard let h = try Framing.peekHeader(conn.inbound, maxBodyLength: config.listen.maxMessageSize) else { break }
+                guard let h = try Framing.peekHeader(conn.inbound, maxBodyLength: maxMessageSize) else { break }
                 header = h
             } catch let e as WireDecodingError {
                 if case .messageTooLarge = e.reason {
@@ -38,7 +39,7 @@ extension ClientHandler {
             }
             guard let s = leased else {
                 if id == .terminate { return close(error: nil) }
-                let n = session!.inputWithoutServer(conn.inbound.readableView, maxMessageSize: config.listen.maxMessageSize,
+                let n = session!.inputWithoutServer(conn.inbound.readableView, maxMessageSize: maxMessageSize,
                                                     names: &server.statementNames, out: &out)
                 if n > 0 {
                     conn.inbound.moveReaderIndex(forwardBy: n)

@@ -148,11 +148,11 @@ final class ServerHandler: ConnectionDelegate {
     /// Splits what the server sent into frames and runs each through the client's session
     /// machine; big DataRow and CopyData messages stream through without being buffered whole.
     private func relayInput(_ c: Connection) {
-        guard let client, var session = client.session else {
+        guard let client, client.session != nil else {
             return resetting ? resetInput(c) : (state.draining ? drainInput(c) : idleInput(c))
         }
-        client.session = nil        // the machine is borrowed for the loop (no copy-on-write)
-        defer { client.session = session }
+        // The machine is moved out for the loop and moved back (no copy, no copy-on-write).
+        var session = client.session.take()!
         toClient.clear()
         var released = false
         loop: while c.inbound.readableBytes > 0 {
@@ -168,7 +168,7 @@ final class ServerHandler: ConnectionDelegate {
                 guard let h = try Framing.peekHeader(c.inbound, maxBodyLength: Int(Int32.max) - 4) else { break }
                 header = h
             } catch {
-                client.session = session
+                client.session = consume session
                 return fail(sqlState: "08P01", "upstream server sent a malformed message: \(error)")
             }
             if c.inbound.readableBytes < header.frameLength {
@@ -196,8 +196,8 @@ final class ServerHandler: ConnectionDelegate {
             state.tracker.drainSynthesized(into: &toClient)
             if r.release { released = true; break loop }
         }
+        client.session = consume session
         if toClient.readableBytes > 0 { client.sendToClient(toClient) }
-        client.session = session
         if released {
             client.releaseServer()
             // Bytes left over belong to no one: a healthy idle server sends nothing.
