@@ -20,7 +20,8 @@ extension ClientHandler {
     func relayInput() {
         guard case .ready = phase, session != nil else { return }
         defer { flushOutput() }
-        let maxMessageSize = config.listen.maxMessageSize
+        let proxy = server          // one strong reference, not an unowned load per message
+        let maxMessageSize = proxy.config.listen.maxMessageSize
         // Stops while the client's answers are backed up: it resumes when they drain.
         while !conn.isOverHighWaterMark {
             let header: FrameHeader
@@ -40,7 +41,7 @@ extension ClientHandler {
             guard let s = leased else {
                 if id == .terminate { return close(error: nil) }
                 let n = session!.inputWithoutServer(conn.inbound.readableView, maxMessageSize: maxMessageSize,
-                                                    names: &server.statementNames, out: &out)
+                                                    names: &proxy.statementNames, out: &out)
                 if n > 0 {
                     conn.inbound.moveReaderIndex(forwardBy: n)
                     continue
@@ -59,7 +60,7 @@ extension ClientHandler {
             let view = conn.inbound.readableView
             let result = session!.messageReceived(id, body: view[bodyStart..<(bodyStart + header.bodyLength)],
                                                   frame: view[conn.inbound.readerIndex..<(bodyStart + header.bodyLength)],
-                                                  server: &s.state, names: &server.statementNames, out: &out)
+                                                  server: &s.state, names: &proxy.statementNames, out: &out)
             switch result {
             case .consumed:
                 conn.inbound.moveReaderIndex(forwardBy: header.frameLength)

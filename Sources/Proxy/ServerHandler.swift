@@ -153,6 +153,7 @@ final class ServerHandler: ConnectionDelegate {
         }
         // The machine is moved out for the loop and moved back (no copy, no copy-on-write).
         var session = client.session.take()!
+        let proxy = pool.server     // one strong reference, not two unowned loads per message
         toClient.clear()
         var released = false
         loop: while c.inbound.readableBytes > 0 {
@@ -176,14 +177,14 @@ final class ServerHandler: ConnectionDelegate {
                 let streamable = header.id == BackendMessageID.dataRow.rawValue || header.id == BackendMessageID.copyData.rawValue
                 guard streamable && header.frameLength > 256 * 1024 else { break }
                 passthroughForward = session.backendMessageReceived(header.id, body: [], server: &state,
-                                                                    names: &pool.server.statementNames, toClient: &toClient).forward
+                                                                    names: &proxy.statementNames, toClient: &toClient).forward
                 passthroughRemaining = header.frameLength
                 continue
             }
             let bodyStart = c.inbound.readerIndex + 5
             let body = c.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
             let r = session.backendMessageReceived(header.id, body: body, server: &state,
-                                                   names: &pool.server.statementNames, toClient: &toClient)
+                                                   names: &proxy.statementNames, toClient: &toClient)
             if header.id == BackendMessageID.parameterStatus.rawValue,
                case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: header.id, body: body) {
                 parameters[name] = value
