@@ -21,11 +21,13 @@ extension ClientHandler {
         guard case .ready = phase, session != nil, let pool else { return }
         session!.configuration.pinningAvailable = pool.pinnedClients < pool.config.effectiveMaxPinned
         defer { flushOutput() }
+        let proxy = server          // one strong reference, not an unowned load per message
+        let maxMessageSize = proxy.config.listen.maxMessageSize
         // Stops while the client's answers are backed up: it resumes when they drain.
         while !conn.isOverHighWaterMark {
             let header: FrameHeader
             do {
-                guard let h = try Framing.peekHeader(conn.inbound, maxBodyLength: config.listen.maxMessageSize) else { break }
+                guard let h = try Framing.peekHeader(conn.inbound, maxBodyLength: maxMessageSize) else { break }
                 header = h
             } catch let e as WireDecodingError {
                 if case .messageTooLarge = e.reason {
@@ -39,8 +41,8 @@ extension ClientHandler {
             }
             guard let s = leased else {
                 if id == .terminate { return close(error: nil) }
-                let n = session!.inputWithoutServer(conn.inbound.readableView, maxMessageSize: config.listen.maxMessageSize,
-                                                    names: &server.statementNames, out: &out)
+                let n = session!.inputWithoutServer(conn.inbound.readableView, maxMessageSize: maxMessageSize,
+                                                    names: &proxy.statementNames, out: &out)
                 if n > 0 {
                     conn.inbound.moveReaderIndex(forwardBy: n)
                     continue
@@ -59,7 +61,7 @@ extension ClientHandler {
             let view = conn.inbound.readableView
             let result = session!.messageReceived(id, body: view[bodyStart..<(bodyStart + header.bodyLength)],
                                                   frame: view[conn.inbound.readerIndex..<(bodyStart + header.bodyLength)],
-                                                  server: &s.state, names: &server.statementNames, out: &out)
+                                                  server: &s.state, names: &proxy.statementNames, out: &out)
             switch result {
             case .consumed:
                 conn.inbound.moveReaderIndex(forwardBy: header.frameLength)

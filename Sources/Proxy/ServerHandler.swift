@@ -148,12 +148,13 @@ final class ServerHandler: ConnectionDelegate {
     /// Splits what the server sent into frames and runs each through the client's session
     /// machine; big DataRow and CopyData messages stream through without being buffered whole.
     private func relayInput(_ c: Connection) {
-        guard let client, var session = client.session else {
+        guard let client, client.session != nil else {
             return resetting ? resetInput(c) : (state.draining ? drainInput(c) : idleInput(c))
         }
-        // The machine is borrowed for the loop (no copy-on-write) and given back before
-        // anything that may run the client's own input (which uses it).
-        client.session = nil
+        // The machine is moved out for the loop (no copy, no copy-on-write) and moved back
+        // before anything that may run the client's own input (which uses it).
+        var session = client.session.take()!
+        let proxy = pool.server     // one strong reference, not two unowned loads per message
         toClient.clear()
         var released = false
         var resume = false
@@ -174,7 +175,7 @@ final class ServerHandler: ConnectionDelegate {
                 guard let h = try Framing.peekHeader(c.inbound, maxBodyLength: Int(Int32.max) - 4) else { break }
                 header = h
             } catch {
-                client.session = session
+                client.session = consume session
                 return fail(sqlState: "08P01", "upstream server sent a malformed message: \(error)")
             }
             if c.inbound.readableBytes < header.frameLength {
@@ -182,14 +183,14 @@ final class ServerHandler: ConnectionDelegate {
                 let streamable = header.id == BackendMessageID.dataRow.rawValue || header.id == BackendMessageID.copyData.rawValue
                 guard streamable && header.frameLength > 256 * 1024 else { break }
                 passthroughForward = session.backendMessageReceived(header.id, body: [], server: &state,
-                                                                    names: &pool.server.statementNames, toClient: &toClient).forward
+                                                                    names: &proxy.statementNames, toClient: &toClient).forward
                 passthroughRemaining = header.frameLength
                 continue
             }
             let bodyStart = c.inbound.readerIndex + 5
             let body = c.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
             let r = session.backendMessageReceived(header.id, body: body, server: &state,
-                                                   names: &pool.server.statementNames, toClient: &toClient)
+                                                   names: &proxy.statementNames, toClient: &toClient)
             if header.id == BackendMessageID.parameterStatus.rawValue,
                case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: header.id, body: body) {
                 parameters[name] = value
@@ -208,7 +209,7 @@ final class ServerHandler: ConnectionDelegate {
             if let f = r.failure { failure = f; break loop }
             if r.release { released = true; break loop }
         }
-        client.session = session
+        client.session = consume session
         pool.bytesRelayedToClient(toClient.readableBytes)
         if toClient.readableBytes > 0 { client.sendToClient(toClient) }
         if !listens.isEmpty { pool.listensChanged(client, listens) }
