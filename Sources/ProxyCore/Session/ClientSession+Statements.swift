@@ -15,7 +15,11 @@ extension ClientSession {
         statementEffects[name] = nil
         var sent = frame
         var replacedQuery: String?
-        if SessionGate.mayChangeSession(Array(query.utf8)[...]) {
+        var mayChange = false
+        if let nameEnd = body.firstIndex(of: 0), let queryEnd = body[(nameEnd + 1)...].firstIndex(of: 0) {
+            mayChange = SessionGate.mayChangeSession(body[(nameEnd + 1)..<queryEnd])
+        }
+        if mayChange {
             let analysed = analyze(query)
             if let feature = admitSessionState(analysed, server: &server, out: &out) {
                 if name.isEmpty { unnamed = nil }     // a failed Parse "" leaves no unnamed statement

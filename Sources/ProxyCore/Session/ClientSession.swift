@@ -194,7 +194,8 @@ public struct ClientSession {
                   !parses.contains(where: { $0.name == name }) else { return 0 }
             // Statements that may touch session state take the ordinary path (analysis,
             // effects, refusals).
-            guard !SessionGate.mayChangeSession(Array(query.utf8)[...]) else { return 0 }
+            var gateBytes = query
+            guard !gateBytes.withUTF8({ SessionGate.mayChangeSession(UnsafeRawBufferPointer($0)) }) else { return 0 }
             let key = StatementKey(query: query, parameterTypes: types)
             guard names.knownServerName(for: key) != nil else { return 0 }
             parses.append((name, key))

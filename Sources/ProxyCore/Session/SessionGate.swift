@@ -63,9 +63,8 @@ public enum SessionGate {
                     let start = i
                     while i < n && isWordPart(p[i]) { i += 1 }
                     if i - start <= 10 {
-                        let word = lowercased(p, start..<i)
-                        if atStatementStart && leading.contains(word) { return true }
-                        if anywhere.contains(word) { return true }
+                        if atStatementStart && matches(p, start..<i, leadingWords) { return true }
+                        if matches(p, start..<i, anywhereWords) { return true }
                     }
                     if i - start >= 8 && contains(p, start..<i, "advisory") { return true }
                     if i - start >= 7 && hasPrefix(p, start..<i, "pg_temp") { return true }
@@ -78,16 +77,31 @@ public enum SessionGate {
         return false
     }
 
+    /// The word lists as bytes, compared without building a String per word (the gate runs on
+    /// every Query and Parse).
+    static let leadingWords: [[UInt8]] = leading.map { Array($0.utf8) }
+    static let anywhereWords: [[UInt8]] = anywhere.map { Array($0.utf8) }
+
+    static func matches(_ p: UnsafeRawBufferPointer, _ r: Range<Int>, _ words: [[UInt8]]) -> Bool {
+        let n = r.count
+        next: for w in words where w.count == n {
+            var j = 0
+            while j < n {
+                let c = p[r.lowerBound + j]
+                if (c >= 0x41 && c <= 0x5a ? c | 0x20 : c) != w[j] { continue next }
+                j += 1
+            }
+            return true
+        }
+        return false
+    }
+
     static func isWordStart(_ c: UInt8) -> Bool {
         (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") || c == UInt8(ascii: "_") || c >= 0x80
     }
 
     static func isWordPart(_ c: UInt8) -> Bool {
         isWordStart(c) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "$")
-    }
-
-    static func lowercased(_ p: UnsafeRawBufferPointer, _ r: Range<Int>) -> String {
-        String(decoding: p[r].map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
     static func hasPrefix(_ p: UnsafeRawBufferPointer, _ r: Range<Int>, _ prefix: StaticString) -> Bool {
