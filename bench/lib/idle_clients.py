@@ -73,6 +73,9 @@ def error_text(body):
     return "%s %s: %s" % (fields.get(b"S", "ERROR"), fields.get(b"C", "?"), fields.get(b"M", ""))
 
 
+_SALTED = {}
+
+
 def scram_login(sock, user, password, mechs):
     if "SCRAM-SHA-256" not in mechs:
         raise PgError("server offers SASL %s, not SCRAM-SHA-256" % mechs)
@@ -92,7 +95,10 @@ def scram_login(sock, user, password, mechs):
     if not attrs["r"].startswith(nonce):
         raise PgError("server nonce does not extend the client's")
     salt, iters = base64.b64decode(attrs["s"]), int(attrs["i"])
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iters)
+    key = (password, salt, iters)
+    if key not in _SALTED:      # a proxy with a stored verifier sends the same salt every time
+        _SALTED[key] = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iters)
+    salted = _SALTED[key]
     client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
     stored_key = hashlib.sha256(client_key).digest()
     final_wo_proof = "c=biws,r=" + attrs["r"]
