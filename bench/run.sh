@@ -4,6 +4,9 @@
 #   bench/run.sh --quick              every workload once, 3 s runs; 256 clients: mix only (make bench-quick)
 #   bench/run.sh --full               every workload, 3 rounds, + scenarios   (make bench)
 #   bench/run.sh --scenario NAME      select-only-session | select-only-prepared
+#   bench/run.sh --pooling [--quick]  transaction pooling: pgbench -S at 8/64/256 clients, simple and
+#                                     extended, 3 rounds × 10 s (quick: 2 × 5 s); then RSS per idle
+#                                     client (900 held); writes bench/results/pooling-latest.md
 #
 # Starts a throwaway PostgreSQL 15 and Redis (scripts/pg.sh, scripts/redis.sh) under
 # $BENCH_DIR (default /tmp/pgstash-bench), loads the seed plan's data once (kept between runs),
@@ -15,7 +18,7 @@
 # (default: Redis and metrics ports of this run), POOL_SIZE (20), DURATION, ROUNDS, BUDGET,
 # HANG_MARGIN, TARGETS (e.g. "direct pgbouncer"), WORKLOADS (e.g. "mix search"),
 # WIDE_WORKLOADS (those also run at 256 clients), CLIENTS (e.g. "8 64"), MODES (e.g. "prepared"),
-# SCENARIOS.
+# SCENARIOS; for --pooling also IDLE_CLIENTS (900), DIRECT_MAX_CLIENTS (64).
 set -euo pipefail
 {   # the whole script is one block, so editing this file cannot disturb a run in progress
 
@@ -34,12 +37,14 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 
 # Any of these set by the caller narrows the run: its report goes to $BENCH_DIR/run/partial.md.
 NARROWED=${WORKLOADS:-}${MODES:-}${CLIENTS:-}${TARGETS:-}${DURATION:-}${ROUNDS:-}
-MODE=""; SCENARIO=""
+CLIENTS_SET=${CLIENTS:-}; MODES_SET=${MODES:-}; TARGETS_SET=${TARGETS:-}   # --pooling: a narrowed matrix
+MODE=""; SCENARIO=""; QUICK=0
 while [ $# -gt 0 ]; do
     case "$1" in
-        --quick) MODE=quick ;;
+        --quick) QUICK=1; [ "$MODE" = pooling ] || MODE=quick ;;
         --full) MODE=full ;;
         --scenario) MODE=scenario; SCENARIO=${2:?--scenario NAME}; shift ;;
+        --pooling) MODE=pooling ;;
         -h|--help) usage 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; usage 2 ;;
     esac
@@ -54,6 +59,10 @@ case "$MODE" in
         case "$SCENARIO" in select-only-session|select-only-prepared) ;;
             *) echo "run.sh: unknown scenario $SCENARIO (select-only-session, select-only-prepared)" >&2; exit 2 ;; esac
         DURATION=${DURATION:-10}; ROUNDS=${ROUNDS:-3}; SCENARIOS=$SCENARIO ;;
+    pooling)
+        if [ "$QUICK" = 1 ]; then DURATION=${DURATION:-5}; ROUNDS=${ROUNDS:-2}
+        else DURATION=${DURATION:-10}; ROUNDS=${ROUNDS:-3}; fi
+        SCENARIOS=pooling; MODES=${MODES:-"simple extended"} ;;
 esac
 # Runs that would end past BUDGET seconds are skipped and reported as such (0: no budget);
 # it keeps --quick under 10 minutes whatever the proxies do.
@@ -64,7 +73,9 @@ WIDE_WORKLOADS=${WIDE_WORKLOADS:-$WORKLOADS}
 MODES=${MODES:-"simple prepared"}
 CLIENTS=${CLIENTS:-"8 64 256"}
 TARGETS=${TARGETS:-"direct pgstash pgbouncer"}
-[ "$MODE" = scenario ] && WORKLOADS=""
+case "$MODE" in scenario|pooling) WORKLOADS="" ;; esac
+IDLE_CLIENTS=${IDLE_CLIENTS:-900}
+DIRECT_MAX_CLIENTS=${DIRECT_MAX_CLIENTS:-64}   # PostgreSQL has max_connections 300
 # A run still going this many seconds after its -T is killed and reported as hung (PgBouncer
 # with -M prepared in transaction mode can leave every client waiting for a server). Slow
 # workloads at 256 clients legitimately need a while to finish their last transactions.
@@ -315,7 +326,7 @@ workload_args() {
 
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 
-meta MODE "$MODE"; meta DURATION "$DURATION"; meta ROUNDS "$ROUNDS"; meta POOL_SIZE "$POOL_SIZE"
+meta MODE "$MODE"; meta DURATION "$DURATION"; meta ROUNDS "$ROUNDS"; meta POOL_SIZE "$POOL_SIZE"; meta QUICK "$QUICK"
 meta STARTED "$(date -u '+%Y-%m-%d %H:%M UTC')"; meta HOST "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 meta PG_VERSION "$(q -d postgres -c 'SHOW server_version')"
 meta PGBOUNCER_VERSION "$(pgbouncer --version 2>/dev/null | head -1 || echo none)"
@@ -379,8 +390,68 @@ for s in $SCENARIOS; do
     esac
 done
 
+# ---------------------------------------------------------------- --pooling
+# Transaction pooling, pgstash against PgBouncer, same pool size: pgbench -S over the whole
+# matrix, interleaved at two levels — the outer loop is the round, so every round sweeps every
+# cell (a burst of noise lands on one round of many cells, not on all rounds of one), and within
+# a cell the targets run back to back, the first of them rotating each round.
+if [ "$MODE" = pooling ]; then
+    # 900 idle clients, the pgbench clients and the pools: file descriptors for all of them.
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+    log "pooling: fd limit $(ulimit -n); pgbench -S, $ROUNDS round(s) × $DURATION s, clients $CLIENTS, -M $MODES, pool $POOL_SIZE"
+    has_target pgstash && start_pgstash pgstash pgbench transaction
+    has_target pgbouncer && start_pgbouncer pgbouncer transaction pgbench
+    meta STATUS_pgstash "${STATUS[pgstash]:-not run}"; meta STATUS_pgbouncer "${STATUS[pgbouncer]:-not run}"
+    meta IDLE_CLIENTS "$IDLE_CLIENTS"; meta DIRECT_MAX_CLIENTS "$DIRECT_MAX_CLIENTS"
+    for r in $(seq "$ROUNDS"); do
+        log "pooling: round $r of $ROUNDS"
+        for c in $CLIENTS; do
+            for m in $MODES; do
+                ts=()
+                for t in direct pgstash pgbouncer; do
+                    has_target "$t" || continue
+                    [ "$t" = direct ] && [ "$c" -gt "$DIRECT_MAX_CLIENTS" ] && continue
+                    ts+=("$t")
+                done
+                n=${#ts[@]}
+                for i in $(seq 0 $((n - 1))); do
+                    run_one "${ts[$(( (i + r + c / 8) % n ))]}" pgbench pooling "pooling/$m/$c" "$m" "$c" "$r" -- -S
+                done
+            done
+        done
+    done
+    meta STATUS_END_pgstash "${STATUS[pgstash]:-not run}"; meta STATUS_END_pgbouncer "${STATUS[pgbouncer]:-not run}"
+    stop_target pgstash 2>/dev/null || true; stop_target pgbouncer 2>/dev/null || true
+
+    # RSS per idle client: fresh proxies (memory freed after 256 busy clients would otherwise be
+    # reused and hide the cost), one at a time, IDLE_CLIENTS logged-in clients held by
+    # lib/idle_clients.py while it reads the proxy's VmRSS before and after.
+    idle_error() { "$PY" -c 'import json, sys; print(json.dumps({"label": sys.argv[1], "error": sys.argv[2]}))' "$1" "$2" > "$RUN/idle-$1.json"; }
+    for t in pgstash pgbouncer; do
+        has_target "$t" || continue
+        name=${t}_idle
+        if [ "$t" = pgstash ]; then start_pgstash "$name" pgbench transaction
+        else start_pgbouncer "$name" transaction pgbench; fi
+        meta "STATUS_$name" "${STATUS[$name]}"
+        if [ "${STATUS[$name]}" = ok ]; then
+            log "pooling: $IDLE_CLIENTS idle clients on $t (pid ${PID[$name]})"
+            timeout 600 "$PY" "$HERE/lib/idle_clients.py" --port "${PORT[$name]}" --pid "${PID[$name]}" \
+                --user postgres --password "$PGPASS" --db pgbench --n "$IDLE_CLIENTS" --label "$t" \
+                --json "$RUN/idle-$t.json" || log "pooling: idle clients on $t: exit status $?"
+            if ! kill -0 "${PID[$name]}" 2>/dev/null; then
+                idle_error "$t" "exited: $(why_exited "${LOGF[$name]}")"
+            fi
+        else
+            idle_error "$t" "${STATUS[$name]}"
+        fi
+        stop_target "$name"
+    done
+fi
+
 # ---------------------------------------------------------------- micro-benchmarks, report
-if [ -x "$MICRO_BIN" ]; then
+if [ "$MODE" = pooling ]; then
+    : # not part of this comparison
+elif [ -x "$MICRO_BIN" ]; then
     log "micro-benchmarks: $MICRO_BIN"
     timeout 300 "$MICRO_BIN" > "$RUN/micro.txt" 2>&1 || echo "(pgstash-bench exited with status $?)" >> "$RUN/micro.txt"
 else
@@ -390,6 +461,13 @@ meta TOTAL_SECONDS "$(( $(date +%s) - T0 ))"
 mkdir -p "$HERE/results"
 out_md=$HERE/results/latest.md; out_png=$HERE/results/latest.png; docs=(--docs "$ROOT/docs/benchmarks.md")
 # A partial run (a scenario alone, or a narrowed matrix) does not replace the published figures.
+if [ "$MODE" = pooling ]; then
+    out_md=$HERE/results/pooling-latest.md
+    [ -n "${CLIENTS_SET}${MODES_SET}${TARGETS_SET}" ] && out_md=$RUN/pooling-partial.md
+    "$PY" "$HERE/lib/report.py" pooling --run "$RUN" --md "$out_md"
+    log "done in $(( $(date +%s) - T0 )) s: $out_md"
+    exit 0
+fi
 if [ "$MODE" = scenario ]; then
     out_md=$HERE/results/$SCENARIO.md; out_png=$HERE/results/$SCENARIO.png; docs=()
 elif [ -n "$NARROWED" ]; then

@@ -8,6 +8,9 @@
   report.py report --run DIR --md OUT.md --png OUT.png
       aggregates the rounds of every cell (TPS: mean over rounds; p50/p99: over all the
       transactions of all rounds; peak RSS: max VmHWM) and writes the Markdown table and chart.
+  report.py pooling --run DIR --md OUT.md
+      the --pooling report: pgbench -S per client count and -M mode, pgstash ÷ PgBouncer per
+      cell, and the RSS per idle client from DIR/idle-*.json (lib/idle_clients.py).
 """
 import argparse
 import array
@@ -490,6 +493,110 @@ def cmd_report(a):
     print(text)
 
 
+def spread(a):
+    """min–max of the per-round TPS, to show the noise beside the mean."""
+    if len(a.tps) < 2:
+        return ""
+    return " (%s–%s)" % (fmt_tps(min(a.tps)), fmt_tps(max(a.tps)))
+
+
+def cmd_pooling(a):
+    meta = load_meta(os.path.join(a.run, "meta.env"))
+    cells = aggregate(os.path.join(a.run, "runs.jsonl"))
+    notes = []
+    pool = meta.get("POOL_SIZE", "?")
+    md = ["# pgstash benchmark — transaction pooling against PgBouncer", "",
+          "Produced by `bench/run.sh --pooling%s` (see [docs/benchmarks.md](../../docs/benchmarks.md)). "
+          "Do not edit by hand. Figures are printed, never asserted." % (
+              " --quick" if meta.get("QUICK") == "1" else ""), "",
+          "- started %s on %s — a shared, noisy machine: pgbench, PostgreSQL and the proxy share the "
+          "same cores with other work" % (meta.get("STARTED", "?"), meta.get("HOST", "?")),
+          "- PostgreSQL %s, %s, pgstash %s (commit %s)" % (
+              meta.get("PG_VERSION", "?"), meta.get("PGBOUNCER_VERSION", "?"),
+              re.sub(r"^pgstash\s+", "", meta.get("PGSTASH_VERSION", "?")), meta.get("PGSTASH_COMMIT", "?")),
+          "- `pgbench -S -j 2 -T %s` (database `pgbench`, scale 10), %s round(s) per cell; every round "
+          "sweeps the whole matrix, the targets of a cell run back to back in an order that rotates; "
+          "both proxies in **transaction** mode with an upstream pool of %s; direct PostgreSQL up to "
+          "%s clients for reference" % (meta.get("DURATION", "?"), meta.get("ROUNDS", "?"), pool,
+                                        meta.get("DIRECT_MAX_CLIENTS", "?")),
+          "- TPS: mean over rounds (min–max of the rounds in brackets); p50 / p99: over every "
+          "transaction of every round, ms; peak RSS: the proxy's VmHWM during the cell",
+          "- whole run: %s s" % meta.get("TOTAL_SECONDS", "?"), ""]
+    for key, label in (("STATUS_pgstash", "pgstash"), ("STATUS_pgbouncer", "PgBouncer")):
+        v, end = meta.get(key), meta.get(key.replace("STATUS_", "STATUS_END_"))
+        if v and v not in ("ok", "not run"):
+            md.append("**%s: %s**  " % (label, v))
+        elif end and end not in ("ok", "not run"):
+            md.append("**%s: %s**  " % (label, end))
+    md += ["", "## `pgbench -S`, transaction pooling, pool %s" % pool, "",
+           "| clients | -M | direct TPS | direct p50 / p99 | pgstash TPS | pgstash p50 / p99 | pgstash peak RSS "
+           "| PgBouncer TPS | PgBouncer p50 / p99 | PgBouncer peak RSS | **pgstash ÷ PgBouncer** |",
+           "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    order = sorted((k for k, c in cells.items() if c["label"] == "pooling"),
+                   key=lambda k: (cells[k]["clients"], cells[k]["mode"] != "simple", cells[k]["mode"]))
+    ratios = []
+    for k in order:
+        c = cells[k]
+        t = c["targets"]
+        row = [str(c["clients"]), c["mode"]]
+        for name, rss in (("direct", False), ("pgstash", True), ("pgbouncer", True)):
+            ag = t.get(name)
+            if ag is None:
+                row += ["–", "–"] + (["–"] if rss else [])
+                continue
+            cols = cols_for(ag, notes, with_ratio=False, with_rss=rss)
+            if ag.usable:
+                cols[0] += spread(ag)
+            row += cols
+        ps, pb = t.get("pgstash"), t.get("pgbouncer")
+        if ps and pb and ps.usable and pb.usable and not ps.aborted and not pb.aborted:
+            r = ps.mean_tps / pb.mean_tps
+            ratios.append((c["clients"], c["mode"], r))
+            row.append("**%.2f×**" % r)
+        else:
+            row.append("–")
+        md.append("| " + " | ".join(row) + " |")
+    if ratios:
+        lo = min(ratios, key=lambda x: x[2])
+        md += ["", "pgstash ÷ PgBouncer ranges from %.2f× (%d clients, -M %s) to %.2f×; the target is ≥ 1.00× "
+               "in every cell (%d of %d cells at or above it in this run)." % (
+                   lo[2], lo[0], lo[1], max(r for _, _, r in ratios),
+                   sum(1 for _, _, r in ratios if r >= 1.0), len(ratios))]
+    md += ["", "## RSS per idle client", "",
+           "%s logged-in clients (`bench/lib/idle_clients.py`: startup, SCRAM-SHA-256, ReadyForQuery, then "
+           "nothing) held on a freshly started proxy after one warm-up login; VmRSS from /proc/PID/status "
+           "2 s before the first and 2 s after the last; per client = (after − before) ÷ clients held." % (
+               meta.get("IDLE_CLIENTS", "?")), "",
+           "| proxy | clients held | failed | logins took | VmRSS before | VmRSS after | **per idle client** |",
+           "|---|--:|--:|--:|--:|--:|--:|"]
+    for t, label in (("pgstash", "pgstash"), ("pgbouncer", "PgBouncer")):
+        f = os.path.join(a.run, "idle-%s.json" % t)
+        if not os.path.exists(f):
+            md.append("| %s | not run | | | | | |" % label)
+            continue
+        r = json.load(open(f))
+        err = r.get("error") or r.get("first_error")
+        mark = ""
+        if err:
+            if err not in notes:
+                notes.append(err)
+            mark = " [%d]" % (notes.index(err) + 1)
+        kb = lambda v: "–" if v is None else "%.1f MB" % (v / 1024.0)
+        per = "**%.2f kB**" % r["per_client_kb"] if r.get("per_client_kb") is not None else "–"
+        md.append("| %s%s | %s | %s | %s | %s | %s | %s |" % (
+            label, mark, r.get("held", "–"), r.get("failed", "–"),
+            ("%.1f s" % r["login_seconds"]) if "login_seconds" in r else "–",
+            kb(r.get("before_kb")), kb(r.get("after_kb")), per))
+    md += ["", "Target, for context: ≤ 4 kB per idle client for pgstash (PgBouncer: about 0.8 kB)."]
+    if notes:
+        md += ["", "### Notes", ""] + ["%d. %s" % (i + 1, n.replace("|", "\\|")) for i, n in enumerate(notes)]
+    text = "\n".join(md) + "\n"
+    with open(a.md, "w") as fh:
+        fh.write(text)
+    print()
+    print(text)
+
+
 BEGIN, END = "<!-- latest-results:begin -->", "<!-- latest-results:end -->"
 
 
@@ -541,8 +648,11 @@ def main():
     g.add_argument("--md", required=True)
     g.add_argument("--png", required=True)
     g.add_argument("--docs", help="docs/benchmarks.md: replace its latest-results block")
+    g = sub.add_parser("pooling")
+    g.add_argument("--run", required=True)
+    g.add_argument("--md", required=True)
     a = p.parse_args()
-    {"record": cmd_record, "report": cmd_report}[a.cmd](a)
+    {"record": cmd_record, "report": cmd_report, "pooling": cmd_pooling}[a.cmd](a)
 
 
 if __name__ == "__main__":
