@@ -96,15 +96,7 @@ extension ClientSession {
     /// messages up to Sync. The error comes back in its place in the response stream.
     mutating func raiseError(_ sqlState: String, _ message: String, hint: String? = nil,
                              server: inout ServerConnection, out: inout SessionOutput) {
-        let sql = Self.raiseSQL(sqlState, message, hint: hint)
-        FrontendMessage.parse(name: "", query: sql, parameterTypes: []).encode(into: &out.toServer)
-        server.tracker.requestSent(.parse, forward: false)
-        FrontendMessage.bind(.init(portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: []))
-            .encode(into: &out.toServer)
-        server.tracker.requestSent(.bind, forward: false)
-        FrontendMessage.execute(portal: "", maxRows: 0).encode(into: &out.toServer)
-        server.tracker.requestSent(.execute, forward: false, ref: nil, effects: [.raisedError])
-        server.unnamedOwner = nil
+        inject(Self.raiseSQL(sqlState, message, hint: hint), marker: .raisedError, server: &server, out: &out)
         skippingToSync = true
     }
 

@@ -223,15 +223,16 @@ extension ClientSession {
         server.sqlPrepared[name] = text
     }
 
-    /// Runs `sql` on the server through the unnamed statement, answers dropped.
-    mutating func inject(_ sql: String, server: inout ServerConnection, out: inout SessionOutput) {
+    /// Runs `sql` on the server through the unnamed statement, answers dropped (an error is
+    /// the client's to see; `marker` tags pgstash's own raised errors).
+    mutating func inject(_ sql: String, marker: SessionEffect? = nil, server: inout ServerConnection, out: inout SessionOutput) {
         FrontendMessage.parse(name: "", query: sql, parameterTypes: []).encode(into: &out.toServer)
         server.tracker.requestSent(.parse, forward: false)
         FrontendMessage.bind(.init(portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: []))
             .encode(into: &out.toServer)
         server.tracker.requestSent(.bind, forward: false)
         FrontendMessage.execute(portal: "", maxRows: 0).encode(into: &out.toServer)
-        server.tracker.requestSent(.execute, forward: false)
+        server.tracker.requestSent(.execute, forward: false, ref: nil, effects: marker.map { [$0] } ?? [])
         server.unnamedOwner = nil
     }
 
