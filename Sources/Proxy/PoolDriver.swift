@@ -15,6 +15,7 @@ final class PoolDriver {
     private var waiting: [ClientID: ClientHandler] = [:]
     /// ParameterStatus values of the first server that logged in: what a new client is told.
     var serverParameters: [String: String]?
+    lazy var stats = server.metrics.stats(for: key)
 
     /// Takes its settings from `configuration` for `key` (`effectivePool` of the key's
     /// database and overriding client user), as `reconfigure` does after a reload.
@@ -48,11 +49,13 @@ final class PoolDriver {
 
     func acquire(for client: ClientHandler) {
         waiting[client.id] = client
+        stats.acquireStarted(client.id, now: now)
         run(pool.acquireRequested(by: client.id, now: now))
     }
 
     func cancelWait(for client: ClientHandler) {
         guard waiting.removeValue(forKey: client.id) != nil else { return }
+        stats.acquireEnded(client.id, now: now)
         pool.clientGaveUp(client.id)
     }
 
@@ -67,6 +70,7 @@ final class PoolDriver {
 
     func serverFailed(_ s: ServerHandler, sqlState: String, message: String) {
         servers[s.id] = nil
+        stats.connectFailures.increment()
         server.log.warning("pool \(key.database)/\(key.user): \(message)")
         run(pool.serverConnectFailed(s.id, sqlState: sqlState, error: message, now: now))
     }
@@ -88,6 +92,7 @@ final class PoolDriver {
                 servers[id] = s
                 s.connect()
             case let .assign(sid, cid):
+                stats.acquireEnded(cid, now: now)
                 guard let s = servers[sid] else { continue }
                 guard let c = waiting.removeValue(forKey: cid) else {
                     // The client left meanwhile: give the server back.
@@ -98,6 +103,7 @@ final class PoolDriver {
             case .close(let sid):
                 servers[sid]?.close()
             case let .fail(cid, failure):
+                stats.acquireEnded(cid, now: now)
                 waiting.removeValue(forKey: cid)?.acquireFailed(failure, pool: self)
             }
         }
