@@ -41,7 +41,9 @@ final class ReadinessChecker {
         var pending = false
         for name in names where !hasLoggedInServer(database: name) {
             if let r = results[name], proxy.loop.now - r.at < Self.freshness {
-                if let e = r.error { failures.append("database \(name): \(e)") }
+                if let e = r.error, let db = proxy.config.databases[name] {
+                    failures.append("database \(name) at \(db.host):\(db.port): \(e)")
+                }
                 continue
             }
             pending = true
