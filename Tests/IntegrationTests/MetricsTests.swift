@@ -128,9 +128,11 @@ import Testing
         #expect(try httpGet(mport, "/healthz").status == 200)
 
         // A client's failed login attempt shows in the pool's gauges and counters.
-        _ = try? psql(proxy.dsn(), "SELECT 1", timeout: 30)
+        let login = try psql(proxy.dsn(password: "x"), "SELECT 1", timeout: 30)
+        #expect(login.status != 0)
         let m = try scrape(mport) { $0.value("pgstash_pool_connect_failures_total") >= 1 }
-        #expect(m.value("pgstash_pool_upstream_up", ["database": "postgres"]) == 0, "\(m.text)")
+        #expect(m.samples.contains { $0.name == "pgstash_pool_upstream_up" && $0.labels["database"] == "postgres" && $0.value == 0 },
+                "\(m.text)")
         #expect(m.value("pgstash_pool_connect_failures_total") >= 1)
         let check = try promtool(["check", "metrics"], stdin: m.text)
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
