@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEMO_DIR ?= /tmp/pgstash-demo
 SWIFT_FLAGS ?=
 
-.PHONY: all deps build release test demo demo-stop bench bench-quick clean
+.PHONY: all deps build release test demo demo-stop bench bench-quick clean driver-suites
 
 all: build
 
@@ -34,6 +34,11 @@ bench: release
 
 bench-quick: release
 	@bench/run.sh --quick
+
+# Real drivers' own test suites, direct and through pgstash (see docs/drivers.md).
+driver-suites: deps
+	swift build $(SWIFT_FLAGS)
+	PGSTASH_BIN=$(CURDIR)/.build/debug/pgstash drivers/run-suites.sh
 
 clean:
 	rm -rf .build

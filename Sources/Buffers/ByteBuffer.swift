@@ -28,7 +28,7 @@ public struct ByteBuffer: Sendable, Equatable {
     @inlinable public var writerIndex: Int { _writerIndex }
 
     public init(capacity: Int = 0) {
-        bytes = [UInt8](repeating: 0, count: max(0, capacity))
+        bytes = Self.storage(capacity: max(0, capacity), copying: [], range: 0..<0, to: 0)
         _readerIndex = 0
         _writerIndex = 0
     }
@@ -159,9 +159,25 @@ public struct ByteBuffer: Sendable, Equatable {
         if _writerIndex + n > bytes.count { grow(toFit: n) }
     }
 
+    /// Indices stay where they are (encoders patch length words at saved offsets).
     @usableFromInline mutating func grow(toFit n: Int) {
         let target = Swift.max(_writerIndex + n, bytes.count * 2, 64)
-        bytes.append(contentsOf: repeatElement(0, count: target - bytes.count))
+        bytes = Self.storage(capacity: target, copying: bytes, range: 0..<_writerIndex, to: 0)
+    }
+
+    /// New storage of `capacity` bytes with `old[range]` copied to offset `to`. The rest is left
+    /// as the allocator gives it (a UInt8 needs no initialisation, and it is never read before
+    /// being written): no byte-by-byte zeroing, which unoptimised builds do very slowly.
+    @usableFromInline static func storage(capacity: Int, copying old: [UInt8], range: Range<Int>, to offset: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            if !range.isEmpty {
+                old.withUnsafeBytes { src in
+                    UnsafeMutableRawBufferPointer(buffer).baseAddress!.advanced(by: offset)
+                        .copyMemory(from: src.baseAddress!.advanced(by: range.lowerBound), byteCount: range.count)
+                }
+            }
+            count = capacity
+        }
     }
 
     private mutating func moveUnreadToFront() {
@@ -180,15 +196,7 @@ public struct ByteBuffer: Sendable, Equatable {
     private mutating func reallocate(capacity: Int) {
         let count = readableBytes
         precondition(capacity >= count)
-        var fresh = [UInt8](repeating: 0, count: capacity)
-        if count > 0 {
-            fresh.withUnsafeMutableBytes { dst in
-                bytes.withUnsafeBytes { src in
-                    dst.baseAddress!.copyMemory(from: src.baseAddress!.advanced(by: _readerIndex), byteCount: count)
-                }
-            }
-        }
-        bytes = fresh
+        bytes = Self.storage(capacity: capacity, copying: bytes, range: _readerIndex..<_writerIndex, to: 0)
         _readerIndex = 0
         _writerIndex = count
     }

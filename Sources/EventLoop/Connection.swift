@@ -2,8 +2,17 @@ import Buffers
 import Glibc
 
 /// A buffered, non-blocking stream socket on an `EventLoop`, used for every client and server
-/// connection. Reads in chunks until EAGAIN or a per-event cap; writes at once when it can and
-/// buffers the rest, watching EPOLLOUT only while output is pending.
+/// connection. Reads in chunks until a read comes back short (the socket is drained: epoll is
+/// level-triggered and reports later bytes), EAGAIN, end of file or a per-event cap; writes at
+/// once when it can and buffers the rest, watching EPOLLOUT only while output is pending.
+///
+/// A short read does not hide a pending end of file: read interest stays registered, so a FIN
+/// that arrives later (or sits behind the data) makes the socket readable again on the next
+/// turn, and when EPOLLRDHUP already says the FIN is queued the same event reads on to it.
+///
+/// `pauseReading` is lazy: read interest stays registered until a readable event arrives while
+/// paused (then it is dropped), so a pause and resume with no input in between (a client
+/// waiting for a pooled server) cost no `epoll_ctl`.
 ///
 /// Back-pressure: when `isOverHighWaterMark`, the owner pauses the connection that feeds this
 /// one (`pauseReading`) and resumes it on `connectionDidDrain`:
@@ -64,6 +73,8 @@ public final class Connection: IOHandler {
     /// This connection's registration with `loop`.
     public var registration: Registration { registered }
     private var registered: Registration!
+    /// What `registered` is watched for in the loop, mirrored to skip redundant `setInterest`.
+    private var registeredInterest: Interest
     private var outbound = ByteBuffer()
     private var closeWhenFlushed = false
     private var shutdownWhenFlushed = false
@@ -81,8 +92,9 @@ public final class Connection: IOHandler {
         self.isConnecting = connecting
         self.highWaterMark = highWaterMark
         self.lowWaterMark = min(lowWaterMark ?? highWaterMark / 2, highWaterMark)
+        registeredInterest = connecting ? .writable : .readable
         do {
-            registered = try loop.register(fd: fd, interest: connecting ? .writable : .readable, handler: self)
+            registered = try loop.register(fd: fd, interest: registeredInterest, handler: self)
         } catch {
             Socket.close(fd)
             throw error
@@ -157,6 +169,8 @@ public final class Connection: IOHandler {
     // MARK: Flow control and closing
 
     /// Stops reading (back-pressure); the kernel buffers and then TCP stalls the peer.
+    /// No callback reads while paused. Read interest is dropped lazily, at the first readable
+    /// event while paused, so a pause undone before any input arrives costs no syscall.
     public func pauseReading() {
         guard !isReadingPaused else { return }
         isReadingPaused = true
@@ -225,21 +239,32 @@ public final class Connection: IOHandler {
         close(error: nil)
     }
 
-    private func updateInterest() {
+    /// `enforcingPause`: a paused connection drops read interest now (a readable event came
+    /// while paused); otherwise a pause keeps read interest that is already registered.
+    private func updateInterest(enforcingPause: Bool = false) {
         guard !isClosed else { return }
         var interest: Interest = []
         if isConnecting {
             interest = .writable
         } else if !failed {
-            if !isReadingPaused && !receivedEOF && !closeWhenFlushed { interest.insert(.readable) }
+            if !receivedEOF && !closeWhenFlushed
+                && (!isReadingPaused || (!enforcingPause && registeredInterest.contains(.readable))) {
+                interest.insert(.readable)
+            }
             if !outbound.isEmpty { interest.insert(.writable) }
         }
+        guard interest != registeredInterest else { return }
+        registeredInterest = interest
         loop.setInterest(registration, interest)
     }
 
     // MARK: Events
 
     public func handleEvent(readable: Bool, writable: Bool, hangup: Bool) {
+        handleEvent(readable: readable, writable: writable, hangup: hangup, peerClosed: false)
+    }
+
+    public func handleEvent(readable: Bool, writable: Bool, hangup: Bool, peerClosed: Bool) {
         guard !isClosed, !failed else { return }
         if isConnecting {
             if writable || hangup { finishConnect() }
@@ -251,8 +276,12 @@ public final class Connection: IOHandler {
         }
         if hangup {
             readAll()
-        } else if readable && !isReadingPaused && !receivedEOF && !closeWhenFlushed {
-            readAvailable(cap: Self.readCapPerEvent)
+        } else if readable && !receivedEOF && !closeWhenFlushed {
+            if isReadingPaused {
+                updateInterest(enforcingPause: true)     // the lazy pause takes effect
+            } else {
+                readAvailable(cap: Self.readCapPerEvent, untilEOF: peerClosed)
+            }
         }
     }
 
@@ -273,13 +302,16 @@ public final class Connection: IOHandler {
     /// EPOLLHUP/EPOLLERR: read what is left (bounded by the kernel's buffer, and even while
     /// reading is paused, since the peer can send nothing more) and close.
     private func readAll() {
-        readAvailable(cap: .max)
+        readAvailable(cap: .max, untilEOF: true)
         guard !isClosed, !failed else { return }
         let error = Socket.pendingError(fd)
         close(error: error == 0 ? nil : IOError(errno: error, operation: "recv"))
     }
 
-    private func readAvailable(cap: Int) {
+    /// Reads until a short read (the socket is drained), EAGAIN, end of file or `cap`.
+    /// `untilEOF` (a hang-up, or EPOLLRDHUP: the peer's FIN is queued) reads past short reads
+    /// up to the end of file, so that it is seen in this event rather than the next turn.
+    private func readAvailable(cap: Int, untilEOF: Bool) {
         var total = 0
         var sawEOF = false
         var failure: IOError?
@@ -296,6 +328,9 @@ public final class Connection: IOHandler {
                     inbound.reserveWritable(n)
                     inbound.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                     total += n
+                    // Short: the socket is empty now. Level-triggered read interest stays on,
+                    // so bytes or a FIN arriving later wake the loop; no recv just for EAGAIN.
+                    if n < space && !untilEOF { break reading }
                 case .wouldBlock: break reading
                 }
             } catch let error as IOError {

@@ -216,7 +216,8 @@ public final class EventLoop {
             slot.handler.handleEvent(
                 readable: mask & Epoll.readable != 0,
                 writable: mask & Epoll.writable != 0,
-                hangup: mask & (Epoll.hangup | Epoll.error) != 0)
+                hangup: mask & (Epoll.hangup | Epoll.error) != 0,
+                peerClosed: mask & Epoll.readHangup != 0)
         }
     }
 

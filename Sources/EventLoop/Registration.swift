@@ -8,8 +8,10 @@ public struct Interest: OptionSet, Hashable, Sendable {
     /// Neither: only errors and hang-ups are reported.
     public static let none: Interest = []
 
+    /// Read interest includes EPOLLRDHUP, so that a readable event says whether the peer's
+    /// end of file is already queued behind the data (see `IOHandler.handleEvent(readable:writable:hangup:peerClosed:)`).
     var epollMask: UInt32 {
-        (contains(.readable) ? Epoll.readable : 0) | (contains(.writable) ? Epoll.writable : 0)
+        (contains(.readable) ? Epoll.readable | Epoll.readHangup : 0) | (contains(.writable) ? Epoll.writable : 0)
     }
 }
 
@@ -17,6 +19,15 @@ public struct Interest: OptionSet, Hashable, Sendable {
 /// `hangup` is EPOLLHUP or EPOLLERR: the handler should read or check `SO_ERROR` to learn why.
 public protocol IOHandler: AnyObject {
     func handleEvent(readable: Bool, writable: Bool, hangup: Bool)
+    /// The loop calls this one. `peerClosed` is EPOLLRDHUP: the peer has shut down its side,
+    /// so after the data still queued a read returns end of file. The default ignores it.
+    func handleEvent(readable: Bool, writable: Bool, hangup: Bool, peerClosed: Bool)
+}
+
+extension IOHandler {
+    public func handleEvent(readable: Bool, writable: Bool, hangup: Bool, peerClosed: Bool) {
+        handleEvent(readable: readable, writable: writable, hangup: hangup)
+    }
 }
 
 /// One registration of a descriptor with an `EventLoop`. The `id` travels in

@@ -90,18 +90,45 @@ extension ClientHandler {
 
     /// Authentication succeeded: find (or create) the pool, then wait for its parameters.
     func authenticated() {
+        if databaseName == AdminConsole.databaseName { return adminAuthenticated() }
         guard let pool = server.pool(database: databaseName, user: user) else {
             let known = server.config.databases.keys.sorted().joined(separator: ", ")
             return fatal("3D000", "database \"\(databaseName)\" does not exist in pgstash",
                          hint: "Connect to one of: \(known), or add a [databases.\(databaseName)] section to proxy.conf.")
         }
         self.pool = pool
-        if pool.serverParameters != nil, pool.mode == .transaction {
+        let settings = SessionSettings(startupParameters: startupParameters)
+        session = ClientSession(
+            clientID: id.raw,
+            configuration: .init(transactionPooling: pool.mode == .transaction,
+                                 pinOnSessionState: pool.config.pinOnSessionState,
+                                 poolName: "\(pool.key.database)/\(pool.key.user)",
+                                 listenRelay: pool.config.maxListeners >= 1),
+            settings: settings,
+            analyze: { [unowned server] in server.analysisCache.analysis(of: $0).statements })
+        if let known = pool.serverParameters, pool.mode == .transaction, !Self.needsServerToReport(settings, known) {
             return completeLogin()
         }
+        // The values PostgreSQL reports are its canonical spellings (`utf-8` → `UTF8`,
+        // `iso` → `ISO, MDY`, `utc` → `UTC`): a server applies the client's settings first.
         phase = .awaitingParameters
         waitingForServer = true
         pool.acquire(for: self)
     }
 
+
+    /// Reported settings PostgreSQL may spell differently from the client (application_name
+    /// comes back as given).
+    static let canonicalizedReports = ["client_encoding", "datestyle", "intervalstyle", "timezone",
+                                       "standard_conforming_strings", "default_transaction_read_only"]
+
+    /// Whether a startup setting differs from what the pool's servers report, so that only a
+    /// server can say how PostgreSQL spells it.
+    static func needsServerToReport(_ settings: SessionSettings, _ reported: [String: String]) -> Bool {
+        let server = Dictionary(reported.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
+        return canonicalizedReports.contains { name in
+            guard case .literal(let v)? = settings[name] else { return false }
+            return server[name] != v
+        }
+    }
 }

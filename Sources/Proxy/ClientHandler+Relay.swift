@@ -18,13 +18,16 @@ extension ClientHandler {
     /// Splits the client's input into messages and runs each through the session machine,
     /// leasing a server when a message needs one.
     func relayInput() {
-        guard case .ready = phase, session != nil else { return }
+        guard case .ready = phase, session != nil, let pool else { return }
+        session!.configuration.pinningAvailable = pool.pinnedClients < pool.config.effectiveMaxPinned
         defer { flushOutput() }
+        let proxy = server          // one strong reference, not an unowned load per message
+        let maxMessageSize = proxy.config.listen.maxMessageSize
         // Stops while the client's answers are backed up: it resumes when they drain.
         while !conn.isOverHighWaterMark {
             let header: FrameHeader
             do {
-                guard let h = try Framing.peekHeader(conn.inbound, maxBodyLength: config.listen.maxMessageSize) else { break }
+                guard let h = try Framing.peekHeader(conn.inbound, maxBodyLength: maxMessageSize) else { break }
                 header = h
             } catch let e as WireDecodingError {
                 if case .messageTooLarge = e.reason {
@@ -39,13 +42,13 @@ extension ClientHandler {
             }
             guard let s = leased else {
                 if id == .terminate { return close(error: nil) }
-                let n = session!.inputWithoutServer(conn.inbound.readableView, maxMessageSize: config.listen.maxMessageSize,
-                                                    names: &server.statementNames, out: &out)
+                let n = session!.inputWithoutServer(conn.inbound.readableView, maxMessageSize: maxMessageSize,
+                                                    names: &proxy.statementNames, out: &out)
                 if n > 0 {
                     conn.inbound.moveReaderIndex(forwardBy: n)
                     continue
                 }
-                if !waitingForServer, let pool {
+                if !waitingForServer {
                     // What is due to the client goes first: a server may be assigned at once,
                     // and its relaying starts here.
                     flushOutput()
@@ -59,7 +62,7 @@ extension ClientHandler {
             let view = conn.inbound.readableView
             let result = session!.messageReceived(id, body: view[bodyStart..<(bodyStart + header.bodyLength)],
                                                   frame: view[conn.inbound.readerIndex..<(bodyStart + header.bodyLength)],
-                                                  server: &s.state, names: &server.statementNames, out: &out)
+                                                  server: &s.state, names: &proxy.statementNames, out: &out)
             switch result {
             case .consumed:
                 conn.inbound.moveReaderIndex(forwardBy: header.frameLength)
@@ -83,6 +86,10 @@ extension ClientHandler {
         out.reset()
         for e in out.events { log.info("client \(id): \(e)") }
         out.events.removeAll()
+        if out.pinChanged {
+            pool?.pinnedClients += 1
+            out.pinChanged = false
+        }
         updateReading()
     }
 
@@ -98,6 +105,7 @@ extension ClientHandler {
         s.client = nil
         pool.release(s, reusable: true)
         if closeWhenIdle { return shutDownNow() }
+        flushNotifications()
         updateReading()
         if conn.inbound.readableBytes > 0 { relayInput() }
     }

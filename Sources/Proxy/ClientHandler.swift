@@ -39,6 +39,11 @@ final class ClientHandler: ConnectionDelegate {
     var out = SessionOutput()
     /// Shutdown asked: close as soon as no transaction is open.
     var closeWhenIdle = false
+    /// Notifications held while the client is in a transaction (or not reading).
+    var pendingNotifications = ByteBuffer()
+    var pendingNotificationCount = 0
+    /// Admin console: times for SHOW CLIENTS; the console session of `pgstash` clients.
+    var admin = ClientAdminInfo()
     /// When the request now in flight arrived (metrics: query duration), nil when none is.
     var requestStartedAt: Double?
 
@@ -76,7 +81,7 @@ final class ClientHandler: ConnectionDelegate {
         case .startup, .rejecting: startupInput()
         case .authenticating: authInput()
         case .awaitingParameters: updateReading()     // read again once logged in
-        case .ready: relayInput()
+        case .ready: if admin.session != nil { adminInput() } else { relayInput() }
         case .closed: c.inbound.clear()
         }
     }
@@ -85,14 +90,7 @@ final class ClientHandler: ConnectionDelegate {
     func completeLogin() {
         guard let pool else { return }
         if let t = startupTimer { server.loop.cancel(t) }
-        let settings = SessionSettings(startupParameters: startupParameters)
-        session = ClientSession(
-            clientID: id.raw,
-            configuration: .init(transactionPooling: pool.mode == .transaction,
-                                 pinOnSessionState: pool.config.pinOnSessionState,
-                                 poolName: "\(pool.key.database)/\(pool.key.user)"),
-            settings: settings,
-            analyze: { [unowned server] in server.analysisCache.analysis(of: $0).statements })
+        let settings = session?.session.settings ?? SessionSettings(startupParameters: startupParameters)
         var out = ByteBuffer()
         for (name, value) in (pool.serverParameters ?? [:]).sorted(by: { $0.key < $1.key }) {
             var v = value
@@ -120,17 +118,31 @@ final class ClientHandler: ConnectionDelegate {
         guard let pool else { return }
         if case .awaitingParameters = phase {
             if pool.serverParameters == nil { pool.serverParameters = s.parameters }
-            if pool.mode == .transaction {
-                pool.release(s, reusable: true)
-                completeLogin()
-            } else {
-                completeLogin()
-                attach(s)
-            }
+            attach(s)
+            if session?.awaitingReplay != true { settingsRestored() }
             return
         }
         attach(s)
         relayInput()
+    }
+
+    /// The leased server has the client's settings: at login, the parameters it reported are
+    /// what the client is told; afterwards, the client's waiting messages go on.
+    func settingsRestored() {
+        guard case .awaitingParameters = phase else { return relayInput() }
+        if pool?.mode == .transaction {
+            completeLoginAfterRelease()
+        } else {
+            completeLogin()
+        }
+    }
+
+    private func completeLoginAfterRelease() {
+        guard let s = leased, let pool else { return completeLogin() }
+        leased = nil
+        s.client = nil
+        pool.release(s, reusable: true)
+        completeLogin()
     }
 
     func acquireFailed(_ failure: PoolFailure, pool: PoolDriver) {
@@ -173,6 +185,8 @@ final class ClientHandler: ConnectionDelegate {
         if waitingForServer { pool?.cancelWait(for: self) }
         waitingForServer = false
         if let s = leased { detachOnClose(s) }
+        if session?.pinned == true { pool?.pinnedClients -= 1 }
+        if session?.listening.isEmpty == false { pool?.clientGone(self) }
         session?.clientClosed(names: &server.statementNames)
         server.clientClosed(self)
     }
@@ -188,6 +202,7 @@ final class ClientHandler: ConnectionDelegate {
     }
 
     func connectionDidDrain(_ c: Connection) {
+        flushNotifications()
         updateReading()
         leased?.updateReading()
         leased?.pump()
@@ -203,6 +218,33 @@ final class ClientHandler: ConnectionDelegate {
     func shutDownNow() {
         fatal("57P01", "terminating connection because pgstash is shutting down",
               hint: "Reconnect; the application's pool should retry.")
+    }
+
+    // MARK: Notifications (LISTEN relayed by the pool's listener connection)
+
+    /// Between transactions the client gets it at once; otherwise after its transaction's
+    /// ReadyForQuery — never inside a response stream. A client that lets more than
+    /// `max_pending_notifications` pile up is disconnected, as PostgreSQL's queue limit would.
+    func notificationArrived(_ frame: [UInt8]) {
+        guard case .ready = phase else { return }
+        if pendingNotificationCount == 0, !conn.isOverHighWaterMark, leased?.state.isQuiescent ?? true {
+            conn.send(frame)
+            return
+        }
+        pendingNotifications.append(frame)
+        pendingNotificationCount += 1
+        if let pool, pendingNotificationCount > pool.config.maxPendingNotifications {
+            fatal("54000", "too many notifications are waiting for this client (pool.max_pending_notifications = \(pool.config.maxPendingNotifications))",
+                  hint: "The client does not read its notifications, or stays in a transaction too long; it may reconnect and LISTEN again.")
+        }
+    }
+
+    /// Sends held notifications, once the client is between transactions and reading.
+    func flushNotifications() {
+        guard pendingNotificationCount > 0, !conn.isOverHighWaterMark, leased?.state.isQuiescent ?? true else { return }
+        conn.send(pendingNotifications)
+        pendingNotifications = ByteBuffer()
+        pendingNotificationCount = 0
     }
 
     /// Reading the client goes on only while what it sent can go somewhere: not while it

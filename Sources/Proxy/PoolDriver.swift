@@ -13,8 +13,20 @@ final class PoolDriver {
     unowned let server: ProxyServer
     var servers: [ServerID: ServerHandler] = [:]
     private var waiting: [ClientID: ClientHandler] = [:]
+    /// Since when (monotonic) each waiting client waits: SHOW CLIENTS `wait`, SHOW STATS.
+    private(set) var waitingSince: [ClientID: Double] = [:]
+    /// Times of each server for the admin console (connect, lease, request in flight).
+    private(set) var serverTimes: [ServerID: ServerTimes] = [:]
+    /// SHOW STATS counters, shared by the pools of one database.
+    let traffic: TrafficBox
     /// ParameterStatus values of the first server that logged in: what a new client is told.
     var serverParameters: [String: String]?
+    /// Who listens on which channel (LISTEN relayed under transaction pooling).
+    var relay = NotificationRelay()
+    /// The connection that LISTENs upstream for the relay, made when first needed.
+    lazy var listener = ListenerConnection(pool: self)
+    /// Clients pinned to a server (counted against `max_pinned`).
+    var pinnedClients = 0
     lazy var stats = server.metrics.stats(for: key)
 
     /// Takes its settings from `configuration` for `key` (`effectivePool` of the key's
@@ -26,6 +38,7 @@ final class PoolDriver {
         self.upstreamPassword = upstreamPassword
         self.pool = Pool(config: Self.settings(for: key, in: configuration), idBase: idBase, idStride: idStride)
         self.server = server
+        self.traffic = server.admin.traffic(of: key.database, now: server.loop.now)
         server.log.info("pool \(key.database)/\(key.user) created (mode \(pool.config.mode.rawValue)"
             + (key.overridesOf.map { ", [pool.users.\($0)]" } ?? "") + ")")
     }
@@ -49,13 +62,14 @@ final class PoolDriver {
 
     func acquire(for client: ClientHandler) {
         waiting[client.id] = client
-        stats.acquireStarted(client.id, now: now)
+        waitingSince[client.id] = now
         run(pool.acquireRequested(by: client.id, now: now))
     }
 
     func cancelWait(for client: ClientHandler) {
         guard waiting.removeValue(forKey: client.id) != nil else { return }
-        stats.acquireEnded(client.id, now: now)
+        stats.acquireEnded(since: waitingSince[client.id], now: now)
+        waitingSince[client.id] = nil
         pool.clientGaveUp(client.id)
     }
 
@@ -71,16 +85,47 @@ final class PoolDriver {
     func serverFailed(_ s: ServerHandler, sqlState: String, message: String) {
         servers[s.id] = nil
         stats.connectFailures.increment()
+        serverTimes[s.id] = nil
         server.log.warning("pool \(key.database)/\(key.user): \(message)")
         run(pool.serverConnectFailed(s.id, sqlState: sqlState, error: message, now: now))
     }
 
     func serverClosed(_ s: ServerHandler) {
         servers[s.id] = nil
+        serverTimes[s.id] = nil
         run(pool.serverClosed(s.id, now: now))
     }
 
     func tick(now: Double) { run(pool.tick(now: now)) }
+
+    // MARK: Admin console
+
+    /// PAUSE: stop handing out servers; idle ones close now, leased ones when released.
+    func pause() { run(pool.pauseRequested(now: now)) }
+
+    func resume() { run(pool.resumeRequested(now: now)) }
+
+    /// The server got bytes to run on a client's behalf: a request starts unless one runs.
+    func requestSent(_ s: ServerHandler, bytes: Int) {
+        traffic.stats.bytesReceived(bytes)
+        guard serverTimes[s.id]?.queryStart == nil else { return }
+        let t = now
+        serverTimes[s.id]?.queryStart = t
+        if serverTimes[s.id]?.transactionStart == nil { serverTimes[s.id]?.transactionStart = t }
+    }
+
+    /// The server answered ReadyForQuery with `status` ('I': the transaction is over).
+    func readyForQueryRelayed(_ s: ServerHandler, status: UInt8) {
+        guard let times = serverTimes[s.id], let started = times.queryStart else { return }
+        let t = now
+        let idle = status == TransactionStatus.idle.rawValue
+        traffic.stats.queryCompleted(seconds: t - started,
+                                     transactionSeconds: idle ? t - (times.transactionStart ?? started) : nil, now: t)
+        serverTimes[s.id]?.queryStart = nil
+        if idle { serverTimes[s.id]?.transactionStart = nil }
+    }
+
+    func bytesRelayedToClient(_ n: Int) { traffic.stats.bytesSent(n) }
 
     // MARK: Actions
 
@@ -90,22 +135,76 @@ final class PoolDriver {
             case .connect(let id):
                 let s = ServerHandler(id: id, pool: self)
                 servers[id] = s
+                serverTimes[id] = ServerTimes(connectedAt: wallClock())
                 s.connect()
             case let .assign(sid, cid):
-                stats.acquireEnded(cid, now: now)
+                stats.acquireEnded(since: waitingSince[cid], now: now)
                 guard let s = servers[sid] else { continue }
                 guard let c = waiting.removeValue(forKey: cid) else {
                     // The client left meanwhile: give the server back.
                     run(pool.serverReleased(sid, reusable: true, now: now))
                     continue
                 }
+                if let since = waitingSince.removeValue(forKey: cid) { traffic.stats.waited(seconds: now - since, now: now) }
+                let at = wallClock()
+                serverTimes[sid]?.leasedAt = at
+                c.admin.requestAt = at
                 c.serverAssigned(s)
             case .close(let sid):
                 servers[sid]?.close()
             case let .fail(cid, failure):
-                stats.acquireEnded(cid, now: now)
+                stats.acquireEnded(since: waitingSince[cid], now: now)
+                waitingSince[cid] = nil
                 waiting.removeValue(forKey: cid)?.acquireFailed(failure, pool: self)
             }
         }
     }
+
+    // MARK: LISTEN/NOTIFY relay
+
+    /// A client's committed LISTEN/UNLISTEN.
+    func listensChanged(_ client: ClientHandler, _ changes: [ListenChange]) {
+        for c in changes {
+            switch c {
+            case .listen(let ch): relay.listen(client: client.id.raw, channel: ch)
+            case .unlisten(let ch): relay.unlisten(client: client.id.raw, channel: ch)
+            }
+        }
+        listener.sync()
+    }
+
+    /// The client is gone: it listens on nothing any more.
+    func clientGone(_ client: ClientHandler) {
+        relay.unlisten(client: client.id.raw, channel: nil)
+        listener.sync()
+    }
+
+    /// A NotificationResponse from the listener connection: to every client listening.
+    func notificationArrived(channel: String, frame: [UInt8]) {
+        for id in relay.recipients(of: channel) { server.clients[id]?.notificationArrived(frame) }
+    }
+
+    /// The listener connection came back after a loss: its clients may have missed some.
+    func listenerGapEnded() {
+        let notice = BackendMessage.noticeResponse(ErrorFields(
+            severity: "WARNING", sqlState: "01000",
+            message: "pgstash lost its listener connection to PostgreSQL and re-established it: notifications sent meanwhile may have been missed",
+            hint: "Re-read whatever state the notifications announce.")).encoded
+        for id in relay.clients { server.clients[id]?.notificationArrived(notice) }
+    }
+}
+
+/// When a server connected and was last leased (wall clock, for SHOW SERVERS), and when its
+/// running request and transaction started (monotonic, for SHOW STATS times).
+struct ServerTimes {
+    var connectedAt: Double
+    var leasedAt: Double?
+    var queryStart: Double?
+    var transactionStart: Double?
+}
+
+/// The SHOW STATS counters of one database, shared by reference by its pools.
+final class TrafficBox {
+    var stats: TrafficStats
+    init(now: Double) { stats = TrafficStats(now: now) }
 }

@@ -11,8 +11,6 @@ final class PoolStats {
     let queryDuration: Histogram
     let acquireWait: Histogram
     let connectFailures: Counter
-    /// When each client still waiting for a server started to wait.
-    private var waitingSince: [ClientID: Double] = [:]
 
     init(metrics: ProxyMetrics, queries: Counter, transactions: Counter, queryDuration: Histogram,
          acquireWait: Histogram, connectFailures: Counter) {
@@ -26,11 +24,10 @@ final class PoolStats {
 
     // MARK: Acquire
 
-    func acquireStarted(_ c: ClientID, now: Double) { waitingSince[c] = now }
-
-    /// The client got a server, was refused one, or gave up: its wait is observed once.
-    func acquireEnded(_ c: ClientID, now: Double) {
-        guard let since = waitingSince.removeValue(forKey: c) else { return }
+    /// The client got a server, was refused one, or gave up; `since` is when it asked
+    /// (`PoolDriver.waitingSince`, the one record of it), nil if it was not waiting.
+    func acquireEnded(since: Double?, now: Double) {
+        guard let since else { return }
         acquireWait.observe(max(now - since, 0))
     }
 

@@ -22,6 +22,7 @@ extension ProxyServer {
                            server: self, idBase: nextPoolIndex * 1_000_000, idStride: 1)
         nextPoolIndex += 1
         pools[key] = p
+        if admin.isPaused(database) { p.pause() }
         return p
     }
 

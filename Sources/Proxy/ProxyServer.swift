@@ -29,6 +29,8 @@ public final class ProxyServer {
     /// `[auth]` users' credentials, prepared at load and reload (no login derives keys).
     var credentials: CredentialStore
     var accepting = true
+    /// Admin console state: pauses, SHOW STATS counters, version and RELOAD hook.
+    public let admin = AdminRegistry()
     /// Called once the last client is gone after `shutdown(graceful: true)`.
     public var onDrained: (() -> Void)?
 

@@ -148,15 +148,19 @@ final class ServerHandler: ConnectionDelegate {
     /// Splits what the server sent into frames and runs each through the client's session
     /// machine; big DataRow and CopyData messages stream through without being buffered whole.
     private func relayInput(_ c: Connection) {
-        guard let client, var session = client.session else {
+        guard let client, client.session != nil else {
             return resetting ? resetInput(c) : (state.draining ? drainInput(c) : idleInput(c))
         }
-        // The machine is borrowed for the loop (no copy-on-write) and given back before
-        // anything that may run the client's own input (which uses it).
-        client.session = nil
+        // The machine is moved out for the loop (no copy, no copy-on-write) and moved back
+        // before anything that may run the client's own input (which uses it).
+        var session = client.session.take()!
+        let proxy = pool.server     // one strong reference, not two unowned loads per message
         toClient.clear()
         var released = false
         var resume = false
+        var transactionEnded = false
+        var listens: [ListenChange] = []
+        var unpinned = false
         var failure: ClientSession.Failure?
         loop: while c.inbound.readableBytes > 0 {
             if passthroughRemaining > 0 {
@@ -171,7 +175,7 @@ final class ServerHandler: ConnectionDelegate {
                 guard let h = try Framing.peekHeader(c.inbound, maxBodyLength: Int(Int32.max) - 4) else { break }
                 header = h
             } catch {
-                client.session = session
+                client.session = consume session
                 return fail(sqlState: "08P01", "upstream server sent a malformed message: \(error)")
             }
             if c.inbound.readableBytes < header.frameLength {
@@ -179,7 +183,7 @@ final class ServerHandler: ConnectionDelegate {
                 let streamable = header.id == BackendMessageID.dataRow.rawValue || header.id == BackendMessageID.copyData.rawValue
                 guard streamable && header.frameLength > 256 * 1024 else { break }
                 passthroughForward = session.backendMessageReceived(header.id, body: [], server: &state,
-                                                                    names: &pool.server.statementNames, toClient: &toClient).forward
+                                                                    names: &proxy.statementNames, toClient: &toClient).forward
                 passthroughRemaining = header.frameLength
                 continue
             }
@@ -187,7 +191,7 @@ final class ServerHandler: ConnectionDelegate {
             let body = c.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
             pool.stats.backendMessage(header.id, body: body, client: client, now: loop.now)
             let r = session.backendMessageReceived(header.id, body: body, server: &state,
-                                                   names: &pool.server.statementNames, toClient: &toClient)
+                                                   names: &proxy.statementNames, toClient: &toClient)
             if header.id == BackendMessageID.parameterStatus.rawValue,
                case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: header.id, body: body) {
                 parameters[name] = value
@@ -196,14 +200,22 @@ final class ServerHandler: ConnectionDelegate {
                 log.warning("upstream server \(id) reported a fatal error")
             }
             if r.forward { toClient.append(c.inbound.readableView.prefix(header.frameLength)) }
+            if r.forward, header.id == BackendMessageID.readyForQuery.rawValue { pool.readyForQueryRelayed(self, status: body.first ?? 0) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
             state.tracker.drainSynthesized(into: &toClient)
             if r.resumeClient { resume = true }
+            if r.transactionEnded { transactionEnded = true }
+            if !r.listens.isEmpty { listens += r.listens }
+            if r.unpinned { unpinned = true }
             if let f = r.failure { failure = f; break loop }
             if r.release { released = true; break loop }
         }
-        client.session = session
+        client.session = consume session
+        pool.bytesRelayedToClient(toClient.readableBytes)
         if toClient.readableBytes > 0 { client.sendToClient(toClient) }
+        if !listens.isEmpty { pool.listensChanged(client, listens) }
+        if unpinned { pool.pinnedClients -= 1 }
+        if transactionEnded && !released { client.flushNotifications() }
         if let failure {
             // The server's settings are not what pgstash thinks: nobody may use it.
             client.leased = nil
@@ -212,7 +224,7 @@ final class ServerHandler: ConnectionDelegate {
                          hint: "A setting or role the client set earlier is no longer valid on PostgreSQL (e.g. a dropped role); reconnect.")
             return close()
         }
-        if resume { client.relayInput() }
+        if resume { client.settingsRestored() }
         if released {
             client.releaseServer()
             // Bytes left over belong to no one: a healthy idle server sends nothing.
@@ -318,7 +330,10 @@ final class ServerHandler: ConnectionDelegate {
 
     // MARK: Used by the client handler
 
-    func send(_ b: ByteBuffer) { conn?.send(b) }
+    func send(_ b: ByteBuffer) {
+        pool.requestSent(self, bytes: b.readableBytes)
+        conn?.send(b)
+    }
     func resumeReading() { conn?.resumeReading() }
     var isOverHighWaterMark: Bool { conn?.isOverHighWaterMark ?? false }
 

@@ -53,6 +53,9 @@ public struct PoolOverrides: Sendable, Equatable {
     public var connectRetryInterval: Double?
     public var maxPreparedStatements: Int?
     public var pinOnSessionState: Bool?
+    public var maxPinned: Int?
+    public var maxListeners: Int?
+    public var maxPendingNotifications: Int?
     public init() {}
 }
 
@@ -69,7 +72,17 @@ public struct PoolConfig: Sendable, Equatable {
     public var serverLifetime: Double = 3600
     public var connectRetryInterval: Double = 0.2
     public var maxPreparedStatements = 500
-    public var pinOnSessionState = false
+    /// A client that creates session state which cannot follow it (temporary tables, WITH
+    /// HOLD cursors, session advisory locks, set_config) keeps its server until it releases it.
+    public var pinOnSessionState = true
+    /// Pinned servers per pool at most; nil: half of `max_upstream` (at least 1).
+    public var maxPinned: Int?
+    /// Listener connections per pool that relay LISTEN/NOTIFY under transaction pooling
+    /// (0: LISTEN is refused in transaction mode; 1: one connection, outside `max_upstream`).
+    public var maxListeners = 1
+    /// Notifications queued for one client that is busy or not reading; past it the client
+    /// is disconnected with an error.
+    public var maxPendingNotifications = 10_000
     /// Sent to a session-mode server before another client gets it.
     public var serverResetQuery = "DISCARD ALL"
     /// `[pool.users.NAME]`: overrides for one user.
@@ -87,7 +100,13 @@ public struct PoolConfig: Sendable, Equatable {
         if let v = o.connectRetryInterval { connectRetryInterval = v }
         if let v = o.maxPreparedStatements { maxPreparedStatements = v }
         if let v = o.pinOnSessionState { pinOnSessionState = v }
+        if let v = o.maxPinned { maxPinned = v }
+        if let v = o.maxListeners { maxListeners = v }
+        if let v = o.maxPendingNotifications { maxPendingNotifications = v }
     }
+
+    /// `max_pinned` in effect.
+    public var effectiveMaxPinned: Int { maxPinned ?? max(1, maxUpstream / 2) }
 }
 
 /// `[databases.NAME]`: one upstream database clients may name.

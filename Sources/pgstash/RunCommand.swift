@@ -48,6 +48,11 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(1)
         }
         server.onDrained = { loop.stop() }
+        server.admin.version = "pgstash \(PgStash.version)"
+        if let path = config {
+            // The console's RELOAD re-reads the file as SIGHUP does.
+            server.admin.loadConfiguration = { [set, listen] in try ConfigLoader.load(path: path, overrides: set, listen: listen) }
+        }
         // SIGHUP reloads proxy.conf (an invalid file is rejected whole); SIGTERM drains;
         // SIGINT stops at once.
         let signals = try SignalSource(loop: loop, signals: [SIGHUP, SIGTERM, SIGINT]) { sig in

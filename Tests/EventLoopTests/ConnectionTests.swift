@@ -143,10 +143,13 @@ extension EventLoopTests {
         @Test func endOfFileWithPendingOutputFlushesThenCloses() throws {
             let loop = try EventLoop()
             let size = 3 << 20
+            // Made before the loop runs: generating 3 MiB inside the callback (slow in debug
+            // builds) could let the 0.08 s check below run before the turn that reads the FIN.
+            let payload = pattern(count: size, seed: 9)
             let serverDelegate = Callbacks()
             serverDelegate.onRead = { c in
                 c.inbound.clear()
-                c.send(pattern(count: size, seed: 9))
+                c.send(payload)
             }
             var server: Connection?
             let listener = try Listener(loop: loop, host: "127.0.0.1", port: 0) { fd in
@@ -179,7 +182,7 @@ extension EventLoopTests {
             runLoop(loop, timeout: 20)
             #expect(pendingAtEOF > 0)
             #expect(sawEOFEarly)
-            #expect(got == pattern(count: size, seed: 9))
+            #expect(got == payload)
             #expect(serverDelegate.closes == 1 && serverDelegate.closeError == nil)
             #expect(client.closes == 1 && client.closeError == nil)
             listener.close()

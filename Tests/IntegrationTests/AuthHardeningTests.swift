@@ -21,6 +21,9 @@ import Testing
             [pool]
             mode = "transaction"
             max_upstream = 4
+            # Temporary tables are refused in transaction mode here, so that creating one
+            # tells a session-mode client from a transaction-mode one.
+            pin_on_session_state = false
             [databases.app]
             host = "127.0.0.1"
             port = \(env.pgPort)

@@ -5,7 +5,8 @@ enum ConfigKeys {
     /// Keys shared by `[pool]`, `[databases.NAME]` and `[pool.users.NAME]`.
     static let poolSettings = [
         "max_upstream", "min_idle", "acquire_timeout", "connect_timeout", "idle_timeout", "server_lifetime",
-        "connect_retry_interval", "max_prepared_statements", "pin_on_session_state",
+        "connect_retry_interval", "max_prepared_statements", "pin_on_session_state", "max_pinned",
+        "max_listeners", "max_pending_notifications",
     ]
     static let pool = ["mode"] + poolSettings + ["server_reset_query", "users"]
     /// Overrides accept the mode as `mode` or `pool_mode`.
@@ -112,6 +113,9 @@ extension ConfigMapper {
         o.connectRetryInterval = duration(t, "connect_retry_interval", in: p)
         o.maxPreparedStatements = integer(t, "max_prepared_statements", in: p, range: 0...Int.max)
         o.pinOnSessionState = bool(t, "pin_on_session_state", in: p)
+        o.maxPinned = integer(t, "max_pinned", in: p, range: 0...Int.max)
+        o.maxListeners = integer(t, "max_listeners", in: p, range: 0...1)
+        o.maxPendingNotifications = integer(t, "max_pending_notifications", in: p, range: 1...Int.max)
         return o
     }
 

@@ -61,6 +61,9 @@ public struct Pool: Sendable {
     private var lastConnectFailure: Double?
     /// Last connect error text, for clients that arrive while the upstream is down.
     public private(set) var lastError: String?
+    /// Paused (admin `PAUSE`): no server is handed out or opened, released ones close, and
+    /// clients queue without a timeout until `resumeRequested`.
+    public private(set) var isPaused = false
 
     /// Server ids are `idBase + k * idStride` so several pools can share one id space.
     public init(config: PoolConfig, idBase: Int = 0, idStride: Int = 1) {
@@ -78,12 +81,39 @@ public struct Pool: Sendable {
     public var waitingCount: Int { waiters.count }
     public func state(of s: ServerID) -> ServerState? { servers[s]?.state }
     public func isWaiting(_ c: ClientID) -> Bool { waiters.contains { $0.client == c } }
+    /// Since when the oldest waiting client waits.
+    public var oldestWaitSince: Double? { waiters.first?.since }
+    /// Paused, and every server it had is closed: `PAUSE` may answer.
+    public var isPauseComplete: Bool { isPaused && servers.isEmpty }
+
+    // MARK: Pause (admin console)
+
+    /// Stops handing out servers: idle ones close now, leased ones when released (after
+    /// their transaction, or their session in session mode), as PgBouncer's PAUSE does.
+    public mutating func pauseRequested(now: Double) -> [PoolAction] {
+        isPaused = true
+        let closing = idle
+        idle.removeAll()
+        for s in closing { servers[s]?.state = .closing }
+        return closing.map { .close($0) }
+    }
+
+    /// Hands servers out again; clients that queued meanwhile wait from now on
+    /// (`acquire_timeout` counts from the resume).
+    public mutating func resumeRequested(now: Double) -> [PoolAction] {
+        guard isPaused else { return [] }
+        isPaused = false
+        var restarted = FIFOQueue<(client: ClientID, since: Double)>()
+        while let w = waiters.popFirst() { restarted.append((w.client, now)) }
+        waiters = restarted
+        return connectIfNeeded(now: now)
+    }
 
     // MARK: Events
 
     /// A client needs a server.
     public mutating func acquireRequested(by client: ClientID, now: Double) -> [PoolAction] {
-        if let s = idle.popLast() {
+        if !isPaused, let s = idle.popLast() {
             servers[s]!.state = .active(client)
             return [.assign(s, to: client)]
         }
@@ -102,7 +132,7 @@ public struct Pool: Sendable {
         // Only a leased server can come back (a second release must not idle it twice).
         guard var server = servers[s], case .active = server.state else { return [] }
         let expired = config.serverLifetime > 0 && now - server.createdAt >= config.serverLifetime
-        if !reusable || expired {
+        if !reusable || expired || isPaused {
             server.state = .closing
             servers[s] = server
             return [.close(s)] + connectIfNeeded(now: now)
@@ -124,7 +154,7 @@ public struct Pool: Sendable {
         // Waiting clients would otherwise sit out acquire_timeout against a dead upstream:
         // when nothing else can serve them, tell them now, with the cause.
         let live = servers.values.contains { $0.state != .closing }
-        guard !live else { return [] }
+        guard !live, !isPaused else { return [] }
         var actions: [PoolAction] = []
         while let w = waiters.popFirst() { actions.append(.fail(w.client, .connectFailed(sqlState: sqlState, message: error))) }
         return actions
@@ -140,7 +170,7 @@ public struct Pool: Sendable {
     /// Janitor tick: acquire timeouts, idle reaping, min_idle and connect retries.
     public mutating func tick(now: Double) -> [PoolAction] {
         var actions: [PoolAction] = []
-        while let w = waiters.first, now - w.since >= config.acquireTimeout {
+        while !isPaused, let w = waiters.first, now - w.since >= config.acquireTimeout {
             _ = waiters.popFirst()
             actions.append(.fail(w.client, .acquireTimeout(waited: now - w.since)))
         }
@@ -163,6 +193,10 @@ public struct Pool: Sendable {
     // MARK: Internals
 
     private mutating func handOut(_ s: ServerID, now: Double) -> [PoolAction] {
+        if isPaused {
+            servers[s]!.state = .closing
+            return [.close(s)]
+        }
         if let w = waiters.popFirst() {
             servers[s]!.state = .active(w.client)
             return [.assign(s, to: w.client)]
@@ -175,6 +209,7 @@ public struct Pool: Sendable {
     /// Opens connections for waiters not covered by connects in flight, and up to min_idle,
     /// within the cap and the retry interval.
     private mutating func connectIfNeeded(now: Double) -> [PoolAction] {
+        if isPaused { return [] }
         if let failed = lastConnectFailure, now - failed < config.connectRetryInterval { return [] }
         let connecting = connectingCount
         var wanted = max(waiters.count - connecting, 0)

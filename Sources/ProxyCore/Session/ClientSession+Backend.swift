@@ -19,7 +19,7 @@ extension ClientSession {
             return
         }
         let statements = analyze(String(decoding: sqlBytes, as: UTF8.self))
-        if let feature = sessionBoundFeature(of: statements, out: &out) {
+        if let feature = admitSessionState(statements, server: &server, out: &out) {
             return replaceQuery(SQLState.featureNotSupported, refusalMessage(feature), hint: refusalHint, server: &server, out: &out)
         }
         if let e = unknownStatementReference(in: statements, server: server) {
@@ -59,6 +59,12 @@ extension ClientSession {
         public var resumeClient = false
         /// The client cannot go on: end it with this FATAL error, and close the server.
         public var failure: Failure?
+        /// Channels the client's committed statements started or stopped listening on.
+        public var listens: [ListenChange] = []
+        /// The client released the last thing that pinned it.
+        public var unpinned = false
+        /// A ReadyForQuery 'I' reached the client: queued notifications may follow it.
+        public var transactionEnded = false
 
         public init(forward: Bool, release: Bool, resumeClient: Bool = false, failure: Failure? = nil) {
             self.forward = forward
@@ -91,25 +97,31 @@ extension ClientSession {
         case .commandComplete?:
             let effect = server.tracker.takeEffect()
             let forward = server.tracker.responseReceived(id, into: &toClient)
+            var result = BackendResult(forward: forward, release: false)
             if forward && transactionPooling {
                 let tag = String(decoding: body.prefix { $0 != 0 }, as: UTF8.self)
-                apply(session.commandCompleted(tag: tag, effect: effect), server: &server, names: &names)
+                let changes = session.commandCompleted(tag: tag, effect: effect)
+                apply(changes, server: &server, names: &names)
+                committed(changes, result: &result)
             }
-            return BackendResult(forward: forward, release: false)
+            return result
         case .readyForQuery?:
             let replayed = server.tracker.headIsSettingsReplay
             let forward = server.tracker.responseReceived(id, into: &toClient)
             let status = body.first.flatMap(TransactionStatus.init(rawValue:)) ?? .idle
             server.transactionStatus = status
-            if forward && transactionPooling {
-                session.readyForQuery(status)
-                if status == .idle { server.settings = session.settings }
-            }
             if replayed && awaitingReplay {
                 awaitingReplay = false
                 return BackendResult(forward: false, release: false, resumeClient: true)
             }
-            return BackendResult(forward: forward, release: forward && shouldRelease(server))
+            var result = BackendResult(forward: forward, release: false)
+            if forward && transactionPooling {
+                committed(session.readyForQuery(status), result: &result)
+                if status == .idle { server.settings = session.settings }
+            }
+            result.release = forward && shouldRelease(server)
+            result.transactionEnded = forward && status == .idle
+            return result
         case .parameterStatus?:
             if transactionPooling, case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: id, body: body) {
                 let lower = name.lowercased()
@@ -120,9 +132,10 @@ extension ClientSession {
             }
             return BackendResult(forward: true, release: false)
         case .notificationResponse?:
-            // Under transaction pooling no client LISTENs on a pooled server (LISTEN pins
-            // or is refused): a notification there belongs to nobody who holds it now.
-            return BackendResult(forward: !transactionPooling || pinned, release: false)
+            // Under transaction pooling notifications come through the pool's listener
+            // connection; one arriving on a pooled server belongs to nobody who holds it now
+            // (without the relay, a client pinned by its LISTEN gets its server's).
+            return BackendResult(forward: !transactionPooling || (pinned && !configuration.listenRelay), release: false)
         case .errorResponse?:
             if server.tracker.headIsSettingsReplay {
                 let f = try? BackendMessage.decode(id: id, body: body)
@@ -184,6 +197,9 @@ extension ClientSession {
         for c in changes {
             switch c {
             case let .prepared(name, text): server.sqlPrepared[name] = text
+            case .listened, .unlistened, .tablesDropped, .cursorClosed, .temporaryTablesDiscarded,
+                 .advisoryLocksReleased, .discardedAll:
+                continue
             case .deallocated(let name):
                 if let name {
                     server.sqlPrepared[name] = nil

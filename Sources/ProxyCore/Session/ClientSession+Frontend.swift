@@ -122,19 +122,6 @@ extension ClientSession {
     var refusalHint: String {
         "Use a session-mode pool for this client (pool.mode = \"session\", per database or per user), or set pool.pin_on_session_state = true to keep such clients on one server."
     }
-
-    /// The session-bound feature these statements use, when the client may not use it;
-    /// with pin_on_session_state the client is pinned instead (and nil returned).
-    mutating func sessionBoundFeature(of statements: [StatementAnalysis], out: inout SessionOutput) -> String? {
-        guard let feature = statements.lazy.compactMap(SessionTracker.sessionBoundFeature).first else { return nil }
-        guard configuration.pinOnSessionState else {
-            out.events.append("refused \(feature) under transaction pooling")
-            return feature
-        }
-        if !pinned { out.events.append("pinned to its server for \(feature)") }
-        pinned = true
-        return nil
-    }
 }
 
 /// SQLSTATEs pgstash raises itself (PostgreSQL's Appendix A names).

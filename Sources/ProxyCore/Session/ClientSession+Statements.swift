@@ -17,7 +17,7 @@ extension ClientSession {
         var replacedQuery: String?
         if SessionGate.mayChangeSession(Array(query.utf8)[...]) {
             let analysed = analyze(query)
-            if let feature = sessionBoundFeature(of: analysed, out: &out) {
+            if let feature = admitSessionState(analysed, server: &server, out: &out) {
                 if name.isEmpty { unnamed = nil }     // a failed Parse "" leaves no unnamed statement
                 raiseError(SQLState.featureNotSupported, refusalMessage(feature), hint: refusalHint, server: &server, out: &out)
                 return .consumed

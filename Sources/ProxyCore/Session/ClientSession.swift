@@ -8,10 +8,12 @@ public struct SessionOutput {
     public var toClient = ByteBuffer()
     /// Something worth a log line happened (a pin, a refusal).
     public var events: [String] = []
+    /// The client became pinned (its pool counts pinned servers against `max_pinned`).
+    public var pinChanged = false
     public init() {}
 
     /// Empties both buffers; a buffer grown past `keep` bytes gives its memory back.
-    public mutating func reset(keep: Int = 8 * 1024) {
+    public mutating func reset(keep: Int = 32 * 1024) {
         if toServer.capacity > keep { toServer = ByteBuffer() } else { toServer.clear() }
         if toClient.capacity > keep { toClient = ByteBuffer() } else { toClient.clear() }
     }
@@ -37,10 +39,17 @@ public struct ClientSession {
         public var pinOnSessionState: Bool
         /// `database/user`, for messages.
         public var poolName: String
-        public init(transactionPooling: Bool, pinOnSessionState: Bool, poolName: String) {
+        /// LISTEN is relayed by the pool's listener connection (transaction pooling with
+        /// `max_listeners` ≥ 1); otherwise it is session state like a temporary table.
+        public var listenRelay: Bool
+        /// The pool may pin one more server (`max_pinned` not reached); kept current by the
+        /// driver.
+        public var pinningAvailable = true
+        public init(transactionPooling: Bool, pinOnSessionState: Bool, poolName: String, listenRelay: Bool = false) {
             self.transactionPooling = transactionPooling
             self.pinOnSessionState = pinOnSessionState
             self.poolName = poolName
+            self.listenRelay = listenRelay && transactionPooling
         }
     }
 
@@ -75,8 +84,12 @@ public struct ClientSession {
     var portalEffects: [String: SessionEffect] = [:]
     /// Dropping the client's messages up to Sync after an error pgstash raised itself.
     public internal(set) var skippingToSync = false
-    /// Kept on its server until it disconnects (session state with pin_on_session_state).
-    public internal(set) var pinned = false
+    /// What keeps the client on its server (session objects with pin_on_session_state).
+    public internal(set) var pins = SessionPins()
+    /// Kept on its server until it releases what pins it, or disconnects.
+    public var pinned: Bool { !pins.isEmpty }
+    /// Channels the client listens on (committed LISTENs), relayed by the pool's listener.
+    public internal(set) var listening: Set<String> = []
     /// The settings replay on the leased server has not answered yet.
     public internal(set) var awaitingReplay = false
     /// Analyses SQL texts (an LRU in the proxy; any function in tests).
@@ -97,7 +110,13 @@ public struct ClientSession {
     /// A server was leased to the client: bring its settings to the client's, ahead of the
     /// client's own messages (their answers are not relayed).
     public mutating func serverAttached(_ server: inout ServerConnection, out: inout SessionOutput) {
-        guard server.settings != session.settings, let sql = session.settings.statements(from: server.settings) else { return }
+        var sql = server.settings == session.settings ? nil : session.settings.statements(from: server.settings)
+        if server.listening {
+            // A client LISTENed here (relayed by the pool's listener): the server stops.
+            sql = "UNLISTEN *" + (sql.map { "; " + $0 } ?? "")
+            server.listening = false
+        }
+        guard let sql else { return }
         FrontendMessage.query(sql).encode(into: &out.toServer)
         server.tracker.requestSent(.query, forward: false, ref: nil, effects: [.settingsReplay])
         server.unnamedOwner = nil

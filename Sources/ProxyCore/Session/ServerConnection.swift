@@ -24,6 +24,9 @@ public struct ServerConnection: Sendable {
     /// Extended-protocol messages were sent since the last Sync: an implicit transaction may
     /// be open although the last ReadyForQuery said 'I' (a client using Flush).
     public var unsynced = false
+    /// A client ran LISTEN here (its notifications come through the pool's listener): the
+    /// next lease starts with UNLISTEN *.
+    public var listening = false
     /// Whose statement the server's unnamed statement is, if known.
     public var unnamedOwner: UnnamedTag?
     /// CancelRequests sent for this server's backend whose connection has not closed yet: a
@@ -98,5 +101,6 @@ public struct ServerConnection: Sendable {
         settings = SessionSettings()
         sqlPrepared.removeAll()
         unnamedOwner = nil
+        listening = false
     }
 }

@@ -7,13 +7,13 @@
 /// - a statement that starts with SET, RESET, LISTEN, PREPARE, EXECUTE, DEALLOCATE, DISCARD,
 ///   DECLARE or EXPLAIN (so `UPDATE … SET` is not a candidate);
 /// - a statement that starts with DO (its body is opaque), SAVEPOINT, ROLLBACK or RELEASE
-///   (savepoints scope SET);
+///   (savepoints scope SET), UNLISTEN, CLOSE or DROP (they release what pins a client);
 /// - the words TEMP / TEMPORARY / HOLD / SET_CONFIG anywhere, any identifier starting with
 ///   "pg_temp" (`CREATE TABLE pg_temp.x`), and any identifier containing "advisory".
 public enum SessionGate {
     static let leading: Set<String> = ["set", "reset", "listen", "prepare", "execute", "deallocate",
                                        "discard", "declare", "explain", "do", "savepoint", "rollback",
-                                       "release"]
+                                       "release", "unlisten", "close", "drop"]
     static let anywhere: Set<String> = ["temp", "temporary", "hold", "set_config"]
 
     public static func mayChangeSession(_ sql: ArraySlice<UInt8>) -> Bool {

@@ -14,6 +14,14 @@ public enum SessionEffect: Sendable, Equatable {
     case releaseSavepoint(String)
     case prepare(name: String, text: String)
     case deallocate(name: String?)
+    /// LISTEN / UNLISTEN (nil: `UNLISTEN *`): transactional, like settings.
+    case listen(String)
+    case unlisten(String?)
+    /// Statements that release what pins a client to its server, when they commit.
+    case dropTables([String])
+    case closeCursor(String?)
+    case discardTemp
+    case advisoryUnlockAll
     /// Not a client statement: pgstash's own error raised through the server (the
     /// ErrorResponse is shown without the raising block's context).
     case raisedError
@@ -44,9 +52,9 @@ public struct SessionTracker: Sendable {
 
     /// Session state a statement would leave on its server that pgstash cannot carry to
     /// another server; nil when there is none.
-    public static func sessionBoundFeature(of s: StatementAnalysis) -> String? {
+    public static func sessionBoundFeature(of s: StatementAnalysis, listenRelay: Bool = false) -> String? {
         switch s.kind {
-        case .listen: return "LISTEN"
+        case .listen where !listenRelay: return "LISTEN"
         case .declareCursor where s.cursorWithHold: return "DECLARE … WITH HOLD"
         case .do where s.doBodyMayChangeSession: return "a DO block that may LISTEN, create temporary tables or take session locks"
         default: break
@@ -59,7 +67,7 @@ public struct SessionTracker: Sendable {
         if s.setsSessionConfig {
             return "set_config(…, false)"
         }
-        if let p = s.preparedStatement, let f = sessionBoundFeature(of: p) { return f }
+        if let p = s.preparedStatement, let f = sessionBoundFeature(of: p, listenRelay: listenRelay) { return f }
         return nil
     }
 
@@ -94,7 +102,18 @@ public struct SessionTracker: Sendable {
                 return .setting(name: name, value: .sql(v))
             }
         case .discard:
-            return s.discardTarget == .all ? .discardAll : .none
+            switch s.discardTarget {
+            case .all?: return .discardAll
+            case .temp?: return .discardTemp
+            default: return .none
+            }
+        case .listen: return s.channel.map { .listen($0) } ?? .none
+        case .unlisten: return .unlisten(s.channel)
+        case .closeCursor: return .closeCursor(s.cursorName)
+        case .ddl where s.nodeType == "DropStmt" && !s.tablesWritten.isEmpty:
+            return .dropTables(s.tablesWritten.map(\.name))
+        case .select where s.functions.contains("pg_advisory_unlock_all") || s.functions.contains("pg_catalog.pg_advisory_unlock_all"):
+            return .advisoryUnlockAll
         case .prepare:
             guard let name = s.preparedName else { return .none }
             return .prepare(name: name, text: s.text.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -105,18 +124,26 @@ public struct SessionTracker: Sendable {
         }
     }
 
-    /// What changed on the server, for the driver to mirror.
+    /// What changed, for the driver to mirror: on the server (prepared statements), and what
+    /// the client's committed statements did (LISTEN, releases of what pins it).
     public enum Change: Equatable, Sendable {
         case prepared(name: String, text: String)
         case deallocated(name: String?)
+        case listened(String)
+        case unlistened(String?)
+        case tablesDropped([String])
+        case cursorClosed(String?)
+        case temporaryTablesDiscarded
+        case advisoryLocksReleased
+        /// DISCARD ALL: every temporary table, cursor, lock and LISTEN is gone.
+        case discardedAll
     }
 
     /// A statement completed with this tag; `effect` is what the statement does.
     public mutating func commandCompleted(tag: String, effect: SessionEffect) -> [Change] {
         switch tag {
         case "COMMIT", "PREPARE TRANSACTION":
-            commit()
-            return []
+            return commit()
         case "ROLLBACK" where effect == .none:
             // ROLLBACK / ABORT (ROLLBACK TO SAVEPOINT carries its effect).
             uncommitted.removeAll()
@@ -126,14 +153,14 @@ public struct SessionTracker: Sendable {
         }
         switch effect {
         case .none: return []
-        case .setting, .settings, .resetAll:
+        case .setting, .settings, .resetAll, .listen, .unlisten, .dropTables, .closeCursor, .discardTemp, .advisoryUnlockAll:
             uncommitted.append((nil, effect))
             return []
         case .discardAll:
             settings.discardAll()
             uncommitted.removeAll()
             preparedStatements.removeAll()
-            return [.deallocated(name: nil)]
+            return [.deallocated(name: nil), .discardedAll]
         case .savepoint(let name):
             uncommitted.append((name, .none))
             return []
@@ -158,13 +185,18 @@ public struct SessionTracker: Sendable {
     public mutating func errorReceived() { failed = true }
 
     /// ReadyForQuery: at 'I' the transaction is over, committed unless it failed.
-    public mutating func readyForQuery(_ status: TransactionStatus) {
-        guard status == .idle else { return }
-        if failed { uncommitted.removeAll() } else { commit() }
-        failed = false
+    public mutating func readyForQuery(_ status: TransactionStatus) -> [Change] {
+        guard status == .idle else { return [] }
+        defer { failed = false }
+        if failed {
+            uncommitted.removeAll()
+            return []
+        }
+        return commit()
     }
 
-    private mutating func commit() {
+    private mutating func commit() -> [Change] {
+        var changes: [Change] = []
         for (_, change) in uncommitted {
             switch change {
             case let .setting(name, value):
@@ -172,10 +204,17 @@ public struct SessionTracker: Sendable {
             case .settings(let all):
                 for (name, value) in all { settings[name] = value }
             case .resetAll: settings.resetAll()
+            case .listen(let c): changes.append(.listened(c))
+            case .unlisten(let c): changes.append(.unlistened(c))
+            case .dropTables(let t): changes.append(.tablesDropped(t))
+            case .closeCursor(let c): changes.append(.cursorClosed(c))
+            case .discardTemp: changes.append(.temporaryTablesDiscarded)
+            case .advisoryUnlockAll: changes.append(.advisoryLocksReleased)
             default: break
             }
         }
         uncommitted.removeAll()
+        return changes
     }
 
     /// A SQL-level statement was closed through the protocol (Close 'S').

@@ -1,0 +1,196 @@
+/// What a console command shows (`SHOW …`).
+public enum AdminShowTarget: String, CaseIterable, Sendable, Equatable {
+    case pools, stats, clients, servers, databases, config, version, lists, rules, help
+}
+
+/// One admin console command, parsed from the text a client sent to the virtual database
+/// `pgstash` (PgBouncer's console grammar: a keyword, an optional argument, an optional `;`).
+public enum AdminCommand: Sendable, Equatable, CustomStringConvertible {
+    case show(AdminShowTarget)
+    /// Re-read `proxy.conf`, as SIGHUP does.
+    case reload
+    /// Hold new transactions of one database (nil: all) once the running ones finish.
+    case pause(database: String?)
+    /// Release what `pause` (or `kill`) held.
+    case resume(database: String?)
+    /// Stop accepting; exit once open transactions finish (as SIGTERM).
+    case shutdown
+    /// Drop every client and server of a database, and hold new ones until `resume`.
+    case kill(database: String)
+    /// A command of the result cache (`SHOW CACHE`, `SHOW QUERIES`, `EXPLAIN CACHE`,
+    /// `INVALIDATE`), answered with 0A000 until the cache exists.
+    case cacheCommand(String)
+
+    /// The command as it is written (for logs).
+    public var description: String {
+        switch self {
+        case .show(let t): return "SHOW \(t.rawValue.uppercased())"
+        case .pause(let db): return db.map { "PAUSE \($0)" } ?? "PAUSE"
+        case .resume(let db): return db.map { "RESUME \($0)" } ?? "RESUME"
+        case .kill(let db): return "KILL \(db)"
+        case .cacheCommand(let name): return name
+        default: return tag
+        }
+    }
+
+    /// The CommandComplete tag (PgBouncer's: `SHOW`, `PAUSE`…).
+    public var tag: String {
+        switch self {
+        case .show: return "SHOW"
+        case .reload: return "RELOAD"
+        case .pause: return "PAUSE"
+        case .resume: return "RESUME"
+        case .shutdown: return "SHUTDOWN"
+        case .kill: return "KILL"
+        case .cacheCommand: return "SHOW"
+        }
+    }
+}
+
+/// An error the console reports as an ErrorResponse (severity ERROR: the session goes on).
+public struct AdminError: Error, Sendable, Equatable {
+    public var sqlState: String
+    public var message: String
+    public var hint: String?
+    public init(_ sqlState: String, _ message: String, hint: String? = nil) {
+        self.sqlState = sqlState; self.message = message; self.hint = hint
+    }
+}
+
+/// SQLSTATEs the console uses.
+public enum AdminSQLState {
+    /// An unknown command or a malformed argument.
+    public static let syntaxError = "42601"
+    public static let featureNotSupported = "0A000"
+    /// `PAUSE`/`KILL`/`RESUME` of a database pgstash does not serve.
+    public static let invalidCatalogName = "3D000"
+    /// `RESUME` while nothing is paused, `PAUSE` while already paused, `RELOAD` without a file.
+    public static let objectNotInPrerequisiteState = "55000"
+    /// `RELOAD` of an invalid file (the running configuration stays).
+    public static let configFileError = "F0000"
+    /// Parameters given to a console statement (none take any).
+    public static let protocolViolation = "08P01"
+    public static let invalidStatementName = "26000"
+    public static let invalidCursorName = "34000"
+    /// A non-admin user connecting to `pgstash`.
+    public static let invalidAuthorization = "28000"
+}
+
+extension AdminCommand {
+    /// Every command, one line each: the help text of unknown-command errors and `SHOW HELP`.
+    public static let usage: [(command: String, description: String)] = [
+        ("SHOW POOLS", "clients and servers of each pool, by state"),
+        ("SHOW STATS", "transactions, queries, bytes and times per database"),
+        ("SHOW CLIENTS", "one row per client connection"),
+        ("SHOW SERVERS", "one row per upstream server connection"),
+        ("SHOW DATABASES", "the configured databases and their pool settings"),
+        ("SHOW CONFIG", "every setting, its value and default"),
+        ("SHOW VERSION", "the pgstash version"),
+        ("SHOW LISTS", "counts of databases, users, pools, clients, servers"),
+        ("SHOW RULES", "the [[cache.rules]] of proxy.conf"),
+        ("SHOW HELP", "this list"),
+        ("RELOAD", "re-read proxy.conf (as SIGHUP)"),
+        ("PAUSE [db]", "hold new transactions once running ones finish"),
+        ("RESUME [db]", "release held transactions"),
+        ("KILL db", "drop every client and server of db; hold new ones until RESUME"),
+        ("SHUTDOWN", "stop accepting; exit once open transactions finish"),
+    ]
+
+    /// The command list as one line, for error hints.
+    static var usageLine: String { usage.map(\.command).joined(separator: ", ") }
+
+    /// Parses one command. Keywords are matched without regard to case; a database name is
+    /// taken as written (double quotes removed, `""` inside is one quote).
+    public static func parse(_ text: String) -> Result<AdminCommand, AdminError> {
+        var s = Substring(text).trimmingWhitespace()
+        while s.hasSuffix(";") { s = s.dropLast().trimmingWhitespace() }
+        let words = s.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+        let unknown = AdminError(AdminSQLState.syntaxError, "invalid command '\(s)'",
+                                 hint: "The admin console knows: \(usageLine).")
+        guard let first = words.first?.uppercased() else { return .failure(unknown) }
+        let rest = words.dropFirst()
+        let argument: String? = rest.isEmpty ? nil : rest.joined(separator: " ")
+        switch first {
+        case "SHOW":
+            guard let what = argument?.uppercased() else { return .failure(unknown) }
+            if what == "CACHE" || what == "QUERIES" { return .success(.cacheCommand("SHOW \(what)")) }
+            guard rest.count == 1, let target = AdminShowTarget(rawValue: what.lowercased()) else {
+                return .failure(unknown)
+            }
+            return .success(.show(target))
+        case "EXPLAIN" where rest.first?.uppercased() == "CACHE":
+            return .success(.cacheCommand("EXPLAIN CACHE"))
+        case "INVALIDATE":
+            return .success(.cacheCommand("INVALIDATE"))
+        case "RELOAD", "SHUTDOWN":
+            guard argument == nil else { return .failure(unknown) }
+            return .success(first == "RELOAD" ? .reload : .shutdown)
+        case "PAUSE", "RESUME", "KILL":
+            var name: String?
+            if let argument {
+                guard rest.count == 1 || argument.hasPrefix("\"") else { return .failure(unknown) }
+                guard let n = identifier(argument) else {
+                    return .failure(AdminError(AdminSQLState.syntaxError, "invalid database name \(argument)"))
+                }
+                name = n
+            }
+            if first == "PAUSE" { return .success(.pause(database: name)) }
+            if first == "RESUME" { return .success(.resume(database: name)) }
+            guard let name else {
+                return .failure(AdminError(AdminSQLState.syntaxError, "KILL needs a database name",
+                                           hint: "KILL db drops every client and server of db."))
+            }
+            return .success(.kill(database: name))
+        default:
+            return .failure(unknown)
+        }
+    }
+
+    /// Splits a simple Query's text at `;` outside double quotes; empty pieces are dropped.
+    public static func statements(in text: String) -> [String] {
+        var out: [String] = []
+        var current = ""
+        var quoted = false
+        for c in text {
+            if c == "\"" { quoted.toggle() }
+            if c == ";" && !quoted {
+                out.append(current)
+                current = ""
+            } else {
+                current.append(c)
+            }
+        }
+        out.append(current)
+        return out.filter { !Substring($0).trimmingWhitespace().isEmpty }
+    }
+
+    /// A bare name, or a double-quoted one with `""` for a quote.
+    static func identifier(_ s: String) -> String? {
+        guard s.hasPrefix("\"") else { return s.isEmpty ? nil : s }
+        guard s.count >= 2, s.hasSuffix("\"") else { return nil }
+        let inner = s.dropFirst().dropLast()
+        var out = ""
+        var i = inner.startIndex
+        while i < inner.endIndex {
+            let c = inner[i]
+            if c == "\"" {
+                let next = inner.index(after: i)
+                guard next < inner.endIndex, inner[next] == "\"" else { return nil }
+                i = inner.index(after: next)
+            } else {
+                i = inner.index(after: i)
+            }
+            out.append(c)
+        }
+        return out.isEmpty ? nil : out
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingWhitespace() -> Substring {
+        let ws: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let start = firstIndex(where: { !ws($0) }) else { return self[endIndex...] }
+        let end = lastIndex(where: { !ws($0) })!
+        return self[start...end]
+    }
+}
