@@ -29,11 +29,13 @@ let package = Package(
         .target(name: "SQLAnalysis", dependencies: ["CPgQuery"]),
         .target(name: "ProxyCore", dependencies: ["PostgresWire", "ProxyConfig", "SQLAnalysis", "COpenSSL"],
                 swiftSettings: hotPath),
+        // Counters, gauges, histograms and their Prometheus text (docs/metrics.md).
+        .target(name: "Metrics", swiftSettings: hotPath),
 
         // I/O.
         .target(name: "EventLoop", dependencies: ["CLinux", "Buffers"], swiftSettings: hotPath),
         .target(name: "Proxy", dependencies: [
-            "EventLoop", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
+            "EventLoop", "Metrics", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
         ], swiftSettings: hotPath),
         .executableTarget(name: "pgstash", dependencies: [
             "Proxy", "ProxyConfig", "SQLAnalysis", "EventLoop",
@@ -41,7 +43,7 @@ let package = Package(
         ]),
 
         // Micro-benchmarks of the hot paths (bench/README.md).
-        .executableTarget(name: "pgstash-bench", dependencies: ["PostgresWire", "SQLAnalysis"],
+        .executableTarget(name: "pgstash-bench", dependencies: ["Metrics", "PostgresWire", "SQLAnalysis"],
                           path: "bench/micro"),
 
         .testTarget(name: "PostgresWireTests", dependencies: ["PostgresWire"]),
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "SQLAnalysisTests", dependencies: ["SQLAnalysis"]),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "PostgresWire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CLibPQ", "CHiredis", "PostgresWire", "ProxyCore"],
                     exclude: ["clients", "repros"]),
     ]

@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS="libpq-dev libhiredis-dev libssl-dev libpg-query-dev postgresql-15 postgresql-client-15
       redis-server redis-tools pgbouncer python3-psycopg python3-asyncpg python3-matplotlib
       ca-certificates
-      openjdk-17-jdk-headless libpostgresql-jdbc-java"
+      openjdk-17-jdk-headless libpostgresql-jdbc-java
+      prometheus"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -65,6 +65,8 @@ public final class Connection: IOHandler {
     public private(set) var receivedEOF = false
     /// Bytes accepted by `send` and not yet taken by the kernel.
     public var outboundBytes: Int { outbound.readableBytes }
+    /// Bytes read from and written to the socket so far (metrics).
+    public private(set) var bytesReceived = 0, bytesSent = 0
     /// The owner should stop feeding this connection (pause its source) until `connectionDidDrain`.
     public var isOverHighWaterMark: Bool { outbound.readableBytes > highWaterMark }
 
@@ -127,7 +129,7 @@ public final class Connection: IOHandler {
             writing: while written < bytes.count {
                 do {
                     switch try Socket.write(fd, UnsafeRawBufferPointer(rebasing: bytes[written...])) {
-                    case .processed(let n): written += n
+                    case .processed(let n): written += n; bytesSent += n
                     case .wouldBlock: break writing
                     }
                 } catch let error as IOError {
@@ -338,6 +340,7 @@ public final class Connection: IOHandler {
                 preconditionFailure("unexpected \(error)")
             }
         }
+        bytesReceived += total
         if total > 0 {
             delegate?.connectionDidRead(self)
             if isClosed || failed { return }
@@ -379,6 +382,7 @@ public final class Connection: IOHandler {
                 let result = try outbound.withReadableBytes { try Socket.write(fd, $0) }
                 guard case .processed(let n) = result else { break }
                 outbound.moveReaderIndex(forwardBy: n)
+                bytesSent += n
             } catch let error as IOError {
                 close(error: error)
                 return

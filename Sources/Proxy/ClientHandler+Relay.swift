@@ -36,6 +36,7 @@ extension ClientHandler {
                 return fatal(SQLState.protocolViolation, "invalid message: \(e)")
             } catch { return fatal(SQLState.protocolViolation, "invalid message: \(error)") }
             guard conn.inbound.readableBytes >= header.frameLength else { break }
+            if requestStartedAt == nil { requestStartedAt = server.loop.now }
             guard let id = FrontendMessageID(rawValue: header.id) else {
                 return fatal(SQLState.protocolViolation, "invalid frontend message type \(header.id)")
             }

@@ -44,6 +44,8 @@ final class ClientHandler: ConnectionDelegate {
     var pendingNotificationCount = 0
     /// Admin console: times for SHOW CLIENTS; the console session of `pgstash` clients.
     var admin = ClientAdminInfo()
+    /// When the request now in flight arrived (metrics: query duration), nil when none is.
+    var requestStartedAt: Double?
 
     init(id: ClientID, fd: Int32, server: ProxyServer, reject: Bool) throws {
         self.id = id
@@ -161,6 +163,7 @@ final class ClientHandler: ConnectionDelegate {
     func fatal(_ sqlState: String, _ message: String, hint: String? = nil) {
         if case .closed = phase { return }
         log.info("client \(id) refused: \(sqlState) \(message)")
+        server.metrics.proxyError(sqlState: sqlState)
         conn.send(CannedMessage.error("FATAL", sqlState, message, hint: hint))
         conn.closeAfterFlush()
         finish()

@@ -27,6 +27,7 @@ final class PoolDriver {
     lazy var listener = ListenerConnection(pool: self)
     /// Clients pinned to a server (counted against `max_pinned`).
     var pinnedClients = 0
+    lazy var stats = server.metrics.stats(for: key)
 
     /// Takes its settings from `configuration` for `key` (`effectivePool` of the key's
     /// database and overriding client user), as `reconfigure` does after a reload.
@@ -67,6 +68,7 @@ final class PoolDriver {
 
     func cancelWait(for client: ClientHandler) {
         guard waiting.removeValue(forKey: client.id) != nil else { return }
+        stats.acquireEnded(since: waitingSince[client.id], now: now)
         waitingSince[client.id] = nil
         pool.clientGaveUp(client.id)
     }
@@ -82,6 +84,7 @@ final class PoolDriver {
 
     func serverFailed(_ s: ServerHandler, sqlState: String, message: String) {
         servers[s.id] = nil
+        stats.connectFailures.increment()
         serverTimes[s.id] = nil
         server.log.warning("pool \(key.database)/\(key.user): \(message)")
         run(pool.serverConnectFailed(s.id, sqlState: sqlState, error: message, now: now))
@@ -135,6 +138,7 @@ final class PoolDriver {
                 serverTimes[id] = ServerTimes(connectedAt: wallClock())
                 s.connect()
             case let .assign(sid, cid):
+                stats.acquireEnded(since: waitingSince[cid], now: now)
                 guard let s = servers[sid] else { continue }
                 guard let c = waiting.removeValue(forKey: cid) else {
                     // The client left meanwhile: give the server back.
@@ -149,6 +153,7 @@ final class PoolDriver {
             case .close(let sid):
                 servers[sid]?.close()
             case let .fail(cid, failure):
+                stats.acquireEnded(since: waitingSince[cid], now: now)
                 waitingSince[cid] = nil
                 waiting.removeValue(forKey: cid)?.acquireFailed(failure, pool: self)
             }

@@ -17,6 +17,7 @@ extension ProxyServer {
         boundPort = listener.port
         acceptor = listener
         scheduleJanitor()
+        startMetrics()
         log.info("listening on \(config.listen.host):\(boundPort)")
     }
 

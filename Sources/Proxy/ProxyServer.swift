@@ -22,6 +22,7 @@ public final class ProxyServer {
     var statementNames = StatementNames()
     /// Analyses of query texts (one loop thread: no locking needed).
     let analysisCache = AnalysisCache(maximumEntries: 5_000, maximumBytes: 8 << 20)
+    let metrics = ProxyMetrics()
     private var janitor: TimerID?
     /// Resolves upstream host names off the loop thread.
     lazy var resolver = AsyncResolver(loop: loop, cacheTTL: 30, maxConcurrentLookups: 4)
@@ -82,6 +83,7 @@ public final class ProxyServer {
 
     func clientClosed(_ c: ClientHandler) {
         clients[c.id.raw] = nil
+        metrics.clientClosed(c)
         if let pid = c.cancelKey?.processID, cancelTargets[pid] === c { cancelTargets[pid] = nil }
         checkDrained()
     }

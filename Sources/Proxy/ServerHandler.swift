@@ -189,6 +189,7 @@ final class ServerHandler: ConnectionDelegate {
             }
             let bodyStart = c.inbound.readerIndex + 5
             let body = c.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
+            pool.stats.backendMessage(header.id, body: body, client: client, now: loop.now)
             let r = session.backendMessageReceived(header.id, body: body, server: &state,
                                                    names: &proxy.statementNames, toClient: &toClient)
             if header.id == BackendMessageID.parameterStatus.rawValue,

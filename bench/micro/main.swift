@@ -5,3 +5,4 @@ func wanted(_ name: String) -> Bool { selected.isEmpty || selected.contains(name
 
 if wanted("framing") { runFramingBench() }
 if wanted("analysis") { runAnalysisBench() }
+if wanted("metrics") { runMetricsBench() }

@@ -1,0 +1,54 @@
+import Metrics
+import PostgresWire
+import ProxyCore
+
+/// The event-driven instruments of one pool, resolved once so that a hot path touches a
+/// stored counter and nothing else. The handlers call it from single-line hooks.
+final class PoolStats {
+    unowned let metrics: ProxyMetrics
+    let queries: Counter
+    let transactions: Counter
+    let queryDuration: Histogram
+    let acquireWait: Histogram
+    let connectFailures: Counter
+
+    init(metrics: ProxyMetrics, queries: Counter, transactions: Counter, queryDuration: Histogram,
+         acquireWait: Histogram, connectFailures: Counter) {
+        self.metrics = metrics
+        self.queries = queries
+        self.transactions = transactions
+        self.queryDuration = queryDuration
+        self.acquireWait = acquireWait
+        self.connectFailures = connectFailures
+    }
+
+    // MARK: Acquire
+
+    /// The client got a server, was refused one, or gave up; `since` is when it asked
+    /// (`PoolDriver.waitingSince`, the one record of it), nil if it was not waiting.
+    func acquireEnded(since: Double?, now: Double) {
+        guard let since else { return }
+        acquireWait.observe(max(now - since, 0))
+    }
+
+    // MARK: Server messages
+
+    /// A message from a server on its way to `client` (ServerHandler's relay loop).
+    @inline(__always)
+    func backendMessage(_ id: UInt8, body: ArraySlice<UInt8>, client: ClientHandler, now: Double) {
+        if id == BackendMessageID.readyForQuery.rawValue {
+            readyForQuery(status: body.first ?? 0, client: client, now: now)
+        } else if id == BackendMessageID.errorResponse.rawValue {
+            metrics.serverError(body: body)
+        }
+    }
+
+    private func readyForQuery(status: UInt8, client: ClientHandler, now: Double) {
+        queries.increment()
+        if status == UInt8(ascii: "I") { transactions.increment() }
+        if let start = client.requestStartedAt {
+            queryDuration.observe(max(now - start, 0))
+            client.requestStartedAt = nil
+        }
+    }
+}
