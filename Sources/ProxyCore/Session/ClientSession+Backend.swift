@@ -98,7 +98,9 @@ extension ClientSession {
             let effect = server.tracker.takeEffect()
             let forward = server.tracker.responseReceived(id, into: &toClient)
             var result = BackendResult(forward: forward, release: false)
-            if forward && transactionPooling {
+            // The tag matters only for a statement with an effect, or one that may end a
+            // transaction (COMMIT, ROLLBACK, PREPARE TRANSACTION): most tags are not read.
+            if forward && transactionPooling && (effect != .none || Self.mayEndTransaction(body)) {
                 let tag = String(decoding: body.prefix { $0 != 0 }, as: UTF8.self)
                 let changes = session.commandCompleted(tag: tag, effect: effect)
                 apply(changes, server: &server, names: &names)
@@ -167,6 +169,12 @@ extension ClientSession {
         }
     }
 
+    /// A CommandComplete tag starting with C, R or P (COMMIT, ROLLBACK, PREPARE TRANSACTION).
+    static func mayEndTransaction(_ tag: ArraySlice<UInt8>) -> Bool {
+        guard let c = tag.first else { return false }
+        return c == UInt8(ascii: "C") || c == UInt8(ascii: "R") || c == UInt8(ascii: "P")
+    }
+
     /// Reported settings pgstash carries from server to server for the client.
     static let trackedReportedSettings: Set<String> = [
         "client_encoding", "datestyle", "timezone", "intervalstyle", "application_name",
@@ -186,7 +194,7 @@ extension ClientSession {
             if c.isEmpty {
                 // Failed: PostgreSQL dropped the previous unnamed statement before parsing.
                 // Skipped: the Parse never ran, so the previous one is still the client's.
-                if ref.skipped, let k = ref.key, let g = ref.generation { unnamed = (k, g) } else { unnamed = nil }
+                if ref.skipped, let f = ref.frame, let g = ref.generation { unnamed = (f, g) } else { unnamed = nil }
             } else if let st = statements[c], st.serverName == ref.serverName {
                 forget(c, names: &names)
             }

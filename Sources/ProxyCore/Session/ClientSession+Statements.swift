@@ -9,16 +9,23 @@ import SQLAnalysis
 extension ClientSession {
     mutating func parseReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
                                 names: inout StatementNames, out: inout SessionOutput) -> InputResult {
+        var mayChange = false
+        if let nameEnd = body.firstIndex(of: 0), let queryEnd = body[(nameEnd + 1)...].firstIndex(of: 0) {
+            mayChange = SessionGate.mayChangeSession(body[(nameEnd + 1)..<queryEnd])
+        }
+        if !mayChange && body.first == 0 {
+            // The unnamed statement of an ordinary query (every query of pgbench -M extended,
+            // node-postgres, Prisma): kept as its frame, nothing decoded.
+            if !statementEffects.isEmpty { statementEffects[""] = nil }
+            parsedUnnamed(Array(frame), server: &server, out: &out)
+            return .consumed
+        }
         guard case let .parse(name, query, types)? = try? FrontendMessage.decode(id: FrontendMessageID.parse.rawValue, body: body) else {
             return .fail(sqlState: SQLState.protocolViolation, message: "invalid Parse message")
         }
         statementEffects[name] = nil
         var sent = frame
         var replacedQuery: String?
-        var mayChange = false
-        if let nameEnd = body.firstIndex(of: 0), let queryEnd = body[(nameEnd + 1)...].firstIndex(of: 0) {
-            mayChange = SessionGate.mayChangeSession(body[(nameEnd + 1)..<queryEnd])
-        }
         if mayChange {
             let analysed = analyze(query)
             if let feature = admitSessionState(analysed, server: &server, out: &out) {
@@ -48,14 +55,7 @@ extension ClientSession {
         }
         let key = StatementKey(query: replacedQuery ?? query, parameterTypes: types)
         if name.isEmpty {
-            let previous = unnamed
-            unnamedGeneration += 1
-            unnamed = (key, unnamedGeneration)
-            server.unnamedOwner = UnnamedTag(client: clientID, generation: unnamedGeneration)
-            server.tracker.requestSent(.parse, forward: true,
-                                       ref: StatementRef(clientName: "", serverName: "", key: previous?.key,
-                                                         generation: previous?.generation))
-            out.toServer.append(sent)
+            parsedUnnamed(Array(sent), server: &server, out: &out)
             return .consumed
         }
         if statements[name] != nil || session.preparedStatements[name] != nil {
@@ -72,6 +72,19 @@ extension ClientSession {
             prepare(key, as: serverName, server: &server, forward: true, ref: ref, out: &out)
         }
         return .consumed
+    }
+
+    /// The client's Parse "" (`parse`, as sent): the client's unnamed statement from now on,
+    /// and the server's. Its failure drops it; a skip leaves the previous one.
+    mutating func parsedUnnamed(_ parse: [UInt8], server: inout ServerConnection, out: inout SessionOutput) {
+        let previous = unnamed
+        unnamedGeneration += 1
+        unnamed = (parse, unnamedGeneration)
+        server.unnamedOwner = UnnamedTag(client: clientID, generation: unnamedGeneration)
+        server.tracker.requestSent(.parse, forward: true,
+                                   ref: StatementRef(clientName: "", serverName: "", generation: previous?.generation,
+                                                     frame: previous?.parse))
+        out.toServer.append(parse)
     }
 
     /// Sends a Parse of `key` under `serverName`, closing statements the server's cache evicts.
@@ -100,7 +113,7 @@ extension ClientSession {
             }
             let tag = UnnamedTag(client: clientID, generation: u.generation)
             if server.unnamedOwner != tag {
-                FrontendMessage.parse(name: "", query: u.key.query, parameterTypes: u.key.parameterTypes).encode(into: &out.toServer)
+                out.toServer.append(u.parse)
                 server.tracker.requestSent(.parse, forward: false, ref: StatementRef(clientName: nil, serverName: ""))
                 server.unnamedOwner = tag
             }
@@ -150,13 +163,15 @@ extension ClientSession {
 
     mutating func describeReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
                                    names: inout StatementNames, out: inout SessionOutput) -> InputResult {
-        guard case let .describe(kind, name)? = try? FrontendMessage.decode(id: FrontendMessageID.describe.rawValue, body: body) else {
-            return .fail(sqlState: SQLState.protocolViolation, message: "invalid Describe message")
-        }
-        guard kind == DescribeTarget.statement.rawValue else {
+        if body.first == DescribeTarget.portal.rawValue {
+            // Portals live on the server for the transaction: nothing to rename or decode.
             server.tracker.requestSent(.describePortal)
             out.toServer.append(frame)
             return .consumed
+        }
+        guard case let .describe(kind, name)? = try? FrontendMessage.decode(id: FrontendMessageID.describe.rawValue, body: body),
+              kind == DescribeTarget.statement.rawValue else {
+            return .fail(sqlState: SQLState.protocolViolation, message: "invalid Describe message")
         }
         guard let serverName = resolveStatement(name, server: &server, out: &out) else { return .consumed }
         server.tracker.requestSent(.describeStatement)
@@ -168,6 +183,11 @@ extension ClientSession {
     /// for others. Answered in order, like PostgreSQL (closing a missing one is no error).
     mutating func closeReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
                                 names: inout StatementNames, out: inout SessionOutput) -> InputResult {
+        if body.first == DescribeTarget.portal.rawValue {
+            server.tracker.requestSent(.close)
+            out.toServer.append(frame)
+            return .consumed
+        }
         guard case let .close(kind, name)? = try? FrontendMessage.decode(id: FrontendMessageID.close.rawValue, body: body) else {
             return .fail(sqlState: SQLState.protocolViolation, message: "invalid Close message")
         }

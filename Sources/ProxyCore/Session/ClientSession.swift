@@ -76,7 +76,9 @@ public struct ClientSession {
     /// Named protocol-level statements of the client.
     public internal(set) var statements: [String: ClientStatement] = [:]
     /// The client's unnamed statement, until its next Parse "" or Query.
-    var unnamed: (key: StatementKey, generation: UInt64)?
+    /// The client's unnamed statement: its Parse frame as sent to a server, to send again where
+    /// another server holds someone else's.
+    var unnamed: (parse: [UInt8], generation: UInt64)?
     var unnamedGeneration: UInt64 = 0
     /// Session effects of the client's statements that have one (extended protocol), and of
     /// the portals bound to them: an Execute applies its portal's effect.

@@ -34,14 +34,18 @@ public struct StatementRef: Sendable, Equatable {
     /// the unnamed statement it replaces (with `generation`), which a skipped Parse leaves.
     public var key: StatementKey?
     public var generation: UInt64?
+    /// For the client's Parse "": the Parse frame of the unnamed statement it replaces.
+    public var frame: [UInt8]?
     /// The Parse never ran: the server skipped it after an earlier error (as opposed to
     /// failing it, which in PostgreSQL also drops the previous unnamed statement).
     public var skipped = false
-    public init(clientName: String?, serverName: String?, key: StatementKey? = nil, generation: UInt64? = nil) {
+    public init(clientName: String?, serverName: String?, key: StatementKey? = nil, generation: UInt64? = nil,
+                frame: [UInt8]? = nil) {
         self.clientName = clientName
         self.serverName = serverName
         self.key = key
         self.generation = generation
+        self.frame = frame
     }
 }
 
