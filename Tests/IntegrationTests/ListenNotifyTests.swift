@@ -231,7 +231,8 @@ extension PoolingTests {
                   AND pid <> pg_backend_pid() AND pid <> \(pooled) AND state = 'idle' AND query LIKE 'LISTEN "%'
                 """
             let before = try direct.query(find).compactMap { $0.first ?? nil }
-            try #require(before.count == 1, "expected one listener backend, found \(before): \(try direct.query("SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database()"))")
+            let activity = try direct.query("SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database()")
+            try #require(before.count == 1, "expected one listener backend, found \(before): \(activity)")
             #expect(try direct.value("SELECT pg_terminate_backend(\(before[0]))") == "t")
 
             var after: [String] = []

@@ -131,7 +131,8 @@ extension PoolingTests {
             case "session advisory lock":
                 let holder = try DirectConnection(env).value("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = \(Self.lockKey)")
                 #expect(holder == pinnedPID)
-                #expect(b.query("SELECT pg_try_advisory_lock(\(Self.lockKey))").firstValue == "f")
+                // (A transaction-level try: a session-level one would pin b too, past max_pinned.)
+                #expect(b.query("BEGIN; SELECT pg_try_advisory_xact_lock(\(Self.lockKey)); COMMIT").firstValue == "f")
             case "WITH HOLD cursor":
                 #expect(a!.query("FETCH ALL FROM pool_cursor").rows == [["1"]])
             default:
