@@ -4,9 +4,10 @@ import Testing
 
 extension PoolingTests {
     /// Session state that cannot follow a client across servers, in transaction mode: with
-    /// pool.pin_on_session_state = false (default) the statement is refused with 0A000 and a
-    /// message naming transaction pooling, and nothing of it happens upstream; with true, it
-    /// works and the client keeps its server until it disconnects.
+    /// pool.pin_on_session_state = false the statement is refused with 0A000 and a message
+    /// naming transaction pooling, and nothing of it happens upstream; with true (the default),
+    /// it works and the client keeps its server. LISTEN is such state only without the
+    /// notification relay (pool.max_listeners = 0); with it, LISTEN is relayed, never refused.
     @Suite struct SessionStateInTransactionMode {
         /// A statement creating session state, and how to see that state on a server.
         struct Stateful: CustomStringConvertible, Sendable {
@@ -14,6 +15,8 @@ extension PoolingTests {
             let sql: String
             /// A count, run on the server of the asking client: 0 when the state is absent.
             let probe: String
+            /// LISTEN is session state only without the relay.
+            var overrides: [String] = []
             var description: String { name }
         }
 
@@ -24,7 +27,8 @@ extension PoolingTests {
             """
 
         static let statements = [
-            Stateful(name: "LISTEN", sql: "LISTEN pool_channel", probe: "SELECT count(*) FROM pg_listening_channels()"),
+            Stateful(name: "LISTEN", sql: "LISTEN pool_channel", probe: "SELECT count(*) FROM pg_listening_channels()",
+                     overrides: ["pool.max_listeners=0"]),
             Stateful(name: "session advisory lock", sql: "SELECT pg_advisory_lock(\(lockKey))", probe: advisoryProbe),
             Stateful(name: "WITH HOLD cursor", sql: "DECLARE pool_cursor CURSOR WITH HOLD FOR SELECT 1",
                      probe: "SELECT count(*) FROM pg_cursors"),
@@ -53,7 +57,8 @@ extension PoolingTests {
             let db = try TestDatabase(env, prefix: "refuse")
             defer { db.drop() }
             // One server: the probes run where the statement would have run.
-            let proxy = try startPgStash(env, db, ["pool.mode=transaction", "pool.max_upstream=1"])
+            let proxy = try startPgStash(env, db, ["pool.mode=transaction", "pool.max_upstream=1",
+                                                   "pool.pin_on_session_state=false"] + s.overrides)
             defer { proxy.stop() }
             let c = try WireClient.connected(proxy, db)
 
@@ -74,7 +79,8 @@ extension PoolingTests {
             let env = try TestEnvironment.require()
             let db = try TestDatabase(env, prefix: "not_refused")
             defer { db.drop() }
-            let proxy = try startPgStash(env, db, ["pool.mode=transaction", "pool.max_upstream=1"])
+            let proxy = try startPgStash(env, db, ["pool.mode=transaction", "pool.max_upstream=1",
+                                                   "pool.pin_on_session_state=false"])
             defer { proxy.stop() }
             let c = try WireClient.connected(proxy, db)
             for sql in [
@@ -96,7 +102,7 @@ extension PoolingTests {
             let db = try TestDatabase(env, prefix: "pin")
             defer { db.drop() }
             let proxy = try startPgStash(env, db, ["pool.mode=transaction", "pool.max_upstream=2",
-                                                   "pool.pin_on_session_state=true", "pool.acquire_timeout=5"])
+                                                   "pool.pin_on_session_state=true", "pool.acquire_timeout=5"] + s.overrides)
             defer { proxy.stop() }
             var a: WireClient? = try WireClient.connected(proxy, db)
             let b = try WireClient.connected(proxy, db)
@@ -125,7 +131,8 @@ extension PoolingTests {
             case "session advisory lock":
                 let holder = try DirectConnection(env).value("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = \(Self.lockKey)")
                 #expect(holder == pinnedPID)
-                #expect(b.query("SELECT pg_try_advisory_lock(\(Self.lockKey))").firstValue == "f")
+                // (A transaction-level try: a session-level one would pin b too, past max_pinned.)
+                #expect(b.query("BEGIN; SELECT pg_try_advisory_xact_lock(\(Self.lockKey)); COMMIT").firstValue == "f")
             case "WITH HOLD cursor":
                 #expect(a!.query("FETCH ALL FROM pool_cursor").rows == [["1"]])
             default:
@@ -148,6 +155,26 @@ extension PoolingTests {
             }
             #expect(clean, "the pinned client's \(s.name) outlived it on a pooled server: \(leftovers)\n\(logTail(proxy))")
         }
+
+        @Test("LISTEN is relayed, not refused, in transaction mode (pin_on_session_state = false too) and does not pin")
+        func listenRelayed() throws {
+            let env = try TestEnvironment.require()
+            let db = try TestDatabase(env, prefix: "listen_relayed")
+            defer { db.drop() }
+            let proxy = try startPgStash(env, db, ["pool.mode=transaction", "pool.max_upstream=1",
+                                                   "pool.pin_on_session_state=false", "pool.acquire_timeout=2"])
+            defer { proxy.stop() }
+            let a = try WireClient.connected(proxy, db), b = try WireClient.connected(proxy, db)
+            let simple = a.query("LISTEN relayed_simple")
+            #expect(simple.errors.isEmpty, "simple-query LISTEN: \(simple.errorSummary)")
+            let extended = a.extendedQuery("LISTEN relayed_extended")
+            #expect(extended.errors.isEmpty, "extended-protocol LISTEN: \(extended.errorSummary)")
+            // Not pinned: the pool's one server serves b.
+            #expect(b.query("SELECT 1").rows == [["1"]], "a LISTENing client holds the only server\n\(logTail(proxy))")
+            usleep(300_000)
+            #expect(b.query("NOTIFY relayed_simple, 's'; NOTIFY relayed_extended, 'e'").errors.isEmpty)
+            let got = a.notifications(within: 3, until: 2).map(\.payload)
+            #expect(got == ["s", "e"], "relayed notifications: \(got)\n\(logTail(proxy))")
+        }
     }
 }
-
