@@ -140,6 +140,8 @@ public struct StatementAnalysis: Sendable, Equatable {
     public var temporaryTables: [TableName] = []
     /// `CREATE TEMP TABLE`, `CREATE TEMP TABLE … AS`, `SELECT … INTO TEMP`.
     public var createsTemporaryTable = false
+    /// The temporary table is created `ON COMMIT DROP`: it ends with its transaction.
+    public var temporaryTableDroppedAtCommit = false
     /// Calls a session-level advisory lock function (`pg_advisory_lock`, `pg_try_advisory_lock`,
     /// their `_shared` forms and the unlock functions); the `_xact_` variants do not count.
     public var usesSessionAdvisoryLock = false

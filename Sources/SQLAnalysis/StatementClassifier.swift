@@ -119,6 +119,7 @@ struct StatementClassifier {
             }
         }
         fill(&result, from: walker)
+        if result.createsTemporaryTable { result.temporaryTableDroppedAtCommit = dropsAtCommit(inner) }
         return (result, walker)
     }
 
@@ -236,6 +237,15 @@ struct StatementClassifier {
     }
 
     // MARK: - Helpers
+
+    /// `ON COMMIT DROP` on a CREATE TABLE (`oncommit`) or CREATE TABLE AS (`into.onCommit`).
+    private func dropsAtCommit(_ inner: Int) -> Bool {
+        if let v = tape.member(inner, "oncommit"), tape.valueEquals(v, "ONCOMMIT_DROP") { return true }
+        if let into = tape.member(inner, "into"), let v = tape.member(into, "onCommit"), tape.valueEquals(v, "ONCOMMIT_DROP") {
+            return true
+        }
+        return false
+    }
 
     /// A DO block's body is PL code the parser does not look into, and its dynamic SQL is a
     /// string: a conservative word scan says whether it may leave session state behind

@@ -20,10 +20,15 @@ extension ClientSession {
         }
         let statements = analyze(String(decoding: sqlBytes, as: UTF8.self))
         if let feature = admitSessionState(statements, server: &server, out: &out) {
-            return replaceQuery(SQLState.featureNotSupported, refusalMessage(feature), hint: refusalHint, server: &server, out: &out)
+            let relay = configuration.listenRelay
+            let cut = statements.firstIndex { SessionPins.additions(of: $0, listenRelay: relay) != nil } ?? 0
+            return replaceQuery(SQLState.featureNotSupported, refusalMessage(feature), hint: refusalHint,
+                                before: Array(statements[..<cut]), server: &server, out: &out)
         }
         if let e = unknownStatementReference(in: statements, server: server) {
-            return replaceQuery(SQLState.invalidSQLStatementName, e, hint: nil, server: &server, out: &out)
+            let cut = statements.firstIndex { unknownStatementReference(in: [$0], server: server) != nil } ?? 0
+            return replaceQuery(SQLState.invalidSQLStatementName, e, hint: nil,
+                                before: Array(statements[..<cut]), server: &server, out: &out)
         }
         restoreSQLPrepared(for: statements, server: &server, out: &out)
         var replaced: String?
@@ -39,12 +44,18 @@ extension ClientSession {
         }
     }
 
-    /// Sends, instead of the client's query, one that fails with this error: the server then
-    /// aborts the client's transaction block exactly as a failing statement would.
-    private mutating func replaceQuery(_ sqlState: String, _ message: String, hint: String?,
+    /// Sends, instead of the client's query, its statements before the refused one (`before`:
+    /// they run as PostgreSQL would run them, a BEGIN included) and then one that fails with
+    /// this error: the server aborts the transaction exactly as a failing statement would, and
+    /// skips the rest of the query as it skips the rest after any error.
+    private mutating func replaceQuery(_ sqlState: String, _ message: String, hint: String?, before: [StatementAnalysis],
                                        server: inout ServerConnection, out: inout SessionOutput) {
-        server.tracker.requestSent(.query, forward: true, ref: nil, effects: [.raisedError])
-        FrontendMessage.query(Self.raiseSQL(sqlState, message, hint: hint)).encode(into: &out.toServer)
+        restoreSQLPrepared(for: before, server: &server, out: &out)
+        // Each statement ends its line: a trailing `-- comment` cannot swallow the separator.
+        let sql = (before.map(\.text) + [Self.raiseSQL(sqlState, message, hint: hint)]).joined(separator: "\n;\n")
+        server.tracker.requestSent(.query, forward: true, ref: nil,
+                                   effects: before.map(SessionTracker.effect) + [.raisedError])
+        FrontendMessage.query(sql).encode(into: &out.toServer)
     }
 
     // MARK: Backend messages
@@ -119,10 +130,25 @@ extension ClientSession {
             var result = BackendResult(forward: forward, release: false)
             if forward && transactionPooling {
                 committed(session.readyForQuery(status), result: &result)
-                if status == .idle { server.settings = session.settings }
+                if status == .idle {
+                    server.settings = session.settings
+                    transactionEnded(committed: session.lastTransactionCommitted, result: &result)
+                }
             }
             result.release = forward && shouldRelease(server)
             result.transactionEnded = forward && status == .idle
+            return result
+        case .portalSuspended?:
+            // An Execute with a row limit that stopped early: its statement ran (pg-cursor,
+            // asyncpg's fetchval), so its effect applies as on CommandComplete.
+            let effect = server.tracker.takeEffect()
+            let forward = server.tracker.responseReceived(id, into: &toClient)
+            var result = BackendResult(forward: forward, release: false)
+            if forward && transactionPooling && effect != .none {
+                let changes = session.commandCompleted(tag: "", effect: effect)
+                apply(changes, server: &server, names: &names)
+                committed(changes, result: &result)
+            }
             return result
         case .parameterStatus?:
             if transactionPooling, case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: id, body: body) {

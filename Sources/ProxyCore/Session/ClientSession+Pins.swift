@@ -29,7 +29,7 @@ public struct SessionPins: Sendable, Equatable {
         case .do where s.doBodyMayChangeSession: p.untilDisconnect.insert("DO")
         default: break
         }
-        if s.createsTemporaryTable {
+        if s.createsTemporaryTable && !s.temporaryTableDroppedAtCommit {
             for t in s.temporaryTables { p.temporaryTables.insert(t.name) }
             if p.temporaryTables.isEmpty { p.untilDisconnect.insert("temporary table") }
         }
@@ -39,6 +39,25 @@ public struct SessionPins: Sendable, Equatable {
         if s.setsSessionConfig { p.untilDisconnect.insert("set_config") }
         if let inner = s.preparedStatement, let q = additions(of: inner, listenRelay: listenRelay) { p.formUnion(q) }
         return p.isEmpty ? nil : p
+    }
+
+    /// What a transaction that did not commit takes back of what it added: its temporary
+    /// tables, cursors and set_config are gone with it; session advisory locks are not
+    /// (PostgreSQL keeps them across a rollback).
+    mutating func subtractRolledBack(_ o: SessionPins) {
+        temporaryTables.subtract(o.temporaryTables)
+        holdCursors.subtract(o.holdCursors)
+        untilDisconnect.subtract(o.untilDisconnect)
+    }
+
+    /// What `o` adds to these.
+    func added(by o: SessionPins) -> SessionPins {
+        var d = SessionPins()
+        d.temporaryTables = o.temporaryTables.subtracting(temporaryTables)
+        d.holdCursors = o.holdCursors.subtracting(holdCursors)
+        d.advisoryLocks = o.advisoryLocks && !advisoryLocks
+        d.untilDisconnect = o.untilDisconnect.subtracting(untilDisconnect)
+        return d
     }
 
     mutating func formUnion(_ o: SessionPins) {
@@ -96,8 +115,18 @@ extension ClientSession {
             out.events.append("pinned to its server for \(feature)")
             out.pinChanged = true
         }
+        provisionalPins.formUnion(pins.added(by: adds))
         pins.formUnion(adds)
         return nil
+    }
+
+    /// The transaction ended (ReadyForQuery 'I'): what it added stays if it committed.
+    mutating func transactionEnded(committed: Bool, result: inout BackendResult) {
+        guard !provisionalPins.isEmpty || !committed else { return }
+        let wasPinned = pinned
+        if !committed { pins.subtractRolledBack(provisionalPins) }
+        provisionalPins = SessionPins()
+        if wasPinned && !pinned { result.unpinned = true }
     }
 
     /// Applies what committed statements released or registered.

@@ -90,6 +90,8 @@ public struct ClientSession {
     public internal(set) var pins = SessionPins()
     /// Kept on its server until it releases what pins it, or disconnects.
     public var pinned: Bool { !pins.isEmpty }
+    /// Pins added in the current transaction: taken back if it does not commit.
+    var provisionalPins = SessionPins()
     /// Channels the client listens on (committed LISTENs), relayed by the pool's listener.
     public internal(set) var listening: Set<String> = []
     /// The settings replay on the leased server has not answered yet.

@@ -47,6 +47,10 @@ public struct SessionTracker: Sendable {
     private var uncommitted: [(savepoint: String?, change: SessionEffect)] = []
     /// An error aborted the current transaction (or the open block until ROLLBACK [TO]).
     private var failed = false
+    /// The current transaction was rolled back (ROLLBACK, or COMMIT of a failed block).
+    private var rolledBack = false
+    /// Whether the transaction that ended at the last ReadyForQuery 'I' committed.
+    public private(set) var lastTransactionCommitted = true
 
     public init(settings: SessionSettings) { self.settings = settings }
 
@@ -148,6 +152,7 @@ public struct SessionTracker: Sendable {
             // ROLLBACK / ABORT (ROLLBACK TO SAVEPOINT carries its effect).
             uncommitted.removeAll()
             failed = false
+            rolledBack = true
             return []
         default: break
         }
@@ -187,7 +192,8 @@ public struct SessionTracker: Sendable {
     /// ReadyForQuery: at 'I' the transaction is over, committed unless it failed.
     public mutating func readyForQuery(_ status: TransactionStatus) -> [Change] {
         guard status == .idle else { return [] }
-        defer { failed = false }
+        lastTransactionCommitted = !failed && !rolledBack
+        defer { failed = false; rolledBack = false }
         if failed {
             uncommitted.removeAll()
             return []
