@@ -8,6 +8,7 @@ extension ClientHandler {
     func attach(_ s: ServerHandler) {
         leased = s
         s.client = self
+        if let pid = cancelKey?.processID { server.backendUsers[s.backendKey.processID] = pid }
         out.toServer.clear()
         session?.serverAttached(&s.state, out: &out)
         if !out.toServer.isEmpty { s.send(out.toServer) }
@@ -82,7 +83,7 @@ extension ClientHandler {
     /// Sends what the machine wrote, and logs what it reported.
     private func flushOutput() {
         if !out.toServer.isEmpty, let s = leased { s.send(out.toServer) }
-        if !out.toClient.isEmpty { conn.send(out.toClient) }
+        if !out.toClient.isEmpty { sendToClient(out.toClient) }
         out.reset()
         for e in out.events { log.info("client \(id): \(e)") }
         out.events.removeAll()
@@ -95,7 +96,20 @@ extension ClientHandler {
 
     // MARK: Callbacks from the leased server
 
-    func sendToClient(_ b: ByteBuffer) { conn.send(b) }
+    /// Sends, or holds while the client's LISTEN is not yet in force upstream.
+    func sendToClient(_ b: ByteBuffer) {
+        if outputHeld { heldOutput.append(b.readableView) } else { conn.send(b) }
+    }
+
+    /// The pool's listener connection LISTENs on the client's channels: what was held (the
+    /// ReadyForQuery of the committing LISTEN) goes out, then any notifications.
+    func releaseHeldOutput() {
+        guard outputHeld else { return }
+        outputHeld = false
+        if !heldOutput.isEmpty { conn.send(heldOutput) }
+        heldOutput = ByteBuffer()
+        flushNotifications()
+    }
 
     /// The lease ended (ReadyForQuery 'I', nothing outstanding).
     func releaseServer() {

@@ -42,6 +42,10 @@ final class ClientHandler: ConnectionDelegate {
     /// Notifications held while the client is in a transaction (or not reading).
     var pendingNotifications = ByteBuffer()
     var pendingNotificationCount = 0
+    /// A committed LISTEN is not in force upstream yet: the client's answers wait (so that a
+    /// notification sent after its ReadyForQuery cannot be missed).
+    var outputHeld = false
+    var heldOutput = ByteBuffer()
     /// Admin console: times for SHOW CLIENTS; the console session of `pgstash` clients.
     var admin = ClientAdminInfo()
     /// When the request now in flight arrived (metrics: query duration), nil when none is.
@@ -227,7 +231,7 @@ final class ClientHandler: ConnectionDelegate {
     /// `max_pending_notifications` pile up is disconnected, as PostgreSQL's queue limit would.
     func notificationArrived(_ frame: [UInt8]) {
         guard case .ready = phase else { return }
-        if pendingNotificationCount == 0, !conn.isOverHighWaterMark, leased?.state.isQuiescent ?? true {
+        if pendingNotificationCount == 0, !outputHeld, !conn.isOverHighWaterMark, leased?.state.isQuiescent ?? true {
             conn.send(frame)
             return
         }
@@ -241,7 +245,7 @@ final class ClientHandler: ConnectionDelegate {
 
     /// Sends held notifications, once the client is between transactions and reading.
     func flushNotifications() {
-        guard pendingNotificationCount > 0, !conn.isOverHighWaterMark, leased?.state.isQuiescent ?? true else { return }
+        guard pendingNotificationCount > 0, !outputHeld, !conn.isOverHighWaterMark, leased?.state.isQuiescent ?? true else { return }
         conn.send(pendingNotifications)
         pendingNotifications = ByteBuffer()
         pendingNotificationCount = 0

@@ -21,6 +21,26 @@ final class ListenerConnection: ConnectionDelegate {
     private var reconnectTimer: TimerID?
     /// The connection was lost once: the next login announces a possible gap.
     private var lostOnce = false
+    /// LISTEN queries sent and not yet answered, each with what waits for its answer.
+    private var inFlight: [[() -> Void]] = []
+    /// What waits for the connection to log in and LISTEN.
+    private var waitingForLogin: [() -> Void] = []
+
+    /// Runs `done` once every channel in `channels` is listened on upstream; returns true
+    /// (and does not keep `done`) when they already are.
+    func whenListening(on channels: [String], _ done: @escaping () -> Void) -> Bool {
+        switch phase {
+        case .ready:
+            if inFlight.isEmpty && channels.allSatisfy(listened.contains) { return true }
+            if inFlight.isEmpty { sync() }
+            if inFlight.isEmpty { return true }
+            inFlight[inFlight.count - 1].append(done)
+        case .idle, .connecting, .loggingIn:
+            waitingForLogin.append(done)
+            if phase == .idle { sync() }
+        }
+        return false
+    }
 
     init(pool: PoolDriver) { self.pool = pool }
 
@@ -41,6 +61,7 @@ final class ListenerConnection: ConnectionDelegate {
             var b = ByteBuffer()
             FrontendMessage.query(sql.joined(separator: "; ")).encode(into: &b)
             c.send(b)
+            inFlight.append([])
             listened = pool.relay.channels
         }
     }
@@ -96,6 +117,9 @@ final class ListenerConnection: ConnectionDelegate {
                     listened = []
                     log.info("pool \(pool.key.database)/\(pool.key.user): listener connection ready")
                     sync()
+                    let waiting = waitingForLogin
+                    waitingForLogin = []
+                    if inFlight.isEmpty { waiting.forEach { $0() } } else { inFlight[inFlight.count - 1] += waiting }
                     if lostOnce {
                         lostOnce = false
                         pool.listenerGapEnded()
@@ -106,6 +130,8 @@ final class ListenerConnection: ConnectionDelegate {
             switch msg {
             case let .notificationResponse(_, channel, _):
                 pool.notificationArrived(channel: channel, frame: [frame.id] + Self.length(frame.body.count) + frame.body)
+            case .readyForQuery:
+                if !inFlight.isEmpty { inFlight.removeFirst().forEach { $0() } }
             case .errorResponse(let f):
                 log.warning("listener connection: \(f.message ?? "error")")
             default:
@@ -134,6 +160,13 @@ final class ListenerConnection: ConnectionDelegate {
         let wasReady = phase == .ready
         phase = .idle
         listened = []
+        // Nobody waits on a connection that is gone: the clients go on, and are warned of the
+        // gap once it is back.
+        let waiting = inFlight.flatMap { $0 } + waitingForLogin
+        inFlight = []
+        waitingForLogin = []
+        if !waiting.isEmpty { lostOnce = true }
+        waiting.forEach { $0() }
         guard !pool.relay.isEmpty else { return }
         if wasReady {
             lostOnce = true

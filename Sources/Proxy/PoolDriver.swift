@@ -162,15 +162,23 @@ final class PoolDriver {
 
     // MARK: LISTEN/NOTIFY relay
 
-    /// A client's committed LISTEN/UNLISTEN.
-    func listensChanged(_ client: ClientHandler, _ changes: [ListenChange]) {
+    /// A client's committed LISTEN/UNLISTEN. Returns whether its channels are listened on
+    /// upstream already; otherwise `inForce` runs once they are (or once the listener gave up
+    /// for now, after which the client is warned of a gap).
+    @discardableResult
+    func listensChanged(_ client: ClientHandler, _ changes: [ListenChange], inForce: (() -> Void)? = nil) -> Bool {
+        var added: [String] = []
         for c in changes {
             switch c {
-            case .listen(let ch): relay.listen(client: client.id.raw, channel: ch)
+            case .listen(let ch):
+                relay.listen(client: client.id.raw, channel: ch)
+                added.append(ch)
             case .unlisten(let ch): relay.unlisten(client: client.id.raw, channel: ch)
             }
         }
         listener.sync()
+        guard !added.isEmpty, let inForce else { return true }
+        return listener.whenListening(on: added, inForce)
     }
 
     /// The client is gone: it listens on nothing any more.
@@ -180,8 +188,19 @@ final class PoolDriver {
     }
 
     /// A NotificationResponse from the listener connection: to every client listening.
+    /// Its process id becomes the one the notifying client knows its backend by (its
+    /// BackendKeyData), when a pgstash client sent it: as on PostgreSQL, a listener can tell
+    /// its own notifications by comparing with its own backend pid.
     func notificationArrived(channel: String, frame: [UInt8]) {
-        for id in relay.recipients(of: channel) { server.clients[id]?.notificationArrived(frame) }
+        var f = frame
+        if f.count >= 9 {
+            let pid = Int32(bitPattern: UInt32(f[5]) << 24 | UInt32(f[6]) << 16 | UInt32(f[7]) << 8 | UInt32(f[8]))
+            if let mine = server.backendUsers[pid] {
+                let u = UInt32(bitPattern: mine)
+                f[5] = UInt8(u >> 24); f[6] = UInt8(u >> 16 & 0xff); f[7] = UInt8(u >> 8 & 0xff); f[8] = UInt8(u & 0xff)
+            }
+        }
+        for id in relay.recipients(of: channel) { server.clients[id]?.notificationArrived(f) }
     }
 
     /// The listener connection came back after a loss: its clients may have missed some.

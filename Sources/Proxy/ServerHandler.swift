@@ -118,6 +118,7 @@ final class ServerHandler: ConnectionDelegate {
 
     private func fail(sqlState: String, _ message: String) {
         guard phase != .closed else { return }
+        pool.server.backendUsers[backendKey.processID] = nil
         let wasReady = phase == .ready
         phase = .closed
         if let t = connectTimer { loop.cancel(t) }
@@ -212,8 +213,12 @@ final class ServerHandler: ConnectionDelegate {
         }
         client.session = consume session
         pool.bytesRelayedToClient(toClient.readableBytes)
+        if !listens.isEmpty {
+            // The answer of a committing LISTEN waits until the listener LISTENs upstream.
+            let inForce = pool.listensChanged(client, listens) { [weak client] in client?.releaseHeldOutput() }
+            if !inForce { client.outputHeld = true }
+        }
         if toClient.readableBytes > 0 { client.sendToClient(toClient) }
-        if !listens.isEmpty { pool.listensChanged(client, listens) }
         if unpinned { pool.pinnedClients -= 1 }
         if transactionEnded && !released { client.flushNotifications() }
         if let failure {
