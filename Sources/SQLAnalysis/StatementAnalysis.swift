@@ -126,6 +126,18 @@ public struct StatementAnalysis: Sendable, Equatable {
     /// The subset of `functions` that may return different results for the same input
     /// (volatile, time- or session-dependent, or simply not on the built-in allow list).
     public var volatileFunctions: [String] = []
+    /// The subset of `volatileFunctions` that are not built-ins pgstash knows: user functions,
+    /// which may also write any table.
+    public var unknownFunctions: [String] = []
+    /// Column names the statement references: the last field of every column reference
+    /// (`a`, `o.a`, `s.o.a`) and every `JOIN … USING` column, in order of first appearance.
+    /// A name may also be an output alias or a whole-row reference to a table (`SELECT o FROM
+    /// orders o`); the cache policy treats a name that is no column of a table read as the latter.
+    public var columnsReferenced: [String] = []
+    /// A `*`, `t.*` or `NATURAL JOIN` references every column of some table.
+    public var referencesAllColumns = false
+    /// UPDATE: the columns its SET list assigns (of every UPDATE in the statement).
+    public var columnsAssigned: [String] = []
     /// The statement changes data or schema (including data-modifying CTEs and SELECT INTO).
     public var isWrite = false
     /// Contains `FOR UPDATE/NO KEY UPDATE/SHARE/KEY SHARE` somewhere.

@@ -36,6 +36,12 @@ struct TreeWalker {
     var castsTimeLiteral = false
     var hasUnrepeatableSample = false
     var tooDeep = false
+    /// The last field of every column reference and every `USING` column, in order of first appearance.
+    var columnsReferenced: [String] = []
+    /// A `*`, `t.*` or NATURAL JOIN: every column of some table is referenced.
+    var referencesAllColumns = false
+    /// The columns UPDATE statements assign (`SET a = …, (b, c) = …`).
+    var columnsAssigned: [String] = []
 
     private var scopes: [[String]] = []
     private var depth = 0
@@ -78,9 +84,14 @@ struct TreeWalker {
         defer { depth -= 1 }
         if depth > Self.maximumDepth { tooDeep = true; return }
         switch tape.node(type).keyLength {
-        case 7 where tape.keyEquals(type, "A_Const"), 9 where tape.keyEquals(type, "ColumnRef"),
-             6 where tape.keyEquals(type, "String"), 8 where tape.keyEquals(type, "ParamRef"):
+        case 7 where tape.keyEquals(type, "A_Const"), 6 where tape.keyEquals(type, "String"),
+             8 where tape.keyEquals(type, "ParamRef"):
             return
+        case 9 where tape.keyEquals(type, "ColumnRef"):
+            recordColumnRef(inner)
+        case 8 where tape.keyEquals(type, "JoinExpr"):
+            recordJoinColumns(inner)
+            walkFields(inner, writeTargets: [])
         case 8 where tape.keyEquals(type, "RangeVar"):
             recordRangeVar(inner, written: false)
         case 8 where tape.keyEquals(type, "FuncCall"):
@@ -91,6 +102,7 @@ struct TreeWalker {
         case 10 where tape.keyEquals(type, "InsertStmt"), 10 where tape.keyEquals(type, "UpdateStmt"),
              10 where tape.keyEquals(type, "DeleteStmt"), 9 where tape.keyEquals(type, "MergeStmt"):
             writeNodes += 1
+            if tape.keyEquals(type, "UpdateStmt") { recordAssignedColumns(inner) }
             walkFields(inner, writeTargets: .relation)
         case 8 where tape.keyEquals(type, "TypeCast"):
             noteTimeLiteral(inner)
@@ -228,6 +240,41 @@ struct TreeWalker {
         }
     }
 
+    // MARK: - Columns
+
+    /// `a`, `t.a`, `s.t.a`: the column is the last field; `*` or `t.*` reference every column.
+    private mutating func recordColumnRef(_ index: Int) {
+        guard let fields = tape.member(index, "fields") else { return }
+        var last: Int?
+        tape.forEachChild(fields) { last = $0 }
+        guard let last else { return }
+        if tape.member(last, "A_Star") != nil {
+            referencesAllColumns = true
+        } else if let string = tape.member(last, "String"), let sval = tape.member(string, "sval") {
+            appendUnique(tape.string(sval), to: &columnsReferenced)
+        }
+    }
+
+    /// `NATURAL JOIN` compares every column the two sides share; `USING (a)` names its columns.
+    private mutating func recordJoinColumns(_ index: Int) {
+        if let natural = tape.member(index, "isNatural"), tape.isTrue(natural) { referencesAllColumns = true }
+        guard let using = tape.member(index, "usingClause") else { return }
+        tape.forEachChild(using) { part in
+            if let string = tape.member(part, "String"), let sval = tape.member(string, "sval") {
+                appendUnique(tape.string(sval), to: &columnsReferenced)
+            }
+        }
+    }
+
+    /// The target columns of an UPDATE's SET list (a multi-column `(b, c) = …` has one target each).
+    private mutating func recordAssignedColumns(_ index: Int) {
+        guard let list = tape.member(index, "targetList") else { return }
+        tape.forEachChild(list) { item in
+            guard let target = tape.member(item, "ResTarget"), let name = tape.member(target, "name") else { return }
+            appendUnique(tape.string(name), to: &columnsAssigned)
+        }
+    }
+
     // MARK: - Functions
 
     private mutating func recordFunctionCall(_ index: Int) {
@@ -296,8 +343,8 @@ struct TreeWalker {
 
     static let dateTimeTypes: Set<String> = ["date", "timestamp", "timestamptz", "time", "timetz"]
 
-    private func appendUnique(_ table: TableName, to list: inout [TableName]) {
-        if !list.contains(table) { list.append(table) }
+    private func appendUnique<T: Equatable>(_ item: T, to list: inout [T]) {
+        if !list.contains(item) { list.append(item) }
     }
 }
 
