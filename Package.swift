@@ -27,11 +27,13 @@ let package = Package(
         .target(name: "PostgresWire", dependencies: ["Buffers"], swiftSettings: hotPath),
         .target(name: "ProxyConfig"),
         .target(name: "SQLAnalysis", dependencies: ["CPgQuery"]),
+        .target(name: "CachePolicy", dependencies: ["SQLAnalysis", "ProxyConfig"]),
         .target(name: "ProxyCore", dependencies: ["PostgresWire", "ProxyConfig", "SQLAnalysis", "COpenSSL"],
                 swiftSettings: hotPath),
 
         // I/O.
         .target(name: "EventLoop", dependencies: ["CLinux", "Buffers"], swiftSettings: hotPath),
+        .target(name: "RedisStore", dependencies: ["EventLoop", "CHiredis"]),
         .target(name: "Proxy", dependencies: [
             "EventLoop", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
         ], swiftSettings: hotPath),
@@ -49,6 +51,8 @@ let package = Package(
         .testTarget(name: "SQLAnalysisTests", dependencies: ["SQLAnalysis"]),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "PostgresWire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
+        .testTarget(name: "CachePolicyTests", dependencies: ["CachePolicy", "SQLAnalysis", "ProxyConfig"]),
+        .testTarget(name: "RedisStoreTests", dependencies: ["RedisStore", "EventLoop", "CHiredis"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CLibPQ", "CHiredis", "PostgresWire", "ProxyCore"],
                     exclude: ["clients", "repros"]),
     ]

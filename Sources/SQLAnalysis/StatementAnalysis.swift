@@ -131,10 +131,11 @@ public struct StatementAnalysis: Sendable, Equatable {
     public var unknownFunctions: [String] = []
     /// Column names the statement references: the last field of every column reference
     /// (`a`, `o.a`, `s.o.a`) and every `JOIN … USING` column, in order of first appearance.
-    /// A name may also be an output alias or a whole-row reference to a table (`SELECT o FROM
-    /// orders o`); the cache policy treats a name that is no column of a table read as the latter.
+    /// A name may also be an output alias (`ORDER BY total`) or a CTE's or subquery's column.
     public var columnsReferenced: [String] = []
-    /// A `*`, `t.*` or `NATURAL JOIN` references every column of some table.
+    /// Some reference may stand for every column of a relation: `*`, `t.*`, `NATURAL JOIN`, or a
+    /// one-field reference that is also the name or alias of a relation read (`SELECT o FROM
+    /// orders o`, `row_to_json(o)`), which PostgreSQL may read as a whole-row reference.
     public var referencesAllColumns = false
     /// UPDATE: the columns its SET list assigns (of every UPDATE in the statement).
     public var columnsAssigned: [String] = []

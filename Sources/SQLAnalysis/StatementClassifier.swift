@@ -129,7 +129,7 @@ struct StatementClassifier {
         result.volatileFunctions = walker.volatileFunctions
         result.unknownFunctions = walker.unknownFunctions
         result.columnsReferenced = walker.columnsReferenced
-        result.referencesAllColumns = walker.referencesAllColumns
+        result.referencesAllColumns = walker.mayReferenceWholeRows
         result.columnsAssigned = walker.columnsAssigned
         result.hasLocking = walker.hasLocking
         result.hasDataModifyingCTE = walker.writeNodesInCTEs > 0

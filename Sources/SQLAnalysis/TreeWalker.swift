@@ -42,6 +42,17 @@ struct TreeWalker {
     var referencesAllColumns = false
     /// The columns UPDATE statements assign (`SET a = …, (b, c) = …`).
     var columnsAssigned: [String] = []
+    /// One-field column references (`x`): a column, or a whole-row reference to a table or alias.
+    var singleFieldReferences: Set<String> = []
+    /// Names and aliases of the relations in FROM and write targets; a one-field reference to
+    /// one of them may be a whole-row reference (`SELECT o FROM orders o`).
+    var rangeNames: Set<String> = []
+
+    /// Whether some column reference may stand for whole rows of a relation: `*`, `t.*`,
+    /// `NATURAL JOIN`, or a one-field reference that is also a relation's name or alias.
+    var mayReferenceWholeRows: Bool {
+        referencesAllColumns || !singleFieldReferences.isDisjoint(with: rangeNames)
+    }
 
     private var scopes: [[String]] = []
     private var depth = 0
@@ -212,6 +223,10 @@ struct TreeWalker {
         // The target of a write is never a CTE; a reference with a schema never is either.
         if !written, schema == nil, isCTEName(name) { return }
         let table = TableName(schema: schema, name: name)
+        rangeNames.insert(name)
+        if let alias = tape.member(index, "alias"), let aliasName = tape.member(alias, "aliasname") {
+            rangeNames.insert(tape.string(aliasName))
+        }
         if let persistence = tape.member(index, "relpersistence"), tape.valueEquals(persistence, "t") {
             appendUnique(table, to: &temporaryTables)
         }
@@ -251,7 +266,9 @@ struct TreeWalker {
         if tape.member(last, "A_Star") != nil {
             referencesAllColumns = true
         } else if let string = tape.member(last, "String"), let sval = tape.member(string, "sval") {
-            appendUnique(tape.string(sval), to: &columnsReferenced)
+            let name = tape.string(sval)
+            appendUnique(name, to: &columnsReferenced)
+            if tape.childCount(fields) == 1 { singleFieldReferences.insert(name) }
         }
     }
 
