@@ -33,7 +33,7 @@ let package = Package(
 
         // I/O.
         .target(name: "EventLoop", dependencies: ["CLinux", "Buffers"], swiftSettings: hotPath),
-        .target(name: "RedisStore", dependencies: ["EventLoop", "CHiredis"]),
+        .target(name: "RedisStore", dependencies: ["EventLoop", "CHiredis", "ProxyConfig"]),
         .target(name: "Proxy", dependencies: [
             "EventLoop", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
         ], swiftSettings: hotPath),

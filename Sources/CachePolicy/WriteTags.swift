@@ -9,7 +9,8 @@ struct WriteTags {
     let searchPath: SearchPath
     let sessionHasTemporaryTables: Bool
     var result = WriteSet()
-    private var visitedRows: Set<Oid> = []
+    /// (relation, how its rows changed) already followed through its foreign keys.
+    private var visitedRows: Set<RowVisit> = []
     private var visitedColumns: Set<InvalidationTag> = []
 
     init(catalog: CatalogSnapshot, searchPath: SearchPath, sessionHasTemporaryTables: Bool) {
@@ -19,24 +20,24 @@ struct WriteTags {
     }
 
     mutating func add(_ s: StatementAnalysis) {
-        let userFunctions = s.unknownFunctions.filter { !catalog.nonVolatileFunctions.contains($0) }
-        if !userFunctions.isEmpty {
-            result.bumpEpoch("calls \(userFunctions.map { "\($0)()" }.joined(separator: ", ")), which may write any table")
-        }
         switch s.kind {
         case .select, .copyTo, .declareCursor:
             if s.createsTableFromQuery {
                 result.bumpEpoch("SELECT INTO creates a table, which changes what names resolve to")
             } else if s.hasDataModifyingCTE {
-                writeRows(s.tablesWritten)
+                writeRows(s.tablesWritten, .any)
             }
-        case .insert, .delete, .merge, .copyFrom, .truncate:
-            writeRows(s.tablesWritten)
+        case .insert, .copyFrom:
+            writeRows(s.tablesWritten, .inserted)
+        case .delete, .truncate:
+            writeRows(s.tablesWritten, .deleted)
+        case .merge:
+            writeRows(s.tablesWritten, .any)
         case .update:
             if s.tablesWritten.count == 1, !s.hasDataModifyingCTE, !s.columnsAssigned.isEmpty {
                 writeColumns(s.tablesWritten[0], s.columnsAssigned)
             } else {
-                writeRows(s.tablesWritten)
+                writeRows(s.tablesWritten, .any)
             }
         case .ddl:
             result.bumpEpoch("DDL (\(s.nodeType)) may change any relation and what names resolve to")
@@ -55,13 +56,33 @@ struct WriteTags {
         default:
             break
         }
+        let userFunctions = s.unknownFunctions.filter { !catalog.nonVolatileFunctions.contains($0) }
+        if !userFunctions.isEmpty {
+            result.bumpEpoch("calls \(userFunctions.map { "\($0)()" }.joined(separator: ", ")), which may write any table")
+        }
+    }
+
+    /// How rows changed, which decides the referential actions that fire.
+    enum RowChange {
+        /// INSERT, COPY FROM: no row goes away, but `ON CONFLICT DO UPDATE` may update
+        /// referenced keys, so `ON UPDATE` actions fire.
+        case inserted
+        /// DELETE, TRUNCATE (with CASCADE, referencing tables are emptied too): `ON DELETE` actions.
+        case deleted
+        /// MERGE, data-modifying CTEs, UPDATEs of unknown columns: both.
+        case any
+    }
+
+    struct RowVisit: Hashable {
+        let relation: Oid
+        let change: RowChange
     }
 
     /// INSERT, DELETE, MERGE, COPY FROM, TRUNCATE, and UPDATEs of unknown columns.
-    private mutating func writeRows(_ tables: [TableName]) {
+    private mutating func writeRows(_ tables: [TableName], _ change: RowChange) {
         for table in tables {
             guard let r = resolve(table) else { continue }
-            rowsChanged(r.oid)
+            rowsChanged(r.oid, change)
         }
     }
 
@@ -97,16 +118,23 @@ struct WriteTags {
 
     /// Rows of `oid` were inserted, deleted or changed in unknown columns. Its referential
     /// actions may fire either way (MERGE and `ON CONFLICT DO UPDATE` update, DELETE deletes).
-    private mutating func rowsChanged(_ oid: Oid) {
+    private mutating func rowsChanged(_ oid: Oid, _ change: RowChange) {
         for base in bases(oid) {
-            for member in catalog.family(of: base) where visitedRows.insert(member).inserted {
+            for member in catalog.family(of: base) {
                 result.tags.insert(.rows(member))
-                guard let r = catalog.relation(member) else { continue }
+                guard visitedRows.insert(RowVisit(relation: member, change: change)).inserted,
+                      let r = catalog.relation(member) else { continue }
                 noteTriggers(r)
                 for fk in r.referencedBy {
-                    for effect in [fk.onDelete, fk.onUpdate].compactMap({ $0 }) {
+                    let fired: [ForeignKeyAction.Effect?]
+                    switch change {
+                    case .inserted: fired = [fk.onUpdate]
+                    case .deleted: fired = [fk.onDelete]
+                    case .any: fired = [fk.onDelete, fk.onUpdate]
+                    }
+                    for effect in fired.compactMap({ $0 }) {
                         switch effect {
-                        case .deletesRows: rowsChanged(fk.referencing)
+                        case .deletesRows: rowsChanged(fk.referencing, .deleted)
                         case .updatesColumns: columnsChanged(fk.referencing, fk.referencingColumns)
                         }
                     }
@@ -118,7 +146,7 @@ struct WriteTags {
     /// `columns` of existing rows of `oid` changed.
     private mutating func columnsChanged(_ oid: Oid, _ columns: [String]) {
         let relation = catalog.relation(oid)
-        guard relation?.kind != .view else { rowsChanged(oid); return }
+        guard relation?.kind != .view else { rowsChanged(oid, .any); return }
         let changed = columns + (relation?.generatedColumns ?? [])
         // Already bumped (a cycle of ON UPDATE CASCADE keys ends here).
         guard changed.contains(where: { !visitedColumns.contains(.column(oid, $0)) }) else { return }
@@ -126,7 +154,7 @@ struct WriteTags {
         // A row may move between partitions or children when a key column changes: each
         // member's row set changes, though the family's does not.
         if family.count > 1 {
-            for member in family where visitedRows.insert(member).inserted { result.tags.insert(.rows(member)) }
+            for member in family { result.tags.insert(.rows(member)) }
         }
         for member in family {
             result.tags.insert(.allColumns(member))
@@ -138,7 +166,7 @@ struct WriteTags {
             for fk in r.referencedBy where !Set(fk.referencedColumns).isDisjoint(with: changed) {
                 switch fk.onUpdate {
                 case nil: break
-                case .deletesRows: rowsChanged(fk.referencing)
+                case .deletesRows: rowsChanged(fk.referencing, .deleted)
                 case .updatesColumns: columnsChanged(fk.referencing, fk.referencingColumns)
                 }
             }

@@ -17,7 +17,7 @@ import Testing
         .init("SELECT * FROM remote", "reads foreign table public.remote, whose rows change outside PostgreSQL"),
         .init("SELECT * FROM secrets", "reads public.secrets, which has row-level security"),
         .init("SELECT * FROM clock_view", "reads view public.clock_view, which calls a volatile function"),
-        .init("SELECT * FROM missing_table", "table missing_table is not in the catalog snapshot (search_path: pg_catalog, app, public)"),
+        .init("SELECT * FROM missing_table", "table missing_table is not in the catalog snapshot (search_path: pg_catalog, webuser, public)"),
         .init("SELECT * FROM orders; SELECT 1", "a query string with 2 statements is never cached"),
         .init("SELEC * FROM orders", "the SQL does not parse"),
         .init("UPDATE orders SET status = 'x'", "UPDATE writes to orders"),

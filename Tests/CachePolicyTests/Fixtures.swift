@@ -64,7 +64,7 @@ enum Fixture {
 
     static let everything = policy([rule("all", tables: ["*"])])
 
-    static func session(role: String = "app", searchPath: String? = nil, temp: Bool = false) -> SessionContext {
+    static func session(role: String = "webuser", searchPath: String? = nil, temp: Bool = false) -> SessionContext {
         var settings = ["timezone": "UTC", "datestyle": "ISO, MDY"]
         settings["search_path"] = searchPath
         return SessionContext(database: "shop", role: role, settings: settings, hasTemporaryTables: temp)

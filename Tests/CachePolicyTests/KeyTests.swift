@@ -79,7 +79,7 @@ import Testing
     @Test func policyLeavesTheRoleOutOfSharedKeys() throws {
         let session = Fixture.session()
         var plan = try #require(Fixture.decide(Fixture.everything, "SELECT id FROM orders").plan)
-        #expect(Fixture.everything.keyInput(plan, session: session, statement: "q").role == "app")
+        #expect(Fixture.everything.keyInput(plan, session: session, statement: "q").role == "webuser")
         plan.shared = true
         let input = Fixture.everything.keyInput(plan, session: session, statement: "q")
         #expect(input.role == nil)

@@ -12,7 +12,9 @@ import Testing
 
     static let cases: [Case<Bumps>] = [
         .init("SELECT * FROM orders", Bumps(tags: [])),
-        .init("INSERT INTO orders (id) VALUES (1)",
+        // An INSERT may update (ON CONFLICT DO UPDATE), so ON UPDATE actions count; it never deletes.
+        .init("INSERT INTO orders (id) VALUES (1)", Bumps(tags: ["1001|rows", "1080|all", "1080|c:orderId"])),
+        .init("DELETE FROM orders WHERE id = 1",
               Bumps(tags: ["1001|rows", "1004|rows", "1080|all", "1080|c:orderId"])),
         .init("INSERT INTO customers (id) VALUES (1)", Bumps(tags: ["1002|rows"])),
         .init("DELETE FROM public.customers WHERE id = 1", Bumps(tags: ["1002|rows"])),

@@ -167,8 +167,8 @@ extension ConfigMapper {
         c.unixSocket = string(t, "unix_socket", in: p, nonEmpty: true)
         c.user = string(t, "user", in: p, nonEmpty: true)
         c.password = string(t, "password", in: p)
-        if let v = integer(t, "database", in: p, range: 0...Int(Int32.max)) { c.database = v }
-        if let v = integer(t, "breaker_threshold", in: p, range: 1...Int(Int32.max)) { c.breakerThreshold = v }
+        if let v = integer(t, "database", in: p, range: 0...Int.max) { c.database = v }
+        if let v = integer(t, "breaker_threshold", in: p, range: 1...Int.max) { c.breakerThreshold = v }
         if let v = duration(t, "breaker_cooldown", in: p) { c.breakerCooldown = v }
         if c.user != nil, c.password == nil {
             report(origins["redis.user"], key: "redis.password",
