@@ -72,7 +72,7 @@ final class Handshake {
 
     /// The `run_id:` line of `INFO server`.
     static func runID(inInfo text: String) -> String? {
-        for line in text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) where line.hasPrefix("run_id:") {
+        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("run_id:") {
             return String(line.dropFirst("run_id:".count))
         }
         return nil

@@ -57,13 +57,10 @@ final class OwnRedis {
     private let extraArguments: [String]
 
     func start() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                       "--daemonize", "yes", "--pidfile", dir + "/redis.pid", "--logfile", dir + "/redis.log",
-                       "--dir", dir] + extraArguments
-        try p.run()
-        p.waitUntilExit()
+        let argv = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                    "--daemonize", "yes", "--pidfile", dir + "/redis.pid", "--logfile", dir + "/redis.log",
+                    "--dir", dir] + extraArguments
+        try Self.run(argv)
         for _ in 0..<100 {
             if let text = try? String(contentsOfFile: dir + "/redis.pid", encoding: .utf8),
                let n = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), Self.accepts(port) {
@@ -75,12 +72,14 @@ final class OwnRedis {
         throw RedisTestFailure("redis-server on port \(port) did not start (see \(dir)/redis.log)")
     }
 
-    /// Kills the server and waits until it is gone.
+    /// Kills the server and waits until its port refuses connections.
     func stop() {
         guard pid > 0 else { return }
         kill(pid, SIGCONT)
         kill(pid, SIGKILL)
-        for _ in 0..<200 where kill(pid, 0) == 0 { usleep(20_000) }
+        // The port closes when the process dies; waiting for the pid could take until its
+        // new parent reaps it.
+        for _ in 0..<400 where Self.accepts(port) { usleep(10_000) }
         try? FileManager.default.removeItem(atPath: dir + "/redis.pid")
         pid = 0
     }
@@ -91,6 +90,21 @@ final class OwnRedis {
     deinit {
         stop()
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Runs `argv` (found on PATH) to completion with posix_spawn and waitpid: Foundation's
+    /// `Process.waitUntilExit` needs a run loop that test threads do not run.
+    private static func run(_ argv: [String]) throws {
+        var pid: pid_t = 0
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        let rc = cArgs.withUnsafeBufferPointer { buffer in
+            posix_spawnp(&pid, argv[0], nil, nil, UnsafeMutablePointer(mutating: buffer.baseAddress!), environ)
+        }
+        guard rc == 0 else { throw RedisTestFailure("cannot run \(argv[0]): error \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else { throw RedisTestFailure("\(argv[0]) exited with status \(status)") }
     }
 
     private static func freePort() throws -> Int {
