@@ -138,7 +138,7 @@ public final class RedisStore {
         }
         requests[id] = request
         guard let connection, connection.send(RESP.command(args), id: id) else {
-            finish(id, .failure(.connectionLost("the connection is closing")))
+            loop.runBeforeNextWait { [weak self] in self?.finish(id, .failure(.connectionLost("the connection is closing"))) }
             return
         }
     }
