@@ -8,6 +8,7 @@ extension RedisStoreTests {
     @Suite struct Failures {
         @Test func killedAndRestartedRedis() throws {
             let redis = try OwnRedis()
+            defer { redis.stop() }  // the store's closures keep `redis` alive past the test
             let prefix = uniquePrefix()
             let loop = try EventLoop()
             let store = RedisStore(settings: testSettings(port: redis.port, prefixes: [prefix]), loop: loop)
@@ -47,6 +48,7 @@ extension RedisStoreTests {
 
         @Test func commandTimeoutFires() throws {
             let redis = try OwnRedis()
+            defer { redis.stop() }  // the store's closures keep `redis` alive past the test
             let loop = try EventLoop()
             var settings = testSettings(port: redis.port)
             settings.commandTimeout = 0.1
@@ -72,6 +74,7 @@ extension RedisStoreTests {
 
         @Test func breakerOpensFailsFastAndCloses() throws {
             let redis = try OwnRedis()
+            defer { redis.stop() }  // the store's closures keep `redis` alive past the test
             let loop = try EventLoop()
             var settings = testSettings(port: redis.port)
             settings.commandTimeout = 0.1
@@ -117,6 +120,7 @@ extension RedisStoreTests {
 
         @Test func passwordIsSentOnConnect() throws {
             let redis = try OwnRedis(extraArguments: ["--requirepass", "s3cret"])
+            defer { redis.stop() }  // the store's closures keep `redis` alive past the test
             let loop = try EventLoop()
             var good = testSettings(port: redis.port)
             good.password = "s3cret"

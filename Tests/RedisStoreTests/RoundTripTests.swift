@@ -69,6 +69,7 @@ extension RedisStoreTests {
         @Test func connectionRefusedRetriesAndNeverReady() throws {
             let loop = try EventLoop()
             let redis = try OwnRedis()
+            defer { redis.stop() }  // the store's closures keep `redis` alive past the test
             let port = redis.port
             redis.stop()
             let store = RedisStore(settings: testSettings(port: port), loop: loop)
