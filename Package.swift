@@ -27,6 +27,7 @@ let package = Package(
         .target(name: "PostgresWire", dependencies: ["Buffers"], swiftSettings: hotPath),
         .target(name: "ProxyConfig"),
         .target(name: "SQLAnalysis", dependencies: ["CPgQuery"]),
+        .target(name: "CachePolicy", dependencies: ["SQLAnalysis", "ProxyConfig"]),
         .target(name: "ProxyCore", dependencies: ["PostgresWire", "ProxyConfig", "SQLAnalysis", "COpenSSL"],
                 swiftSettings: hotPath),
         // Counters, gauges, histograms and their Prometheus text (docs/metrics.md).
@@ -34,6 +35,7 @@ let package = Package(
 
         // I/O.
         .target(name: "EventLoop", dependencies: ["CLinux", "Buffers"], swiftSettings: hotPath),
+        .target(name: "RedisStore", dependencies: ["EventLoop", "CHiredis", "ProxyConfig"]),
         .target(name: "Proxy", dependencies: [
             "EventLoop", "Metrics", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
         ], swiftSettings: hotPath),
@@ -52,6 +54,8 @@ let package = Package(
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "PostgresWire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
+        .testTarget(name: "CachePolicyTests", dependencies: ["CachePolicy", "SQLAnalysis", "ProxyConfig"]),
+        .testTarget(name: "RedisStoreTests", dependencies: ["RedisStore", "EventLoop", "CHiredis"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CLibPQ", "CHiredis", "PostgresWire", "ProxyCore"],
                     exclude: ["clients", "repros"]),
     ]

@@ -144,9 +144,21 @@ public struct AuthConfig: Sendable, Equatable {
 public struct RedisConfig: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port = 6379
+    /// Path of a Unix-domain socket; when set, `host` and `port` are not used.
+    public var unixSocket: String?
+    /// ACL user for `AUTH user password`; nil: `AUTH password` (the `default` user).
+    public var user: String?
+    /// Password sent with `AUTH` after every connect; nil: no `AUTH`.
+    public var password: String?
+    /// Database number selected with `SELECT` after every connect.
+    public var database = 0
     public var enabled = true
     public var connectTimeout: Double = 1
     public var commandTimeout: Double = 0.25
+    /// Consecutive failed commands after which the circuit breaker opens.
+    public var breakerThreshold = 5
+    /// How long an open breaker fails commands at once before one probe may try again.
+    public var breakerCooldown: Double = 1
     public init() {}
 }
 

@@ -126,6 +126,19 @@ public struct StatementAnalysis: Sendable, Equatable {
     /// The subset of `functions` that may return different results for the same input
     /// (volatile, time- or session-dependent, or simply not on the built-in allow list).
     public var volatileFunctions: [String] = []
+    /// The subset of `volatileFunctions` that are not built-ins pgstash knows: user functions,
+    /// which may also write any table.
+    public var unknownFunctions: [String] = []
+    /// Column names the statement references: the last field of every column reference
+    /// (`a`, `o.a`, `s.o.a`) and every `JOIN … USING` column, in order of first appearance.
+    /// A name may also be an output alias (`ORDER BY total`) or a CTE's or subquery's column.
+    public var columnsReferenced: [String] = []
+    /// Some reference may stand for every column of a relation: `*`, `t.*`, `NATURAL JOIN`, or a
+    /// one-field reference that is also the name or alias of a relation read (`SELECT o FROM
+    /// orders o`, `row_to_json(o)`), which PostgreSQL may read as a whole-row reference.
+    public var referencesAllColumns = false
+    /// UPDATE: the columns its SET list assigns (of every UPDATE in the statement).
+    public var columnsAssigned: [String] = []
     /// The statement changes data or schema (including data-modifying CTEs and SELECT INTO).
     public var isWrite = false
     /// Contains `FOR UPDATE/NO KEY UPDATE/SHARE/KEY SHARE` somewhere.

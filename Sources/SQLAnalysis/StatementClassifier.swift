@@ -128,6 +128,10 @@ struct StatementClassifier {
         result.tablesWritten = walker.tablesWritten
         result.functions = walker.functions
         result.volatileFunctions = walker.volatileFunctions
+        result.unknownFunctions = walker.unknownFunctions
+        result.columnsReferenced = walker.columnsReferenced
+        result.referencesAllColumns = walker.mayReferenceWholeRows
+        result.columnsAssigned = walker.columnsAssigned
         result.hasLocking = walker.hasLocking
         result.hasDataModifyingCTE = walker.writeNodesInCTEs > 0
         result.createsTableFromQuery = walker.hasInto

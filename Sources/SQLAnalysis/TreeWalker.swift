@@ -36,6 +36,23 @@ struct TreeWalker {
     var castsTimeLiteral = false
     var hasUnrepeatableSample = false
     var tooDeep = false
+    /// The last field of every column reference and every `USING` column, in order of first appearance.
+    var columnsReferenced: [String] = []
+    /// A `*`, `t.*` or NATURAL JOIN: every column of some table is referenced.
+    var referencesAllColumns = false
+    /// The columns UPDATE statements assign (`SET a = …, (b, c) = …`).
+    var columnsAssigned: [String] = []
+    /// One-field column references (`x`): a column, or a whole-row reference to a table or alias.
+    var singleFieldReferences: Set<String> = []
+    /// Names and aliases of the relations in FROM and write targets; a one-field reference to
+    /// one of them may be a whole-row reference (`SELECT o FROM orders o`).
+    var rangeNames: Set<String> = []
+
+    /// Whether some column reference may stand for whole rows of a relation: `*`, `t.*`,
+    /// `NATURAL JOIN`, or a one-field reference that is also a relation's name or alias.
+    var mayReferenceWholeRows: Bool {
+        referencesAllColumns || !singleFieldReferences.isDisjoint(with: rangeNames)
+    }
 
     private var scopes: [[String]] = []
     private var depth = 0
@@ -78,9 +95,14 @@ struct TreeWalker {
         defer { depth -= 1 }
         if depth > Self.maximumDepth { tooDeep = true; return }
         switch tape.node(type).keyLength {
-        case 7 where tape.keyEquals(type, "A_Const"), 9 where tape.keyEquals(type, "ColumnRef"),
-             6 where tape.keyEquals(type, "String"), 8 where tape.keyEquals(type, "ParamRef"):
+        case 7 where tape.keyEquals(type, "A_Const"), 6 where tape.keyEquals(type, "String"),
+             8 where tape.keyEquals(type, "ParamRef"):
             return
+        case 9 where tape.keyEquals(type, "ColumnRef"):
+            recordColumnRef(inner)
+        case 8 where tape.keyEquals(type, "JoinExpr"):
+            recordJoinColumns(inner)
+            walkFields(inner, writeTargets: [])
         case 8 where tape.keyEquals(type, "RangeVar"):
             recordRangeVar(inner, written: false)
         case 8 where tape.keyEquals(type, "FuncCall"):
@@ -91,6 +113,7 @@ struct TreeWalker {
         case 10 where tape.keyEquals(type, "InsertStmt"), 10 where tape.keyEquals(type, "UpdateStmt"),
              10 where tape.keyEquals(type, "DeleteStmt"), 9 where tape.keyEquals(type, "MergeStmt"):
             writeNodes += 1
+            if tape.keyEquals(type, "UpdateStmt") { recordAssignedColumns(inner) }
             walkFields(inner, writeTargets: .relation)
         case 8 where tape.keyEquals(type, "TypeCast"):
             noteTimeLiteral(inner)
@@ -200,6 +223,10 @@ struct TreeWalker {
         // The target of a write is never a CTE; a reference with a schema never is either.
         if !written, schema == nil, isCTEName(name) { return }
         let table = TableName(schema: schema, name: name)
+        rangeNames.insert(name)
+        if let alias = tape.member(index, "alias"), let aliasName = tape.member(alias, "aliasname") {
+            rangeNames.insert(tape.string(aliasName))
+        }
         if let persistence = tape.member(index, "relpersistence"), tape.valueEquals(persistence, "t") {
             appendUnique(table, to: &temporaryTables)
         }
@@ -225,6 +252,43 @@ struct TreeWalker {
             guard let name = parts.last else { return }
             let schema = parts.count >= 2 ? parts[parts.count - 2] : nil
             appendUnique(TableName(schema: schema, name: name), to: &tablesWritten)
+        }
+    }
+
+    // MARK: - Columns
+
+    /// `a`, `t.a`, `s.t.a`: the column is the last field; `*` or `t.*` reference every column.
+    private mutating func recordColumnRef(_ index: Int) {
+        guard let fields = tape.member(index, "fields") else { return }
+        var last: Int?
+        tape.forEachChild(fields) { last = $0 }
+        guard let last else { return }
+        if tape.member(last, "A_Star") != nil {
+            referencesAllColumns = true
+        } else if let string = tape.member(last, "String"), let sval = tape.member(string, "sval") {
+            let name = tape.string(sval)
+            appendUnique(name, to: &columnsReferenced)
+            if tape.childCount(fields) == 1 { singleFieldReferences.insert(name) }
+        }
+    }
+
+    /// `NATURAL JOIN` compares every column the two sides share; `USING (a)` names its columns.
+    private mutating func recordJoinColumns(_ index: Int) {
+        if let natural = tape.member(index, "isNatural"), tape.isTrue(natural) { referencesAllColumns = true }
+        guard let using = tape.member(index, "usingClause") else { return }
+        tape.forEachChild(using) { part in
+            if let string = tape.member(part, "String"), let sval = tape.member(string, "sval") {
+                appendUnique(tape.string(sval), to: &columnsReferenced)
+            }
+        }
+    }
+
+    /// The target columns of an UPDATE's SET list (a multi-column `(b, c) = …` has one target each).
+    private mutating func recordAssignedColumns(_ index: Int) {
+        guard let list = tape.member(index, "targetList") else { return }
+        tape.forEachChild(list) { item in
+            guard let target = tape.member(item, "ResTarget"), let name = tape.member(target, "name") else { return }
+            appendUnique(tape.string(name), to: &columnsAssigned)
         }
     }
 
@@ -296,8 +360,8 @@ struct TreeWalker {
 
     static let dateTimeTypes: Set<String> = ["date", "timestamp", "timestamptz", "time", "timetz"]
 
-    private func appendUnique(_ table: TableName, to list: inout [TableName]) {
-        if !list.contains(table) { list.append(table) }
+    private func appendUnique<T: Equatable>(_ item: T, to list: inout [T]) {
+        if !list.contains(item) { list.append(item) }
     }
 }
 

@@ -13,7 +13,10 @@ enum ConfigKeys {
     static let overrides = ["mode", "pool_mode"] + poolSettings
     static let database = ["host", "port", "dbname", "user", "password"] + overrides
     static let auth = ["type", "auth_file"]
-    static let redis = ["host", "port", "enabled", "connect_timeout", "command_timeout"]
+    static let redis = [
+        "host", "port", "unix_socket", "user", "password", "database", "enabled", "connect_timeout",
+        "command_timeout", "breaker_threshold", "breaker_cooldown",
+    ]
     static let cache = ["enabled", "max_result_bytes", "tiers", "rules"]
     static let rule = ["name", "tier", "tables", "fingerprint", "pattern", "shared", "cache"]
     static let metrics = ["enabled", "host", "port"]
@@ -165,6 +168,16 @@ extension ConfigMapper {
         if let v = bool(t, "enabled", in: p) { c.enabled = v }
         if let v = duration(t, "connect_timeout", in: p) { c.connectTimeout = v }
         if let v = duration(t, "command_timeout", in: p) { c.commandTimeout = v }
+        c.unixSocket = string(t, "unix_socket", in: p, nonEmpty: true)
+        c.user = string(t, "user", in: p, nonEmpty: true)
+        c.password = string(t, "password", in: p)
+        if let v = integer(t, "database", in: p, range: 0...Int.max) { c.database = v }
+        if let v = integer(t, "breaker_threshold", in: p, range: 1...Int.max) { c.breakerThreshold = v }
+        if let v = duration(t, "breaker_cooldown", in: p) { c.breakerCooldown = v }
+        if c.user != nil, c.password == nil {
+            report(origins["redis.user"], key: "redis.password",
+                "redis.user is set but redis.password is not; AUTH with an ACL user needs both")
+        }
         return c
     }
 
