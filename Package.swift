@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "ProxyConfig"),
         .target(name: "SQLAnalysis", dependencies: ["CPgQuery"]),
         .target(name: "CachePolicy", dependencies: ["SQLAnalysis", "ProxyConfig"]),
-        .target(name: "ProxyCore", dependencies: ["PostgresWire", "ProxyConfig", "SQLAnalysis", "COpenSSL"],
+        .target(name: "ProxyCore", dependencies: ["PostgresWire", "ProxyConfig", "SQLAnalysis", "CachePolicy", "COpenSSL"],
                 swiftSettings: hotPath),
         // Counters, gauges, histograms and their Prometheus text (docs/metrics.md).
         .target(name: "Metrics", swiftSettings: hotPath),
@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["CLinux", "Buffers"], swiftSettings: hotPath),
         .target(name: "RedisStore", dependencies: ["EventLoop", "CHiredis", "ProxyConfig"]),
         .target(name: "Proxy", dependencies: [
-            "EventLoop", "Metrics", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
+            "CachePolicy", "CLibPQ", "EventLoop", "Metrics", "PostgresWire", "ProxyConfig", "ProxyCore", "RedisStore", "SQLAnalysis",
         ], swiftSettings: hotPath),
         .executableTarget(name: "pgstash", dependencies: [
             "Proxy", "ProxyConfig", "SQLAnalysis", "EventLoop",

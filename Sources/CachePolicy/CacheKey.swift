@@ -24,6 +24,9 @@ public struct CacheKeyInput: Sendable, Equatable {
     public var parameterValues: [[UInt8]?]
     /// Bind's result format codes as sent: none (all text), one (for all) or one per column.
     public var resultFormats: [Int16]
+    /// The request asked for the portal's RowDescription (an entry stored without one cannot
+    /// answer it).
+    public var describesPortal = false
 
     public init(database: String, role: String?, settings: [String: String], statement: String,
                 protocolKind: QueryProtocol = .simple, parameterTypes: [UInt32] = [], parameterFormats: [Int16] = [],
@@ -76,6 +79,7 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
         let results = Self.canonicalResultFormats(input.resultFormats)
         w.int(Int64(results.count))
         for f in results { w.int(Int64(f)) }
+        if input.describesPortal { w.tag(12) }
         bytes = w.bytes
         hash = SHA256.hash(bytes).map { String($0, radix: 16).leftPadded(2) }.joined()
     }

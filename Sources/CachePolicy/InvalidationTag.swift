@@ -78,6 +78,10 @@ public struct WriteSet: Sendable, Equatable {
         self.epochReason = epochReason
     }
 
+    /// The write changes what names resolve to or what relations look like (DDL, SELECT
+    /// INTO): the catalog snapshot must be read again.
+    public var changesCatalog = false
+
     /// Nothing to bump.
     public var isEmpty: Bool { tags.isEmpty && !bumpsEpoch }
 
@@ -87,6 +91,7 @@ public struct WriteSet: Sendable, Equatable {
     /// Adds another statement's writes (a transaction's write set is the union of its statements').
     public mutating func formUnion(_ other: WriteSet) {
         tags.formUnion(other.tags)
+        if other.changesCatalog { changesCatalog = true }
         if other.bumpsEpoch, !bumpsEpoch {
             bumpsEpoch = true
             epochReason = other.epochReason

@@ -24,6 +24,7 @@ struct WriteTags {
         case .select, .copyTo, .declareCursor:
             if s.createsTableFromQuery {
                 result.bumpEpoch("SELECT INTO creates a table, which changes what names resolve to")
+                result.changesCatalog = true
             } else if s.hasDataModifyingCTE {
                 writeRows(s.tablesWritten, .any)
             }
@@ -41,6 +42,7 @@ struct WriteTags {
             }
         case .ddl:
             result.bumpEpoch("DDL (\(s.nodeType)) may change any relation and what names resolve to")
+            result.changesCatalog = true
         case .call:
             result.bumpEpoch("CALL runs a procedure, which may write any table")
         case .do:

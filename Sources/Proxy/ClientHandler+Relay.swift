@@ -43,10 +43,18 @@ extension ClientHandler {
             }
             guard let s = leased else {
                 if id == .terminate { return close(error: nil) }
+                if cacheState != nil {
+                    switch cacheStep(maxMessageSize: maxMessageSize) {
+                    case .wait: return
+                    case .served: continue
+                    case .forward: break
+                    }
+                }
                 let n = session!.inputWithoutServer(conn.inbound.readableView, maxMessageSize: maxMessageSize,
                                                     names: &proxy.statementNames, out: &out)
                 if n > 0 {
                     conn.inbound.moveReaderIndex(forwardBy: n)
+                    cacheBatchDone()
                     continue
                 }
                 if !waitingForServer {
@@ -61,9 +69,12 @@ extension ClientHandler {
             }
             let bodyStart = conn.inbound.readerIndex + 5
             let view = conn.inbound.readableView
-            let result = session!.messageReceived(id, body: view[bodyStart..<(bodyStart + header.bodyLength)],
+            let body = view[bodyStart..<(bodyStart + header.bodyLength)]
+            let outstanding = cacheState == nil ? 0 : cacheBeforeClientMessage(id, body: body, server: s)
+            let result = session!.messageReceived(id, body: body,
                                                   frame: view[conn.inbound.readerIndex..<(bodyStart + header.bodyLength)],
                                                   server: &s.state, names: &proxy.statementNames, out: &out)
+            if cacheState != nil { cacheAfterClientMessage(outstandingBefore: outstanding, server: s) }
             switch result {
             case .consumed:
                 conn.inbound.moveReaderIndex(forwardBy: header.frameLength)
@@ -118,6 +129,7 @@ extension ClientHandler {
         leased = nil
         s.client = nil
         pool.release(s, reusable: true)
+        cacheBatchDone()
         if closeWhenIdle { return shutDownNow() }
         flushNotifications()
         updateReading()
@@ -128,6 +140,7 @@ extension ClientHandler {
     func serverLost(_ s: ServerHandler, message: String) {
         guard leased === s else { return }
         leased = nil
+        cachePublishOrphanedWrites()
         fatal("08006", "the upstream server connection was lost: \(message)",
               hint: "The transaction, if any, was rolled back by PostgreSQL; reconnect and retry.")
     }

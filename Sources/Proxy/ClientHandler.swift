@@ -50,6 +50,8 @@ final class ClientHandler: ConnectionDelegate {
     var admin = ClientAdminInfo()
     /// When the request now in flight arrived (metrics: query duration), nil when none is.
     var requestStartedAt: Double?
+    /// The result cache's state of this client (nil when the cache is off, and for the console).
+    var cacheState: ClientCacheState?
 
     init(id: ClientID, fd: Int32, server: ProxyServer, reject: Bool) throws {
         self.id = id
@@ -110,6 +112,7 @@ final class ClientHandler: ConnectionDelegate {
         BackendMessage.readyForQuery(.idle).encode(into: &out)
         conn.send(out)
         phase = .ready
+        if server.cache != nil, admin.session == nil { cacheState = ClientCacheState() }
         updateReading()
         if conn.inbound.readableBytes > 0 { relayInput() }
     }
@@ -188,6 +191,7 @@ final class ClientHandler: ConnectionDelegate {
         if let t = startupTimer { server.loop.cancel(t) }
         if waitingForServer { pool?.cancelWait(for: self) }
         waitingForServer = false
+        cachePublishOrphanedWrites()
         if let s = leased { detachOnClose(s) }
         if session?.pinned == true { pool?.pinnedClients -= 1 }
         if session?.listening.isEmpty == false { pool?.clientGone(self) }
@@ -258,7 +262,7 @@ final class ClientHandler: ConnectionDelegate {
         let blocked: Bool
         switch phase {
         case .awaitingParameters: blocked = true
-        case .ready: blocked = waitingForServer || conn.isOverHighWaterMark || (leased?.isOverHighWaterMark ?? false)
+        case .ready: blocked = waitingForServer || cacheState?.lookupInFlight == true || conn.isOverHighWaterMark || (leased?.isOverHighWaterMark ?? false)
         default: blocked = false
         }
         if blocked { conn.pauseReading() } else { conn.resumeReading() }

@@ -18,6 +18,7 @@ extension ProxyServer {
         acceptor = listener
         scheduleJanitor()
         startMetrics()
+        startCache()
         log.info("listening on \(config.listen.host):\(boundPort)")
     }
 

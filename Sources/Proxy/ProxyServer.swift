@@ -26,6 +26,8 @@ public final class ProxyServer {
     /// Analyses of query texts (one loop thread: no locking needed).
     let analysisCache = AnalysisCache(maximumEntries: 5_000, maximumBytes: 8 << 20)
     let metrics = ProxyMetrics()
+    /// The result cache, when `[cache] enabled`.
+    var cache: ResultCache?
     private var janitor: TimerID?
     /// Resolves upstream host names off the loop thread.
     lazy var resolver = AsyncResolver(loop: loop, cacheTTL: 30, maxConcurrentLookups: 4)
@@ -63,6 +65,7 @@ public final class ProxyServer {
         config = new
         credentials.update(auth: new.auth)
         for p in pools.values { p.reconfigure(config: new) }
+        cache?.reload(new)
         log.info("configuration reloaded")
     }
 
@@ -80,7 +83,10 @@ public final class ProxyServer {
 
 
     func checkDrained() {
-        if !accepting && clients.isEmpty { onDrained?() }
+        if !accepting && clients.isEmpty {
+            stopCache()
+            onDrained?()
+        }
     }
 
 

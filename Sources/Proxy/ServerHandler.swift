@@ -1,3 +1,4 @@
+import CachePolicy
 import EventLoop
 import PostgresWire
 import ProxyConfig
@@ -25,6 +26,9 @@ final class ServerHandler: ConnectionDelegate {
     private var passthroughRemaining = 0
     private var passthroughForward = true
     private var toClient = ByteBuffer(capacity: 64 * 1024)
+    /// A committed transaction's writes are being published: the client's acknowledgement
+    /// (the message at the head of the input) waits, and so does reading.
+    private var publishing = false
 
     /// ErrorResponse bodies that start with these end the server's session.
     static let fatalSeverity: [UInt8] = [UInt8(ascii: "S")] + Array("FATAL".utf8)
@@ -149,6 +153,7 @@ final class ServerHandler: ConnectionDelegate {
     /// Splits what the server sent into frames and runs each through the client's session
     /// machine; big DataRow and CopyData messages stream through without being buffered whole.
     private func relayInput(_ c: Connection) {
+        if publishing { return }
         guard let client, client.session != nil else {
             return resetting ? resetInput(c) : (state.draining ? drainInput(c) : idleInput(c))
         }
@@ -183,6 +188,7 @@ final class ServerHandler: ConnectionDelegate {
                 // Stream big rows and COPY data through instead of buffering them whole.
                 let streamable = header.id == BackendMessageID.dataRow.rawValue || header.id == BackendMessageID.copyData.rawValue
                 guard streamable && header.frameLength > 256 * 1024 else { break }
+                if client.cacheState?.fill != nil { client.cacheStreamed() }
                 passthroughForward = session.backendMessageReceived(header.id, body: [], server: &state,
                                                                     names: &proxy.statementNames, toClient: &toClient).forward
                 passthroughRemaining = header.frameLength
@@ -190,6 +196,14 @@ final class ServerHandler: ConnectionDelegate {
             }
             let bodyStart = c.inbound.readerIndex + 5
             let body = c.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
+            if client.cacheState != nil, !client.cacheState!.gate.isIdle {
+                switch commitGate(client, header, body: body, in: c) {
+                case .relay: break
+                case .needNext: break loop
+                case .publish(let writes):
+                    if publish(writes, for: client) { break loop }
+                }
+            }
             pool.stats.backendMessage(header.id, body: body, client: client, now: loop.now)
             let r = session.backendMessageReceived(header.id, body: body, server: &state,
                                                    names: &proxy.statementNames, toClient: &toClient)
@@ -200,7 +214,10 @@ final class ServerHandler: ConnectionDelegate {
                       body.starts(with: Self.fatalSeverity) || body.starts(with: Self.panicSeverity) {
                 log.warning("upstream server \(id) reported a fatal error")
             }
-            if r.forward { toClient.append(c.inbound.readableView.prefix(header.frameLength)) }
+            if r.forward {
+                toClient.append(c.inbound.readableView.prefix(header.frameLength))
+                if client.cacheState?.fill != nil { client.cacheObserve(header.id, frame: c.inbound.readableView.prefix(header.frameLength)) }
+            }
             if r.forward, header.id == BackendMessageID.readyForQuery.rawValue { pool.readyForQueryRelayed(self, status: body.first ?? 0) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
             state.tracker.drainSynthesized(into: &toClient)
@@ -242,7 +259,45 @@ final class ServerHandler: ConnectionDelegate {
     /// Reading the server goes on while its client can take what it sends.
     func updateReading() {
         guard let c = conn else { return }
+        if publishing { return c.pauseReading() }
         if let client, client.isOverHighWaterMark { c.pauseReading() } else { c.resumeReading() }
+    }
+
+    /// Asks the client's commit gate about a message the client is to be sent: ErrorResponse,
+    /// CommandComplete and ReadyForQuery of the client's own requests (not pgstash's).
+    private func commitGate(_ client: ClientHandler, _ header: FrameHeader, body: ArraySlice<UInt8>,
+                            in c: Connection) -> CommitGate.Decision {
+        let id = header.id
+        guard id == BackendMessageID.commandComplete.rawValue || id == BackendMessageID.readyForQuery.rawValue
+                || id == BackendMessageID.errorResponse.rawValue, state.tracker.headForwards else { return .relay }
+        var next: (id: UInt8, status: UInt8?)?
+        if id == BackendMessageID.commandComplete.rawValue {
+            let view = c.inbound.readableView
+            let at = view.startIndex + header.frameLength
+            if view.endIndex > at {
+                let nextID = view[at]
+                if nextID != BackendMessageID.readyForQuery.rawValue {
+                    next = (nextID, nil)
+                } else if view.endIndex >= at + 6 {
+                    next = (nextID, view[at + 5])
+                }
+            }
+        }
+        return client.cacheState!.gate.beforeRelay(id, body: body, next: next)
+    }
+
+    /// Publishes a committed transaction's writes, then relays the acknowledgement.
+    private func publish(_ writes: WriteSet, for client: ClientHandler) -> Bool {
+        guard let cache = pool.server.cache, let prefix = client.cachePrefix else { return false }
+        publishing = true
+        conn?.pauseReading()
+        cache.publish(prefix, writes) { [weak self] in
+            guard let self else { return }
+            self.publishing = false
+            self.updateReading()
+            self.pump()
+        }
+        return true
     }
 
     /// Does what the machine decided for a server whose client left.

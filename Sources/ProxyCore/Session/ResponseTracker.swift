@@ -134,6 +134,12 @@ public struct ResponseTracker: Sendable {
         return e
     }
 
+    /// Whether the answer to the request at the head reaches the client.
+    public var headForwards: Bool {
+        if case .request(_, let forward, _, _)? = queue.first { return forward }
+        return true
+    }
+
     /// Whether the request at the head raises pgstash's own error.
     public var headRaisesError: Bool { headEffect == .raisedError }
 

@@ -1,0 +1,236 @@
+import CachePolicy
+import EventLoop
+import PostgresWire
+import ProxyCore
+import SQLAnalysis
+
+/// A client's part of the result cache: what it is doing with the batch at the head of its
+/// input, the result it is capturing for a fill, and the writes whose publication holds its
+/// acknowledgements (`CommitGate`).
+struct ClientCacheState {
+    /// The batch at the head of the input was decided: it goes to PostgreSQL.
+    var decided = false
+    /// A lookup (or a wait for another filler) is in flight: the input waits.
+    var lookupInFlight = false
+    /// Lookups of this batch so far (waits for another filler included).
+    var attempts = 0
+    var fill: PendingFill?
+    var gate = CommitGate()
+
+    struct PendingFill {
+        var prefix: String
+        var hash: String
+        var plan: CachePlan
+        var capturedTags: String
+        var token: String
+        var capture: ResultCapture
+    }
+}
+
+extension ClientHandler {
+    enum CacheStep { case wait, served, forward }
+
+    /// The cache's prefix for the client's database, when the cache may serve it.
+    var cachePrefix: String? { pool.map { ResultCache.prefix($0.database) } }
+
+    /// The batch at the head of the input (the client holds no server): answered from the
+    /// cache, looked up (wait), or sent to PostgreSQL (forward), possibly to fill the cache.
+    func cacheStep(maxMessageSize: Int) -> CacheStep {
+        guard let cache = server.cache, cacheState != nil, !cacheState!.decided else { return .forward }
+        if cacheState!.lookupInFlight { return .wait }
+        let scan = CacheBatch.scan(conn.inbound.readableView, maxMessageSize: maxMessageSize, maxBatchBytes: 64 * 1024)
+        let batch: CacheBatch
+        switch scan {
+        case .incomplete: return .wait
+        case .notCandidate: return forwardBatch(bypass: nil)
+        case .candidate(let b): batch = b
+        }
+        guard let session, let prefix = cachePrefix else { return forwardBatch(bypass: nil) }
+        guard let statement = session.cacheStatement(for: batch) else { return forwardBatch(bypass: "session state") }
+        guard let context = session.cacheContext(database: prefix, loginUser: user) else {
+            return forwardBatch(bypass: "a session setting pgstash does not follow (search_path expression, isolation level)")
+        }
+        guard let catalog = cache.catalog(for: prefix) else {
+            return forwardBatch(bypass: cache.joined ? "catalog not loaded" : "Redis unavailable")
+        }
+        let analysis = server.analysisCache.analysis(of: statement.query)
+        let plan: CachePlan
+        switch cache.policy.decide(analysis, session: context, catalog: catalog) {
+        case .bypass(let reason): return forwardBatch(bypass: reason)
+        case .cache(let p): plan = p
+        }
+        var input: CacheKeyInput
+        switch batch.shape {
+        case .simple(let sql):
+            input = cache.policy.keyInput(plan, session: context, statement: sql)
+        case .extended(let read):
+            input = cache.policy.keyInput(plan, session: context, statement: statement.query, protocolKind: .extended,
+                                          parameterTypes: statement.parameterTypes.map { UInt32(bitPattern: $0) },
+                                          parameterFormats: read.bind.parameterFormats, parameterValues: read.bind.parameters,
+                                          resultFormats: read.bind.resultFormats)
+            input.describesPortal = read.describesPortal
+        }
+        let hash = CacheKey(input).hash
+        cacheState!.lookupInFlight = true
+        cacheState!.attempts += 1
+        updateReading()
+        if cacheState!.attempts <= 3, cache.joinFlight(hash, waiter: { [weak self] in self?.cacheRetry() }) { return .wait }
+        cache.lookup(prefix, hash: hash, plan: plan) { [weak self] outcome in
+            self?.lookupCompleted(batch, prefix: prefix, hash: hash, plan: plan, outcome: outcome)
+        }
+        return .wait
+    }
+
+    private func forwardBatch(bypass reason: String?) -> CacheStep {
+        cacheState?.decided = true
+        if let reason, let cache = server.cache { cache.stats.bypasses[reason, default: 0] += 1 }
+        return .forward
+    }
+
+    /// Another client's fill of the same key ended, or a filler elsewhere holds the lease:
+    /// look up again.
+    private func cacheRetry() {
+        guard case .ready = phase, cacheState != nil else { return }
+        cacheState!.lookupInFlight = false
+        updateReading()
+        relayInput()
+    }
+
+    private func lookupCompleted(_ batch: CacheBatch, prefix: String, hash: String, plan: CachePlan,
+                                 outcome: ResultCache.LookupOutcome) {
+        guard case .ready = phase, cacheState?.lookupInFlight == true, let cache = server.cache else { return }
+        cacheState!.lookupInFlight = false
+        switch outcome {
+        case .hit(let payload):
+            if let result = CachedResult(payload: payload), let reply = batch.reply(from: result, status: .idle) {
+                cache.stats.hits += 1
+                conn.inbound.moveReaderIndex(forwardBy: batch.length)
+                session!.cacheHitServed(batch, names: &server.statementNames)
+                cacheState!.attempts = 0
+                var b = ByteBuffer()
+                b.append(reply)
+                sendToClient(b)
+                requestStartedAt = nil
+            } else {
+                // An entry that cannot answer this request (it was stored without a
+                // RowDescription): PostgreSQL answers, nothing is stored.
+                cacheState!.decided = true
+                cache.stats.misses += 1
+            }
+        case let .miss(captured, leaseAcquired, token):
+            if !leaseAcquired && cacheState!.attempts <= 6 {
+                // Another instance is filling this key: wait a little for its fill (§4).
+                cacheState!.lookupInFlight = true
+                let delay = 0.001 * Double(1 << min(cacheState!.attempts, 6))
+                _ = server.loop.schedule(after: delay) { [weak self] in self?.cacheRetry() }
+                return
+            }
+            cache.stats.misses += 1
+            cacheState!.decided = true
+            cacheState!.fill = ClientCacheState.PendingFill(prefix: prefix, hash: hash, plan: plan, capturedTags: captured,
+                                                            token: token, capture: ResultCapture(limit: cache.policy.config.maxResultBytes))
+            cache.startFlight(hash)
+        case .unavailable(let reason):
+            cache.stats.unavailable += 1
+            cache.stats.bypasses[reason, default: 0] += 1
+            cacheState!.decided = true
+        }
+        updateReading()
+        relayInput()
+    }
+
+    /// The client's input was consumed without a server, or its lease ended: the next
+    /// batch is a new decision.
+    func cacheBatchDone() {
+        guard cacheState != nil else { return }
+        cacheState!.decided = false
+        cacheState!.attempts = 0
+    }
+
+    // MARK: Capturing a miss for its fill
+
+    /// A message relayed to the client while a fill is pending.
+    func cacheObserve(_ id: UInt8, frame: ArraySlice<UInt8>) {
+        guard var f = cacheState?.fill else { return }
+        f.capture.observe(id, frame: frame)
+        cacheState!.fill = f
+        if !f.capture.isOpen { finishFill() }
+    }
+
+    /// A row too big to buffer was streamed through: the result cannot be stored.
+    func cacheStreamed() {
+        guard cacheState?.fill != nil else { return }
+        cacheState!.fill!.capture.refuseStreamed()
+        finishFill()
+    }
+
+    /// Stores a complete capture, or gives up; other clients waiting on the key go on.
+    func finishFill() {
+        guard let f = cacheState?.fill, let cache = server.cache else { return }
+        cacheState!.fill = nil
+        switch f.capture.state {
+        case .complete(let result):
+            let payload = result.payload
+            cache.fill(f.prefix, hash: f.hash, plan: f.plan, capturedTags: f.capturedTags, token: f.token, payload: payload) { stored in
+                if stored { cache.stats.fills += 1 } else { cache.stats.fillsRefused["the tags changed while the query ran", default: 0] += 1 }
+                cache.endFlight(f.hash)
+            }
+        case .refused(let reason):
+            cache.stats.fillsRefused[reason, default: 0] += 1
+            cache.endFlight(f.hash)
+        case .open:
+            cache.stats.fillsRefused["the client or its server went away", default: 0] += 1
+            cache.endFlight(f.hash)
+        }
+    }
+
+    // MARK: Writes
+
+    /// Before a client message goes to its leased server: what it will write if it commits.
+    /// Returns the server's count of requests awaiting ReadyForQuery, to compare after.
+    func cacheBeforeClientMessage(_ id: FrontendMessageID, body: ArraySlice<UInt8>, server s: ServerHandler) -> Int {
+        guard let cache = server.cache, cacheState != nil else { return 0 }
+        switch id {
+        case .query:
+            cacheState!.gate.wrote(writeSet(of: String(decoding: body.dropLast(), as: UTF8.self), cache: cache))
+        case .bind:
+            // The statement the Bind names, as the session knows it (its Parse came first).
+            if let end = body.firstIndex(of: 0), let stEnd = body[(end + 1)...].firstIndex(of: 0) {
+                let name = String(decoding: body[(end + 1)..<stEnd], as: UTF8.self)
+                if let text = session?.statementText(name) {
+                    cacheState!.gate.wrote(writeSet(of: text, cache: cache))
+                } else if !name.isEmpty {
+                    cacheState!.gate.wrote(WriteSet(epochReason: "Bind of a statement pgstash does not know"))
+                }
+            }
+        case .functionCall:
+            cacheState!.gate.wrote(WriteSet(epochReason: "a function call may write any table"))
+        default:
+            break
+        }
+        return s.state.tracker.outstandingSyncs
+    }
+
+    /// After the message went: a request the server will answer with ReadyForQuery was queued.
+    func cacheAfterClientMessage(outstandingBefore: Int, server s: ServerHandler) {
+        guard cacheState != nil else { return }
+        let n = s.state.tracker.outstandingSyncs - outstandingBefore
+        if n > 0 { for _ in 0..<n { cacheState!.gate.requestQueued() } }
+    }
+
+    private func writeSet(of sql: String, cache: ResultCache) -> WriteSet {
+        guard let prefix = cachePrefix else { return WriteSet() }
+        let context = session?.cacheContext(database: prefix, loginUser: user) ?? SessionContext(database: prefix, role: user)
+        let catalog = cache.catalogs[prefix] ?? CatalogSnapshot(relations: [])
+        return cache.policy.writeSet(server.analysisCache.analysis(of: sql), session: context, catalog: catalog)
+    }
+
+    /// Publishes writes that may have committed without the client hearing of it (its server
+    /// was lost, or it left with a request in flight).
+    func cachePublishOrphanedWrites() {
+        guard cacheState != nil, let cache = server.cache, let prefix = cachePrefix else { return }
+        if cacheState!.fill != nil { finishFill() }
+        guard cacheState!.gate.hasWrites else { return }
+        cache.publish(prefix, cacheState!.gate.takeAll()) {}
+    }
+}

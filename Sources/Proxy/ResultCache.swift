@@ -1,0 +1,296 @@
+import CachePolicy
+import EventLoop
+import Glibc
+import ProxyConfig
+import RedisStore
+import SQLAnalysis
+
+/// The result cache's shared part (cache.md): the Redis store on the event loop, the policy,
+/// the catalog snapshot of each database, this instance's membership lease, and publication
+/// of write sets with the acknowledgement held while Redis cannot take them. The per-client
+/// part is `ClientHandler+Cache`.
+final class ResultCache {
+    let loop: EventLoop
+    let store: RedisStore
+    private(set) var policy: CachePolicy
+    let log: Logger
+    /// This instance's name in the membership set (stable across restarts, so that a restart
+    /// replaces a crashed incarnation's lapsed lease).
+    let instance: String
+    /// The latest catalog snapshot of each database prefix (write sets are computed with it).
+    var catalogs: [String: CatalogSnapshot] = [:]
+    /// Prefixes whose snapshot is out of date (DDL went through): reads are not cached until
+    /// the reload is in.
+    private var outdatedCatalogs: Set<String> = []
+    /// Bumped by each catalog change seen: a load begun before it does not make the
+    /// snapshot current.
+    private var catalogChanges: [String: Int] = [:]
+    /// Loads a database's catalog (set by the server; nil in tests without PostgreSQL).
+    var catalogLoader: ((_ prefix: String, _ completion: @escaping (CatalogSnapshot?) -> Void) -> Void)?
+    private var catalogLoading: Set<String> = []
+    /// A failed load is retried no sooner than this (loop time), so that reads do not
+    /// hammer PostgreSQL with catalog queries.
+    private var catalogRetryAt: [String: Double] = [:]
+    let prefixes: [String]
+    /// Write sets that could not be published while Redis was unreachable, by prefix: paid
+    /// before this instance serves again (cache.md §1.5).
+    private var debt: [String: WriteSet] = [:]
+    /// Joined: the first heartbeat after (re)connecting succeeded and the debt is paid.
+    private(set) var joined = false
+    private var everJoined = false
+    private var joining = false
+    /// The latest lease expiry sent (wall-clock seconds): until then peers may trust us.
+    private var leaseSentUntil: Double = 0
+    private var heartbeatTimer: TimerID?
+    /// Single flight: keys being filled by a client of this instance → waiters.
+    private var flights: [String: [() -> Void]] = [:]
+    private var tokenCounter = 0
+    var stats = CacheStats()
+
+    static let leaseSeconds = 2.0
+    static let heartbeatInterval = 0.6
+    static let fillLeaseMs = 250
+    /// Version keys live twice the largest tier TTL (cache.md §1.1).
+    var versionTTLms: Int { Int(2 * (policy.config.tiers.map(\.ttl).max() ?? 300) * 1000) }
+
+    init(config: ProxyConfiguration, loop: EventLoop, log: Logger) {
+        self.loop = loop
+        self.log = log
+        self.policy = CachePolicy(config: config.cache)
+        prefixes = Self.prefixes(config)
+        store = RedisStore(settings: RedisSettings(config: config.redis, databases: prefixes), loop: loop)
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, 255)
+        instance = "\(String(cString: host)):\(config.listen.port)"
+    }
+
+    /// The key prefix of a database: its upstream identity, so that instances sharing a Redis
+    /// and configured with the same upstream share entries and tags.
+    static func prefix(_ db: DatabaseConfig) -> String { "\(db.dbname)@\(db.host):\(db.port)" }
+    static func prefixes(_ config: ProxyConfiguration) -> [String] {
+        Array(Set(config.databases.values.map(prefix))).sorted()
+    }
+
+    func start() {
+        store.onReady = { [weak self] info in self?.connected(info) }
+        store.onConnectionLost = { [weak self] reason in
+            guard let self else { return }
+            self.joined = false
+            self.log.warning("cache: Redis connection lost (\(reason)); serving from PostgreSQL until it is back")
+        }
+        store.start()
+        heartbeatTimer = loop.schedule(after: Self.heartbeatInterval) { [weak self] in self?.heartbeat() }
+    }
+
+    func stop() {
+        if let t = heartbeatTimer { loop.cancel(t) }
+        heartbeatTimer = nil
+        for p in prefixes { store.leave(CacheKeys(database: p), instance: instance) { _ in } }
+        store.stop()
+    }
+
+    func reload(_ config: ProxyConfiguration) {
+        policy = CachePolicy(config: config.cache)
+        for p in prefixes { reloadCatalog(p) }
+    }
+
+    /// Serving lookups for a database: Redis ready, joined, its catalog loaded.
+    func catalog(for prefix: String) -> CatalogSnapshot? {
+        guard joined, store.isReady else { return nil }
+        if !outdatedCatalogs.contains(prefix), let c = catalogs[prefix] { return c }
+        reloadCatalog(prefix)
+        return nil
+    }
+
+    func reloadCatalog(_ prefix: String) {
+        guard let loader = catalogLoader, !catalogLoading.contains(prefix),
+              loop.now >= catalogRetryAt[prefix] ?? 0 else { return }
+        catalogLoading.insert(prefix)
+        let change = catalogChanges[prefix] ?? 0
+        loader(prefix) { [weak self] snapshot in
+            guard let self else { return }
+            self.catalogLoading.remove(prefix)
+            if let snapshot {
+                self.catalogs[prefix] = snapshot
+                guard self.catalogChanges[prefix] ?? 0 == change else { return self.reloadCatalog(prefix) }
+                self.outdatedCatalogs.remove(prefix)
+                self.catalogRetryAt[prefix] = nil
+            } else {
+                self.catalogRetryAt[prefix] = self.loop.now + 5
+            }
+        }
+    }
+
+    // MARK: Membership (cache.md §1.5)
+
+    static func wallClock() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    private func connected(_ info: RedisStore.ReadyInfo) {
+        if info.runIDChanged { log.warning("cache: Redis restarted or failed over (run id changed): every entry was invalidated") }
+        join()
+    }
+
+    /// Pays the debt (or, on the first join of this process, bumps the epoch: a crashed
+    /// earlier incarnation may have owed bumps), then renews the lease; lookups resume after.
+    private func join() {
+        guard !joining else { return }
+        joining = true
+        let first = !everJoined
+        var owed = debt
+        if first { for p in prefixes { owed[p, default: WriteSet()].formUnion(WriteSet(epochReason: "pgstash instance (re)started")) } }
+        let pending = owed.filter { !$0.value.isEmpty }
+        var remaining = pending.count
+        let done: () -> Void = { [weak self] in
+            guard let self else { return }
+            self.joining = false
+            self.everJoined = true
+            self.heartbeat()
+        }
+        if remaining == 0 { return done() }
+        for (p, w) in pending {
+            bump(p, w) { [weak self] ok in
+                guard let self else { return }
+                guard ok else { self.joining = false; return }
+                if self.debt[p] == w { self.debt[p] = nil }
+                remaining -= 1
+                if remaining == 0 { done() }
+            }
+        }
+    }
+
+    private func heartbeat() {
+        if let t = heartbeatTimer { loop.cancel(t) }
+        heartbeatTimer = loop.schedule(after: Self.heartbeatInterval) { [weak self] in self?.heartbeat() }
+        guard store.isReady else { return }
+        guard everJoined, debt.isEmpty else { return join() }
+        let until = Self.wallClock() + Self.leaseSeconds
+        leaseSentUntil = max(leaseSentUntil, until)
+        var remaining = prefixes.count
+        var failed = false
+        for p in prefixes {
+            store.heartbeat(CacheKeys(database: p), instance: instance, expiresAtMs: Int64(until * 1000)) { [weak self] r in
+                guard let self else { return }
+                if case .failure = r { failed = true }
+                remaining -= 1
+                if remaining == 0, !failed, !self.joined, self.debt.isEmpty {
+                    self.joined = true
+                    self.log.info("cache: joined Redis as \(self.instance); serving from the cache")
+                }
+            }
+        }
+    }
+
+    // MARK: Lookups and fills
+
+    enum LookupOutcome {
+        case hit([UInt8])
+        case miss(capturedTags: String, leaseAcquired: Bool, token: String)
+        /// Redis is unavailable or a member's lease lapsed: read from PostgreSQL, fill nothing.
+        case unavailable(String)
+    }
+
+    func nextToken() -> String {
+        tokenCounter += 1
+        return "\(instance)#\(tokenCounter)"
+    }
+
+    func lookup(_ prefix: String, hash: String, plan: CachePlan, _ completion: @escaping (LookupOutcome) -> Void) {
+        let token = nextToken()
+        store.lookup(CacheKeys(database: prefix), hash: hash, tags: plan.tags.map(\.description), token: token,
+                     leaseMs: Self.fillLeaseMs, versionTTLms: versionTTLms) { result in
+            switch result {
+            case .success(.hit(let payload)): completion(.hit(payload))
+            case .success(.miss(let captured, let lease)): completion(.miss(capturedTags: captured, leaseAcquired: lease, token: token))
+            case .success(.degraded): completion(.unavailable("a pgstash instance's lease lapsed (it may owe invalidations)"))
+            case .failure(let e): completion(.unavailable("Redis: \(e)"))
+            }
+        }
+    }
+
+    func fill(_ prefix: String, hash: String, plan: CachePlan, capturedTags: String, token: String, payload: [UInt8],
+              _ completion: @escaping (Bool) -> Void) {
+        store.fill(CacheKeys(database: prefix), hash: hash, tags: plan.tags.map(\.description), capturedTags: capturedTags,
+                   ttlMs: Int(plan.ttl * 1000), payload: payload, token: token, versionTTLms: versionTTLms) { result in
+            if case .success(true) = result { completion(true) } else { completion(false) }
+        }
+    }
+
+    /// Whether another client of this instance is filling `hash`; if so `waiter` runs when it is done.
+    func joinFlight(_ hash: String, waiter: @escaping () -> Void) -> Bool {
+        guard flights[hash] != nil else { return false }
+        flights[hash]!.append(waiter)
+        return true
+    }
+
+    func startFlight(_ hash: String) { if flights[hash] == nil { flights[hash] = [] } }
+
+    func endFlight(_ hash: String) {
+        guard let waiters = flights.removeValue(forKey: hash) else { return }
+        for w in waiters { w() }
+    }
+
+    // MARK: Publication (cache.md §1.2 step 4, §1.5)
+
+    /// Publishes a committed transaction's writes; `completion` runs when the writer's
+    /// acknowledgement may go: after the bump, or — Redis unreachable — once this instance's
+    /// lease has certainly lapsed (peers then serve nothing from the cache), the writes kept
+    /// as debt to bump before this instance serves again.
+    func publish(_ prefix: String, _ w: WriteSet, _ completion: @escaping () -> Void) {
+        guard !w.isEmpty else { return completion() }
+        stats.publications += 1
+        if w.bumpsEpoch {
+            log.info("cache: every entry of \(prefix) invalidated: \(w.epochReason ?? "unknown write")")
+        }
+        if w.changesCatalog {
+            outdatedCatalogs.insert(prefix)
+            catalogChanges[prefix, default: 0] += 1
+            catalogRetryAt[prefix] = nil
+            reloadCatalog(prefix)
+        }
+        attemptPublish(prefix, w, completion)
+    }
+
+    private func attemptPublish(_ prefix: String, _ w: WriteSet, _ completion: @escaping () -> Void) {
+        guard debt.isEmpty || debt[prefix] == nil else { return owe(prefix, w, completion) }
+        bump(prefix, w) { [weak self] ok in
+            guard let self else { return completion() }
+            if ok { return completion() }
+            if Self.wallClock() > self.leaseSentUntil + 0.05 { return self.owe(prefix, w, completion) }
+            _ = self.loop.schedule(after: 0.05) { [weak self] in
+                guard let self else { return completion() }
+                self.attemptPublish(prefix, w, completion)
+            }
+        }
+    }
+
+    private func owe(_ prefix: String, _ w: WriteSet, _ completion: () -> Void) {
+        if debt[prefix] == nil { log.warning("cache: could not publish writes to Redis; this instance serves nothing from the cache until it can") }
+        debt[prefix, default: WriteSet()].formUnion(w)
+        joined = false
+        stats.publicationsOwed += 1
+        completion()
+    }
+
+    private func bump(_ prefix: String, _ w: WriteSet, _ completion: @escaping (Bool) -> Void) {
+        store.bump(CacheKeys(database: prefix), tags: w.sortedTags.map(\.description), epoch: w.bumpsEpoch,
+                   versionTTLms: versionTTLms) { [weak self] result in
+            if case .failure(let e) = result { self?.log.debug("cache: bump failed: \(e)"); completion(false) } else { completion(true) }
+        }
+    }
+}
+
+/// Counters of the cache, for metrics and SHOW CACHE.
+struct CacheStats {
+    var hits = 0
+    var misses = 0
+    var bypasses: [String: Int] = [:]
+    var fills = 0
+    var fillsRefused: [String: Int] = [:]
+    var publications = 0
+    var publicationsOwed = 0
+    var unavailable = 0
+}
