@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["CLinux", "Buffers"], swiftSettings: hotPath),
         .target(name: "RedisStore", dependencies: ["EventLoop", "CHiredis", "ProxyConfig"]),
         .target(name: "Proxy", dependencies: [
-            "EventLoop", "Metrics", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
+            "CachePolicy", "CLibPQ", "EventLoop", "Metrics", "PostgresWire", "ProxyConfig", "ProxyCore", "SQLAnalysis",
         ], swiftSettings: hotPath),
         .executableTarget(name: "pgstash", dependencies: [
             "Proxy", "ProxyConfig", "SQLAnalysis", "EventLoop",
@@ -56,7 +56,8 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "CachePolicyTests", dependencies: ["CachePolicy", "SQLAnalysis", "ProxyConfig"]),
         .testTarget(name: "RedisStoreTests", dependencies: ["RedisStore", "EventLoop", "CHiredis"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["CLibPQ", "CHiredis", "PostgresWire", "ProxyCore"],
+        .testTarget(name: "IntegrationTests", dependencies: ["CachePolicy", "CLibPQ", "CHiredis", "PostgresWire", "ProxyCore",
+                                                           "SQLAnalysis"],
                     exclude: ["clients", "repros"]),
     ]
 )
