@@ -76,7 +76,8 @@ public enum CatalogQuery {
     public static let foreignKeys = """
         SELECT k.oid, k.confrelid, k.conrelid, k.confdeltype, k.confupdtype, ra.attname, fa.attname
         FROM pg_catalog.pg_constraint k
-          CROSS JOIN LATERAL pg_catalog.unnest(k.conkey, k.confkey) WITH ORDINALITY AS x(conattnum, confattnum, i)
+          CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(k.conkey), pg_catalog.unnest(k.confkey))
+            WITH ORDINALITY AS x(conattnum, confattnum, i)
           JOIN pg_catalog.pg_attribute ra ON ra.attrelid = k.conrelid AND ra.attnum = x.conattnum
           JOIN pg_catalog.pg_attribute fa ON fa.attrelid = k.confrelid AND fa.attnum = x.confattnum
         WHERE k.contype = 'f' AND (k.confdeltype IN ('c', 'n', 'd') OR k.confupdtype IN ('c', 'n', 'd'))
