@@ -30,6 +30,7 @@ import Testing
     static let audited: Oid = 16600, secrets: Oid = 16610, remote: Oid = 16620, scratch: Oid = 16630
     static let totals: Oid = 16700, orderView: Oid = 16710, randomView: Oid = 16720, catalogView: Oid = 16730
     static let stableView: Oid = 16740, immutableView: Oid = 16750, depVolatileView: Oid = 16760
+    static let insteadView: Oid = 16770
 
     static let rows: [[[String?]]] = [
         [
@@ -59,6 +60,8 @@ import Testing
                      definition: " SELECT public.cents(orders.id) AS c, date_part('year'::text, now()) FROM public.orders;"),
             relation(depVolatileView, "public", "dep_volatile_view", kind: "v", bases: "{16410}",
                      volatileDependency: true, definition: " SELECT orders.id FROM public.orders;"),
+            relation(insteadView, "public", "instead_view", kind: "v", triggers: true, bases: "{16410}",
+                     definition: " SELECT orders.id FROM public.orders;"),
             ["16800", "public", "order_seq", "S", "p", "f", "f", nil, nil, nil, nil],
         ],
         [
@@ -238,6 +241,10 @@ import Testing
             == ["16410|all", "16410|c:id", "16430|all", "16430|c:order_id", "16430|c:words"])
         #expect(Self.bumps("INSERT INTO audited VALUES (1)").epochReason
             == "public.audited has triggers or rules, which may write any table")
+        // A write through a view with INSTEAD OF triggers runs them.
+        #expect(Self.bumps("INSERT INTO instead_view VALUES (1)").epochReason
+            == "public.instead_view has triggers or rules, which may write any table")
+        #expect(Self.bumps("DELETE FROM order_view").epochReason == nil)
         #expect(Self.bumps("UPDATE orders SET status = order_total(id)").epochReason == nil)
         #expect(Self.bumps("UPDATE orders SET status = touch(id)").epochReason == "calls touch(), which may write any table")
     }

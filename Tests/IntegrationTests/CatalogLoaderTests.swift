@@ -30,6 +30,8 @@ import Testing
         CREATE TABLE shop.audited (id int, v int);
         CREATE FUNCTION shop.audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
         CREATE TRIGGER audited_insert BEFORE INSERT ON shop.audited FOR EACH ROW EXECUTE FUNCTION shop.audit();
+        CREATE VIEW shop.plain_view AS SELECT id, note FROM shop.plain;
+        CREATE TRIGGER plain_view_insert INSTEAD OF INSERT ON shop.plain_view FOR EACH ROW EXECUTE FUNCTION shop.audit();
         CREATE TABLE shop.quiet (id int);
         CREATE TRIGGER quiet_insert BEFORE INSERT ON shop.quiet FOR EACH ROW EXECUTE FUNCTION shop.audit();
         ALTER TABLE shop.quiet DISABLE TRIGGER quiet_insert;
@@ -121,6 +123,8 @@ import Testing
             // Views: bases from pg_depend; random() and pg_class only from the definition.
             let orderView = try get("order_view")
             #expect(Set(orderView.viewBases) == [orders.oid, customers.oid] && !orderView.callsVolatileFunctions)
+            #expect(!orderView.hasUserTriggers, "a view's own _RETURN rule is no user rule")
+            #expect(try get("plain_view").hasUserTriggers)
             #expect(try get("view_of_view").viewBases == [orderView.oid])
             #expect(try get("random_view").callsVolatileFunctions)
             #expect(try get("random_view").viewBases == [plain.oid])
@@ -173,6 +177,8 @@ import Testing
             ])
             #expect(bumps("INSERT INTO audited VALUES (1, 1)").epochReason?.contains("triggers") == true)
             #expect(bumps("INSERT INTO quiet VALUES (1)").epochReason == nil)
+            #expect(bumps("INSERT INTO plain_view VALUES (1, 'x')").epochReason?.contains("triggers") == true)
+            #expect(Set(bumps("DELETE FROM order_view").tags) == [.rows(orders), .rows(customers)])
             #expect(bumps("UPDATE plain SET note = order_total(id)::text").epochReason == nil)
         }
     }
