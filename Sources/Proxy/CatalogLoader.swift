@@ -163,11 +163,18 @@ public enum CatalogLoader {
     }
 }
 
-/// Carries the loop-confined completion through the background thread; it is only called on
-/// the loop thread.
+/// Carries the loop-confined completion through the background thread, which never touches
+/// it: `deliver` runs on the loop thread and releases the closure there, so whatever it
+/// captured is never freed on the background thread (which may drop the box last).
 private final class CompletionBox: @unchecked Sendable {
-    let body: CatalogLoader.Completion
+    private var body: CatalogLoader.Completion?
     init(_ body: @escaping CatalogLoader.Completion) { self.body = body }
+
+    func deliver(_ result: Result<CatalogSnapshot, CatalogLoadError>) {
+        let b = body
+        body = nil
+        b?(result)
+    }
 }
 
 /// One catalog load on a detached thread, answered through the loop's handle.
@@ -201,6 +208,6 @@ private final class CatalogLoadJob {
     private func run() {
         let result = CatalogLoader.loadBlocking(params)
         let completion = completion
-        handle.execute { completion.body(result) }
+        handle.execute { completion.deliver(result) }
     }
 }
