@@ -56,7 +56,8 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "CachePolicyTests", dependencies: ["CachePolicy", "SQLAnalysis", "ProxyConfig"]),
         .testTarget(name: "RedisStoreTests", dependencies: ["RedisStore", "EventLoop", "CHiredis"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["CLibPQ", "CHiredis", "PostgresWire", "ProxyCore"],
+        .testTarget(name: "IntegrationTests", dependencies: ["CachePolicy", "CLibPQ", "CHiredis", "PostgresWire", "ProxyCore",
+                                                           "SQLAnalysis"],
                     exclude: ["clients", "repros"]),
     ]
 )

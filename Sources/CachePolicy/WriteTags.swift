@@ -121,6 +121,8 @@ struct WriteTags {
     /// Rows of `oid` were inserted, deleted or changed in unknown columns. Its referential
     /// actions may fire either way (MERGE and `ON CONFLICT DO UPDATE` update, DELETE deletes).
     private mutating func rowsChanged(_ oid: Oid, _ change: RowChange) {
+        // A write through a view runs its INSTEAD OF triggers or rules, which its bases do not show.
+        if let view = catalog.relation(oid), view.kind == .view { noteTriggers(view) }
         for base in bases(oid) {
             for member in catalog.family(of: base) {
                 result.tags.insert(.rows(member))
