@@ -450,6 +450,35 @@ struct CommitGateTests {
         #expect(t.published == [a, b])
     }
 
+    /// A publication at ReadyForQuery can leave nothing else recorded; the re-offer of that
+    /// ReadyForQuery must still reach the gate (the driver asks only a gate that is not idle),
+    /// or the next request's first message is taken for it: here an empty query's
+    /// ReadyForQuery, which then leaves its request in flight, and the next write is
+    /// published at nobody's commit.
+    @Test func gateIsNotIdleUntilAPublishedMessageIsOfferedAgain() {
+        var t = GateTrace()
+        t.query(a)     // BEGIN; UPDATE orders …; COMMIT
+        #expect(t.receive(cc("BEGIN"), cc("UPDATE 1"), cc("COMMIT"), Z_I)
+                == ["CommandComplete BEGIN", "CommandComplete UPDATE 1", "publish 16384|rows", "CommandComplete COMMIT",
+                    "publish 16384|rows", "ReadyForQuery I"])
+        #expect(t.gate.isIdle)
+        t.query(none)  // ";"
+        #expect(t.receive(.emptyQueryResponse, Z_I) == ["EmptyQueryResponse", "ReadyForQuery I"])
+        t.query(b)     // an autocommit UPDATE
+        #expect(t.receive(cc("UPDATE 1"), Z_I) == ["publish 16385|c:qty", "CommandComplete UPDATE 1", "ReadyForQuery I"])
+    }
+
+    @Test func publishedGateIsNotIdle() {
+        var g = CommitGate()
+        g.wrote(a)
+        g.requestQueued()
+        #expect(g.beforeRelay(C, body: tag("INSERT 0 1"), next: (BackendMessageID.noticeResponse.rawValue, nil)) == .relay)
+        #expect(g.beforeRelay(Z, body: [idleStatus][...], next: nil) == .publish(a))
+        #expect(!g.isIdle)
+        #expect(g.beforeRelay(Z, body: [idleStatus][...], next: nil) == .relay)
+        #expect(g.isIdle)
+    }
+
     // MARK: Orphans
 
     @Test func takeAllGathersEveryUnpublishedWrite() {

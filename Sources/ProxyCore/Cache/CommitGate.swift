@@ -28,8 +28,9 @@ public struct CommitGate: Sendable {
 
     public init() {}
 
-    /// Nothing is pending and nothing is in flight: the gate has no work.
-    public var isIdle: Bool { transaction.isEmpty && building.isEmpty && inFlight.isEmpty }
+    /// Nothing is pending and nothing is in flight: the gate has no work. A published message
+    /// not yet offered again is work: its re-offer must reach the gate.
+    public var isIdle: Bool { !published && transaction.isEmpty && building.isEmpty && inFlight.isEmpty }
 
     /// Whether any write is recorded that has not been published or dropped.
     public var hasWrites: Bool {
