@@ -415,6 +415,57 @@ struct CommitGateTests {
         #expect(!t.gate.hasWrites)
     }
 
+    /// `ROLLBACK; INSERT …` after a failed transaction: the INSERT commits in an implicit
+    /// transaction of its own, and the old failure must not stop its publication.
+    @Test func writeAfterTheRollbackOfAFailedTransactionIsPublished() {
+        var t = GateTrace()
+        t.query(none)
+        _ = t.receive(cc("BEGIN"), Z_T)
+        t.query(a)
+        _ = t.receive(cc("UPDATE 1"), Z_T)
+        t.query(none)
+        #expect(t.receive(E, Z_E) == ["ErrorResponse 22012", "ReadyForQuery E"])
+        t.query(b)     // ROLLBACK; INSERT INTO items …
+        let got = t.receive(cc("ROLLBACK"), cc("INSERT 0 1"), Z_I)
+        #expect(got.filter { !$0.hasPrefix("publish") } == ["CommandComplete ROLLBACK", "CommandComplete INSERT 0 1", "ReadyForQuery I"])
+        let insert = got.firstIndex(of: "CommandComplete INSERT 0 1")!
+        #expect(got[..<insert].contains { $0.hasPrefix("publish") && $0.contains("16385|c:qty") })
+        #expect(!t.gate.hasWrites)
+    }
+
+    /// The same in one extended-protocol Sync: Bind ROLLBACK, Execute, Bind INSERT, Execute, Sync.
+    @Test func extendedWriteAfterTheRollbackOfAFailedTransactionIsPublished() {
+        var t = GateTrace()
+        t.query(none)
+        _ = t.receive(cc("BEGIN"), Z_T)
+        t.query(none)
+        _ = t.receive(E, Z_E)
+        t.bind(none)
+        t.bind(b)
+        t.sync()
+        #expect(t.receive(.bindComplete, cc("ROLLBACK"), .bindComplete, cc("INSERT 0 1"), Z_I)
+                == ["BindComplete", "CommandComplete ROLLBACK", "BindComplete", "publish 16385|c:qty", "CommandComplete INSERT 0 1",
+                    "ReadyForQuery I"])
+    }
+
+    /// A transaction that recovered from an error (ROLLBACK TO SAVEPOINT) commits, and a write
+    /// after the COMMIT in the same Query commits after it: published again then.
+    @Test func writeAfterTheCommitOfARecoveredTransactionIsPublishedAfterItCommits() {
+        var t = GateTrace()
+        t.query(none)
+        _ = t.receive(cc("BEGIN"), Z_T)
+        t.query(none)
+        _ = t.receive(cc("SAVEPOINT"), Z_T)
+        t.query(a)
+        _ = t.receive(E, Z_E)
+        t.query(none)
+        _ = t.receive(cc("ROLLBACK"), Z_T)
+        t.query(b)     // COMMIT; INSERT INTO items …
+        let got = t.receive(cc("COMMIT"), cc("INSERT 0 1"), Z_I)
+        let commit = got.firstIndex(of: "CommandComplete COMMIT")!, insert = got.firstIndex(of: "CommandComplete INSERT 0 1")!
+        #expect(got[commit..<insert].contains { $0.hasPrefix("publish") && $0.contains("16385|c:qty") })
+    }
+
     // MARK: Pipelines
 
     /// A read and a write sent together: the read's ReadyForQuery 'I' comes before the write

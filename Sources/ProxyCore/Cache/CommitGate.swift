@@ -83,6 +83,11 @@ public struct CommitGate: Sendable {
             return .relay
         case .commandComplete?:
             rolledBack = body.starts(with: Self.rollbackTag)
+            if rolledBack || body.starts(with: Self.commitTag) || body.starts(with: Self.prepareTransactionTag) {
+                // The transaction (or savepoint) that failed ended: statements after it in the
+                // same request run, and commit, in a transaction of their own.
+                failed = false
+            }
             if body.starts(with: Self.prepareTransactionTag) {
                 // Committed later by COMMIT PREPARED, which bumps the epoch.
                 transaction = WriteSet()
