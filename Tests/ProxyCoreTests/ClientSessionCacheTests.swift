@@ -209,6 +209,25 @@ struct ClientSessionCacheTests {
                 == ["BindComplete", "DataRow", "CommandComplete SELECT 1", "ReadyForQuery I"])
     }
 
+    /// The unnamed statement a hit replaces had a session effect (a SET): the hit's statement
+    /// has none, so executing it later must not apply the old one.
+    @Test func hitReplacingAnUnnamedSETForgetsItsEffect() {
+        var t = SessionTrace()
+        t.send(parse("", "SET search_path TO app"), bind(""), execute(), .sync)
+        t.lease(S0)
+        _ = t.serverGot(S0)
+        _ = t.reply(S0, .parseComplete, .bindComplete, commandComplete("SET"), idle)
+        #expect(t.clients[C0].session.settings["search_path"] == .sql("app"))
+        run(&t, "SET search_path TO other")
+        #expect(t.clients[C0].session.settings["search_path"] == .sql("other"))
+        t.clients[C0].cacheHitServed(batch(parse("", "SELECT 1"), bind(""), execute(), .sync)!, names: &t.names)
+        t.send(bind(""), execute(), .sync)
+        t.lease(S0)
+        #expect(t.serverGot(S0) == ["Parse \"\" SELECT 1", "Bind \"\"", "Execute", "Sync"])
+        _ = t.reply(S0, .parseComplete, .bindComplete, row, commandComplete("SELECT 1"), idle)
+        #expect(t.clients[C0].session.settings["search_path"] == .sql("other"))
+    }
+
     @Test func hitWithoutParseChangesNoStatement() {
         var t = SessionTrace()
         t.clients[C0].cacheHitServed(batch(query("SELECT 1"))!, names: &t.names)

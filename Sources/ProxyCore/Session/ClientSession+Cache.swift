@@ -105,6 +105,7 @@ extension ClientSession {
         if p.name.isEmpty {
             unnamedGeneration += 1
             unnamed = (p.frame, unnamedGeneration)
+            statementEffects[""] = nil
         } else {
             let key = StatementKey(query: p.query, parameterTypes: p.parameterTypes)
             statements[p.name] = ClientStatement(key: key, serverName: names.acquire(key))
