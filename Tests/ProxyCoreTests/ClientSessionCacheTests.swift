@@ -165,6 +165,23 @@ struct ClientSessionCacheTests {
         #expect(t.clients[C0].cacheContext(database: "shop", loginUser: "alice")?.role == "alice")
     }
 
+    /// The role names the schema `$user` stands for: it is the role PostgreSQL uses, an
+    /// identifier folded to lower case unless double-quoted, or a string literal as written.
+    @Test(arguments: [
+        ("SET ROLE Reporting", "reporting"),
+        ("SET ROLE \"Reporting\"", "Reporting"),
+        ("SET ROLE 'Reporting'", "Reporting"),
+        ("SET ROLE \"a\"\"b\"", "a\"b"),
+        ("SET SESSION AUTHORIZATION Bob", "bob"),
+    ])
+    func roleIsTheNamePostgreSQLUses(_ sql: String, _ role: String) {
+        var t = SessionTrace()
+        run(&t, sql)
+        let c = t.clients[C0].cacheContext(database: "shop", loginUser: "alice")
+        #expect(c?.role == role)
+        #expect(c?.searchPath.schemas == ["pg_catalog", role, "public"])
+    }
+
     @Test func sessionAuthorizationIsTheRoleUnlessARoleIsSet() {
         var t = SessionTrace()
         run(&t, "SET SESSION AUTHORIZATION bob")
