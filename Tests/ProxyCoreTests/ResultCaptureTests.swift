@@ -147,6 +147,13 @@ struct ResultCaptureTests {
         ("no CommandComplete at the end", [1, 0, 0, 0, 0] + BackendMessage.dataRow([[0x31]]).encoded),
         ("CommandComplete then a row", [1, 0, 0, 0, 0] + BackendMessage.commandComplete(tag: "SELECT 2").encoded
             + BackendMessage.dataRow([[0x31]]).encoded),
+        // A hit sends the RowDescription slot as it is: it must be one whole RowDescription.
+        ("RowDescription slot holding a DataRow", [1, 0, 0, 0, 12] + BackendMessage.dataRow([[0x31]]).encoded
+            + BackendMessage.commandComplete(tag: "SELECT 2").encoded),
+        ("RowDescription slot with a wrong length word", [1, 0, 0, 0, 7, 0x54, 0, 0, 0, 9, 0, 0]
+            + BackendMessage.commandComplete(tag: "SELECT 2").encoded),
+        ("RowDescription slot shorter than a header", [1, 0, 0, 0, 3, 0x54, 0, 0]
+            + BackendMessage.commandComplete(tag: "SELECT 2").encoded),
     ] as [(String, [UInt8])])
     func malformedPayloadIsAMiss(_ what: String, _ payload: [UInt8]) {
         #expect(CachedResult(payload: payload) == nil, "\(what)")
