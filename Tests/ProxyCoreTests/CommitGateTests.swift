@@ -15,7 +15,7 @@ private let none = WriteSet()
 /// frame, where CommandComplete, ReadyForQuery and ErrorResponse are offered to the gate only
 /// while it is not idle, a CommandComplete is told the next message if it has arrived,
 /// `.needNext` stops reading until more bytes come, and `.publish` publishes (at once here)
-/// and offers the same message again.
+/// and offers the same message again, which must then be relayed.
 ///
 /// What the client received renders as in SessionTrace, with `publish <tags>` lines where a
 /// write set was published: `["publish 16384|rows", "CommandComplete INSERT 0 1", "ReadyForQuery I"]`.
@@ -55,7 +55,13 @@ private struct GateTrace {
                 case .publish(let w):
                     published.append(w)
                     out.append("publish " + Self.render(w))
-                    continue
+                    // The same message is offered again, and relayed.
+                    if gate.isIdle {
+                        Issue.record("the gate is idle after .publish: the driver would not offer the message again")
+                    } else {
+                        let again = gate.beforeRelay(h.id, body: body, next: next(after: h))
+                        if again != .relay { Issue.record("offered again after .publish: \(again), not .relay") }
+                    }
                 }
             }
             out += SessionTrace.renderBackend(Array(inbound[0..<h.frameLength]))
