@@ -122,6 +122,20 @@ struct ClientSessionCacheTests {
         #expect(t.clients[C0].cacheContext(database: "shop", loginUser: "alice")?.settings["search_path"] == "app,public")
     }
 
+    /// A literal (startup packet, ParameterStatus) is the value as SHOW gives it: quotes in it
+    /// are the list's own syntax, read by SearchPath.
+    @Test func quotedSearchPathLiteralIsKept() {
+        let t = SessionTrace(settings: SessionSettings(startupParameters: [("options", "-c search_path=\"App\",public")]))
+        let c = t.clients[C0].cacheContext(database: "shop", loginUser: "alice")
+        #expect(c?.settings["search_path"] == "\"App\",public")
+        #expect(c?.searchPath.schemas == ["pg_catalog", "App", "public"])
+    }
+
+    @Test func startupIsolationAboveReadCommittedHasNoContext() {
+        let t = SessionTrace(settings: SessionSettings(startupParameters: [("options", "-c default_transaction_isolation=serializable")]))
+        #expect(t.clients[C0].cacheContext(database: "shop", loginUser: "alice") == nil)
+    }
+
     /// A quoted or computed search_path is not parsed: no context, the cache is bypassed.
     @Test(arguments: [
         "SET search_path TO 'app'",
