@@ -33,6 +33,11 @@ public struct CachedResult: Equatable, Sendable {
         guard p.count >= 5, p[0] == Self.version else { return nil }
         let n = Int(p[1]) << 24 | Int(p[2]) << 16 | Int(p[3]) << 8 | Int(p[4])
         guard p.count >= 5 + n else { return nil }
+        if n > 0 {
+            // One whole RowDescription frame: a hit sends it as it is.
+            guard n >= 5, p[5] == BackendMessageID.rowDescription.rawValue,
+                  Int(p[6]) << 24 | Int(p[7]) << 16 | Int(p[8]) << 8 | Int(p[9]) == n - 1 else { return nil }
+        }
         rowDescription = n == 0 ? nil : Array(p[5..<(5 + n)])
         rows = Array(p[(5 + n)...])
         // The rows must be whole frames ending with a CommandComplete.

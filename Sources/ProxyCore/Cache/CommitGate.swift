@@ -28,8 +28,9 @@ public struct CommitGate: Sendable {
 
     public init() {}
 
-    /// Nothing is pending and nothing is in flight: the gate has no work.
-    public var isIdle: Bool { transaction.isEmpty && building.isEmpty && inFlight.isEmpty }
+    /// Nothing is pending and nothing is in flight: the gate has no work. A published message
+    /// not yet offered again is work: its re-offer must reach the gate.
+    public var isIdle: Bool { !published && transaction.isEmpty && building.isEmpty && inFlight.isEmpty }
 
     /// Whether any write is recorded that has not been published or dropped.
     public var hasWrites: Bool {
@@ -82,6 +83,11 @@ public struct CommitGate: Sendable {
             return .relay
         case .commandComplete?:
             rolledBack = body.starts(with: Self.rollbackTag)
+            if rolledBack || body.starts(with: Self.commitTag) || body.starts(with: Self.prepareTransactionTag) {
+                // The transaction (or savepoint) that failed ended: statements after it in the
+                // same request run, and commit, in a transaction of their own.
+                failed = false
+            }
             if body.starts(with: Self.prepareTransactionTag) {
                 // Committed later by COMMIT PREPARED, which bumps the epoch.
                 transaction = WriteSet()

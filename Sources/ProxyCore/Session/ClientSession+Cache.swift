@@ -72,10 +72,10 @@ extension ClientSession {
             }
         }
         var role = loginUser
-        if let r = session.settings["session_authorization"] { role = Self.settingText(r) }
+        if let r = session.settings["session_authorization"] { role = Self.roleName(r) }
         if let r = session.settings["role"] {
-            let t = Self.settingText(r)
-            if t.lowercased() != "none" { role = t }
+            let t = Self.roleName(r)
+            if t != "none" { role = t }
         }
         return SessionContext(database: database, role: role, settings: settings,
                               hasTemporaryTables: !pins.isEmpty)
@@ -97,6 +97,19 @@ extension ClientSession {
         }
     }
 
+    /// The role a `SET ROLE` or `SET SESSION AUTHORIZATION` names, as PostgreSQL reads it (it
+    /// is what `$user` in search_path stands for): a string literal as written, a double-quoted
+    /// identifier without its quotes, any other identifier folded to lower case (ASCII only,
+    /// as `downcase_identifier` does in UTF-8).
+    static func roleName(_ v: SettingValue) -> String {
+        guard case .sql(let text) = v else { return Self.settingText(v) }
+        let t = Self.trimmed(text)
+        for q: Character in ["'", "\""] where t.count >= 2 && t.first == q && t.last == q {
+            return String(t.dropFirst().dropLast()).replacingOccurrences(of: String([q, q]), with: String(q))
+        }
+        return String(String.UnicodeScalarView(t.unicodeScalars.map { ("A"..."Z").contains($0) ? Unicode.Scalar($0.value + 32)! : $0 }))
+    }
+
     /// A batch was answered from the cache: a Parse in it created the client's statement as
     /// PostgreSQL would have (the statement is prepared on a server when a later request
     /// needs it there).
@@ -105,6 +118,7 @@ extension ClientSession {
         if p.name.isEmpty {
             unnamedGeneration += 1
             unnamed = (p.frame, unnamedGeneration)
+            statementEffects[""] = nil
         } else {
             let key = StatementKey(query: p.query, parameterTypes: p.parameterTypes)
             statements[p.name] = ClientStatement(key: key, serverName: names.acquire(key))
