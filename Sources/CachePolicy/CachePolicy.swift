@@ -70,7 +70,7 @@ public struct CachePolicy: Sendable {
                 return .bypass(reason: "the session has temporary tables, one of which may be what \(table) names")
             }
             guard let r = searchPath.resolve(table, in: catalog) else {
-                return .bypass(reason: "table \(table) is not in the catalog snapshot (search_path: "
+                return .bypass(reason: "table \(table) \(Self.notInCatalog) (search_path: "
                     + "\(searchPath.schemas.joined(separator: ", ")))")
             }
             if !named.contains(where: { $0.oid == r.oid }) { named.append(r) }
@@ -107,6 +107,10 @@ public struct CachePolicy: Sendable {
                              parameterFormats: parameterFormats, parameterValues: parameterValues,
                              resultFormats: resultFormats)
     }
+
+    /// The words of a refusal because a name is not in the catalog snapshot (the proxy then
+    /// reads the catalog again: the relation may be new).
+    public static let notInCatalog = "is not in the catalog snapshot"
 
     /// Nil when a captured result of `byteCount` bytes may be stored, else why not.
     public func refusalToStore(byteCount: Int) -> String? {

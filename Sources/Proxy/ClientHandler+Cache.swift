@@ -42,21 +42,27 @@ extension ClientHandler {
         let batch: CacheBatch
         switch scan {
         case .incomplete: return .wait
-        case .notCandidate: return forwardBatch(bypass: nil)
+        case .notCandidate: return forwardBatch(.shape, nil)
         case .candidate(let b): batch = b
         }
-        guard let session, let prefix = cachePrefix else { return forwardBatch(bypass: nil) }
-        guard let statement = session.cacheStatement(for: batch) else { return forwardBatch(bypass: "session state") }
+        guard let session, let prefix = cachePrefix else { return forwardBatch(.shape, nil) }
+        guard let statement = session.cacheStatement(for: batch) else {
+            return forwardBatch(.session, "the session is skipping to Sync, restoring settings, or reusing a statement name")
+        }
         guard let context = session.cacheContext(database: prefix, loginUser: user) else {
-            return forwardBatch(bypass: "a session setting pgstash does not follow (search_path expression, isolation level)")
+            return forwardBatch(.session, "a session setting pgstash does not follow (a search_path expression, an isolation level above READ COMMITTED)")
         }
         guard let catalog = cache.catalog(for: prefix) else {
-            return forwardBatch(bypass: cache.joined ? "catalog not loaded" : "Redis unavailable")
+            return cache.joined ? forwardBatch(.catalog, "the catalog of the database is being read")
+                                : forwardBatch(.unavailable, "Redis is unavailable or this instance has not joined")
         }
         let analysis = server.analysisCache.analysis(of: statement.query)
         let plan: CachePlan
         switch cache.policy.decide(analysis, session: context, catalog: catalog) {
-        case .bypass(let reason): return forwardBatch(bypass: reason)
+        case .bypass(let reason):
+            if reason.contains(CachePolicy.notInCatalog) { cache.catalogMayBeOutdated(prefix) }
+            let noRule = reason.hasPrefix("no cache rule") || reason.hasPrefix("cache rule")
+            return forwardBatch(noRule ? .noRule : .notCacheable, reason)
         case .cache(let p): plan = p
         }
         var input: CacheKeyInput
@@ -81,9 +87,9 @@ extension ClientHandler {
         return .wait
     }
 
-    private func forwardBatch(bypass reason: String?) -> CacheStep {
+    private func forwardBatch(_ kind: CacheStats.Bypass, _ reason: String?) -> CacheStep {
         cacheState?.decided = true
-        if let reason, let cache = server.cache { cache.stats.bypasses[reason, default: 0] += 1 }
+        server.cache?.stats.bypass(kind, reason: reason)
         return .forward
     }
 
@@ -103,7 +109,7 @@ extension ClientHandler {
         switch outcome {
         case .hit(let payload):
             if let result = CachedResult(payload: payload), let reply = batch.reply(from: result, status: .idle) {
-                cache.stats.hits += 1
+                cache.stats.rules[plan.rule, default: CacheStats.Rule()].hits += 1
                 conn.inbound.moveReaderIndex(forwardBy: batch.length)
                 session!.cacheHitServed(batch, names: &server.statementNames)
                 cacheState!.attempts = 0
@@ -115,7 +121,7 @@ extension ClientHandler {
                 // An entry that cannot answer this request (it was stored without a
                 // RowDescription): PostgreSQL answers, nothing is stored.
                 cacheState!.decided = true
-                cache.stats.misses += 1
+                cache.stats.rules[plan.rule, default: CacheStats.Rule()].misses += 1
             }
         case let .miss(captured, leaseAcquired, token):
             if !leaseAcquired && cacheState!.attempts <= 6 {
@@ -125,14 +131,13 @@ extension ClientHandler {
                 _ = server.loop.schedule(after: delay) { [weak self] in self?.cacheRetry() }
                 return
             }
-            cache.stats.misses += 1
+            cache.stats.rules[plan.rule, default: CacheStats.Rule()].misses += 1
             cacheState!.decided = true
             cacheState!.fill = ClientCacheState.PendingFill(prefix: prefix, hash: hash, plan: plan, capturedTags: captured,
                                                             token: token, capture: ResultCapture(limit: cache.policy.config.maxResultBytes))
             cache.startFlight(hash)
         case .unavailable(let reason):
-            cache.stats.unavailable += 1
-            cache.stats.bypasses[reason, default: 0] += 1
+            cache.stats.bypass(.unavailable, reason: reason)
             cacheState!.decided = true
         }
         updateReading()
@@ -172,14 +177,19 @@ extension ClientHandler {
         case .complete(let result):
             let payload = result.payload
             cache.fill(f.prefix, hash: f.hash, plan: f.plan, capturedTags: f.capturedTags, token: f.token, payload: payload) { stored in
-                if stored { cache.stats.fills += 1 } else { cache.stats.fillsRefused["the tags changed while the query ran", default: 0] += 1 }
+                if stored {
+                    cache.stats.rules[f.plan.rule, default: CacheStats.Rule()].fills += 1
+                    cache.stats.rules[f.plan.rule, default: CacheStats.Rule()].bytesStored += payload.count
+                } else {
+                    cache.stats.refusedFill(rule: f.plan.rule, reason: "a write changed its tags while the query ran")
+                }
                 cache.endFlight(f.hash)
             }
         case .refused(let reason):
-            cache.stats.fillsRefused[reason, default: 0] += 1
+            cache.stats.refusedFill(rule: f.plan.rule, reason: reason)
             cache.endFlight(f.hash)
         case .open:
-            cache.stats.fillsRefused["the client or its server went away", default: 0] += 1
+            cache.stats.refusedFill(rule: f.plan.rule, reason: "the client or its server went away")
             cache.endFlight(f.hash)
         }
     }

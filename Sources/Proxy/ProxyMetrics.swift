@@ -18,6 +18,7 @@ final class ProxyMetrics {
     let connectFailures: MetricFamily<Counter>
     /// ErrorResponses clients received, by SQLSTATE class and whether PostgreSQL or pgstash sent it.
     let errors: MetricFamily<Counter>
+    let cacheLookupDuration: MetricFamily<Histogram>
     /// Bytes of clients that have gone (live clients' bytes are read from their connections).
     var closedClientBytesReceived = 0
     var closedClientBytesSent = 0
@@ -42,9 +43,9 @@ final class ProxyMetrics {
         errors = registry.counter("pgstash_errors_total", help:
             "ErrorResponses sent to clients, by SQLSTATE class (first two characters) and origin (postgres or pgstash).",
             labels: ["origin", "class"])
-        // The query-result cache (Redis) registers its families here when it lands, under the
-        // names docs/metrics.md reserves ("Cache metrics"): pgstash_cache_lookups_total{result},
-        // pgstash_cache_fills_total, pgstash_cache_invalidations_total, pgstash_redis_*.
+        // The result cache's counters are a collector (ProxyMetrics+Cache.swift).
+        cacheLookupDuration = registry.histogram("pgstash_cache_lookup_duration_seconds", help:
+            "Redis round trip of cache lookups, from sending the lookup script to its answer.")
     }
 
     /// The instruments of one pool, made on its first use.

@@ -1,6 +1,7 @@
 import CachePolicy
 import EventLoop
 import Glibc
+import Metrics
 import ProxyConfig
 import RedisStore
 import SQLAnalysis
@@ -25,6 +26,7 @@ final class ResultCache {
     /// Bumped by each catalog change seen: a load begun before it does not make the
     /// snapshot current.
     private var catalogChanges: [String: Int] = [:]
+    private var lastOutdatedReload: [String: Double] = [:]
     /// Loads a database's catalog (set by the server; nil in tests without PostgreSQL).
     var catalogLoader: ((_ prefix: String, _ completion: @escaping (CatalogSnapshot?) -> Void) -> Void)?
     private var catalogLoading: Set<String> = []
@@ -46,6 +48,8 @@ final class ResultCache {
     private var flights: [String: [() -> Void]] = [:]
     private var tokenCounter = 0
     var stats = CacheStats()
+    /// Observes each lookup's round trip (set by the server).
+    var lookupDuration: Histogram?
 
     static let leaseSeconds = 2.0
     static let heartbeatInterval = 0.6
@@ -102,6 +106,13 @@ final class ResultCache {
         return nil
     }
 
+    /// A read named a relation the snapshot does not have (created since, perhaps by another
+    /// instance or outside pgstash): read the catalog again, at most every 2 s.
+    func catalogMayBeOutdated(_ prefix: String) {
+        guard loop.now >= lastOutdatedReload[prefix] ?? 0 else { return }
+        lastOutdatedReload[prefix] = loop.now + 2
+        reloadCatalog(prefix)
+    }
     func reloadCatalog(_ prefix: String) {
         guard let loader = catalogLoader, !catalogLoading.contains(prefix),
               loop.now >= catalogRetryAt[prefix] ?? 0 else { return }
@@ -200,8 +211,10 @@ final class ResultCache {
 
     func lookup(_ prefix: String, hash: String, plan: CachePlan, _ completion: @escaping (LookupOutcome) -> Void) {
         let token = nextToken()
+        let started = loop.now
         store.lookup(CacheKeys(database: prefix), hash: hash, tags: plan.tags.map(\.description), token: token,
-                     leaseMs: Self.fillLeaseMs, versionTTLms: versionTTLms) { result in
+                     leaseMs: Self.fillLeaseMs, versionTTLms: versionTTLms) { [weak self] result in
+            if let self { self.lookupDuration?.observe(self.loop.now - started) }
             switch result {
             case .success(.hit(let payload)): completion(.hit(payload))
             case .success(.miss(let captured, let lease)): completion(.miss(capturedTags: captured, leaseAcquired: lease, token: token))
@@ -243,6 +256,7 @@ final class ResultCache {
         guard !w.isEmpty else { return completion() }
         stats.publications += 1
         if w.bumpsEpoch {
+            stats.epochBumps += 1
             log.info("cache: every entry of \(prefix) invalidated: \(w.epochReason ?? "unknown write")")
         }
         if w.changesCatalog {
@@ -281,16 +295,4 @@ final class ResultCache {
             if case .failure(let e) = result { self?.log.debug("cache: bump failed: \(e)"); completion(false) } else { completion(true) }
         }
     }
-}
-
-/// Counters of the cache, for metrics and SHOW CACHE.
-struct CacheStats {
-    var hits = 0
-    var misses = 0
-    var bypasses: [String: Int] = [:]
-    var fills = 0
-    var fillsRefused: [String: Int] = [:]
-    var publications = 0
-    var publicationsOwed = 0
-    var unavailable = 0
 }
