@@ -40,7 +40,7 @@ let package = Package(
             "CachePolicy", "CLibPQ", "EventLoop", "Metrics", "PostgresWire", "ProxyConfig", "ProxyCore", "RedisStore", "SQLAnalysis",
         ], swiftSettings: hotPath),
         .executableTarget(name: "pgstash", dependencies: [
-            "Proxy", "ProxyConfig", "SQLAnalysis", "EventLoop",
+            "CachePolicy", "Proxy", "ProxyConfig", "SQLAnalysis", "EventLoop",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -16,17 +16,29 @@ final class TestRedis: @unchecked Sendable {
     }
 
     func start() throws {
-        // Through sh with its output to /dev/null: the daemon keeps no pipe of ours open.
-        let args = (["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "''", "--appendonly", "no",
-                     "--daemonize", "yes", "--pidfile", "\(dir)/redis.pid", "--logfile", "\(dir)/redis.log",
-                     "--dir", dir] + extra).joined(separator: " ")
-        let r = try runCommand(["sh", "-c", args + " >/dev/null 2>&1"], timeout: 10)
-        guard r.status == 0 else { throw TestFailure("redis-server did not start: \(r.stderr)") }
+        try Self.spawnAndWait(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                               "--daemonize", "yes", "--pidfile", "\(dir)/redis.pid", "--logfile", "\(dir)/redis.log",
+                               "--dir", dir] + extra)
         for _ in 0..<100 {
-            if canConnect(port: port), (try? cli(["PING"]))?.contains("PONG") == true { return }
+            if canConnect(port: port) { return }
             usleep(50_000)
         }
         throw TestFailure("redis-server on port \(port) did not answer")
+    }
+
+    /// posix_spawn and waitpid: Foundation's Process does not reap a child that daemonizes
+    /// (the test hangs on a zombie).
+    private static func spawnAndWait(_ argv: [String]) throws {
+        var pid: pid_t = 0
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        let rc = cArgs.withUnsafeBufferPointer { buffer in
+            posix_spawnp(&pid, argv[0], nil, nil, UnsafeMutablePointer(mutating: buffer.baseAddress!), environ)
+        }
+        guard rc == 0 else { throw TestFailure("cannot run \(argv[0]): error \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else { throw TestFailure("\(argv[0]) exited with status \(status)") }
     }
 
     /// Kills it at once (no shutdown save) and waits until the port is closed.

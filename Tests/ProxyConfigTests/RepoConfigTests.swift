@@ -30,6 +30,8 @@ private let repositoryRoot: String = {
         #expect(tiers["orders"] == "L1")
         #expect(tiers["dashboard-stats"] == "L3")
         #expect(tiers["search"] == "L4")
+        #expect(tiers["assignments"] == "L2")
+        #expect(config.cache.enabled)
     }
 
     @Test func repositoryProxyConfSetsEveryDocumentedDefault() throws {
@@ -43,10 +45,10 @@ private let repositoryRoot: String = {
 
     @Test func repositoryProxyConfTakesOverrides() throws {
         let config = try ConfigLoader.load(
-            path: repositoryRoot + "/proxy.conf", overrides: ["pool.max_upstream=50", "cache.enabled=true"],
+            path: repositoryRoot + "/proxy.conf", overrides: ["pool.max_upstream=50", "cache.enabled=false"],
             listen: "127.0.0.1:7432")
         #expect(config.pool.maxUpstream == 50)
-        #expect(config.cache.enabled)
+        #expect(!config.cache.enabled)
         #expect(config.listen.port == 7432)
     }
 
