@@ -58,6 +58,14 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     ]
 
     public init(_ input: CacheKeyInput) {
+        bytes = Self.statementPart(input) + Self.executionPart(input)
+        hash = Self.hex(SHA256.hash(bytes))
+    }
+
+    /// The key's leading bytes: what stays the same for every execution of one statement in
+    /// one session context (database, role, settings, text, protocol, parameter types). A proxy
+    /// may keep them and add `executionPart` per request.
+    public static func statementPart(_ input: CacheKeyInput) -> [UInt8] {
         var w = KeyWriter()
         w.bytes += Array("pgstash-key-1".utf8)
         w.field(1, input.database)
@@ -69,19 +77,41 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
         w.tag(8); w.int(Int64(input.protocolKind.rawValue))
         w.tag(9); w.int(Int64(input.parameterTypes.count))
         for oid in input.parameterTypes { w.int(Int64(oid)) }
-        let count = input.parameterValues.count
-        w.tag(10); w.int(Int64(count))
-        for (i, value) in input.parameterValues.enumerated() {
-            w.int(Int64(Self.parameterFormat(input.parameterFormats, index: i)))
+        return w.bytes
+    }
+
+    /// The key's trailing bytes: the parameters, the result formats and the Describe.
+    public static func executionPart(_ input: CacheKeyInput) -> [UInt8] {
+        executionPart(parameterFormats: input.parameterFormats, parameterValues: input.parameterValues,
+                      resultFormats: input.resultFormats, describesPortal: input.describesPortal)
+    }
+
+    public static func executionPart(parameterFormats: [Int16], parameterValues: [[UInt8]?], resultFormats: [Int16],
+                                     describesPortal: Bool) -> [UInt8] {
+        var w = KeyWriter()
+        w.bytes.reserveCapacity(40 + parameterValues.reduce(0) { $0 + 16 + ($1?.count ?? 0) })
+        w.tag(10); w.int(Int64(parameterValues.count))
+        for (i, value) in parameterValues.enumerated() {
+            w.int(Int64(Self.parameterFormat(parameterFormats, index: i)))
             if let value { w.int(Int64(value.count)); w.bytes += value } else { w.int(-1) }
         }
         w.tag(11)
-        let results = Self.canonicalResultFormats(input.resultFormats)
+        let results = Self.canonicalResultFormats(resultFormats)
         w.int(Int64(results.count))
         for f in results { w.int(Int64(f)) }
-        if input.describesPortal { w.tag(12) }
-        bytes = w.bytes
-        hash = SHA256.hash(bytes).map { String($0, radix: 16).leftPadded(2) }.joined()
+        if describesPortal { w.tag(12) }
+        return w.bytes
+    }
+
+    /// Lower-case hex of a digest.
+    public static func hex(_ digest: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: digest.count * 2)
+        for (i, b) in digest.enumerated() {
+            out[2 * i] = digits[Int(b >> 4)]
+            out[2 * i + 1] = digits[Int(b & 15)]
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     public var description: String { hash }
@@ -115,8 +145,4 @@ private struct KeyWriter {
         int(Int64(utf8.count))
         bytes += utf8
     }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

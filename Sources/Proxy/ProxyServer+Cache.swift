@@ -21,9 +21,11 @@ extension ProxyServer {
         log.info("cache: enabled with \(config.cache.rules.count) rules; Redis at \(config.redis.unixSocket ?? "\(config.redis.host):\(config.redis.port)")")
     }
 
-    func stopCache() {
-        cache?.stop()
+    /// Leaves the cache's membership and stops Redis, then `completion`.
+    func stopCache(_ completion: @escaping () -> Void) {
+        guard let c = cache else { return completion() }
         cache = nil
+        c.stop(completion)
     }
 
     /// The database a cache prefix stands for, and the credentials to read its catalog with.

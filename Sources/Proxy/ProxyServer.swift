@@ -34,6 +34,8 @@ public final class ProxyServer {
     /// `[auth]` users' credentials, prepared at load and reload (no login derives keys).
     var credentials: CredentialStore
     var accepting = true
+    /// Shutting down: the cache is being left, `onDrained` follows.
+    var draining = false
     /// Admin console state: pauses, SHOW STATS counters, version and RELOAD hook.
     public let admin = AdminRegistry()
     /// Called once the last client is gone after `shutdown(graceful: true)`.
@@ -77,15 +79,15 @@ public final class ProxyServer {
             checkDrained()
         } else {
             for c in clients.values { c.close(error: nil) }
-            onDrained?()
+            checkDrained()
         }
     }
 
 
     func checkDrained() {
-        if !accepting && clients.isEmpty {
-            stopCache()
-            onDrained?()
+        if !accepting && clients.isEmpty, !draining {
+            draining = true
+            stopCache { [weak self] in self?.onDrained?() }
         }
     }
 

@@ -65,7 +65,7 @@ final class ResultCache {
         store = RedisStore(settings: RedisSettings(config: config.redis, databases: prefixes), loop: loop)
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, 255)
-        instance = "\(String(cString: host)):\(config.listen.port)"
+        instance = config.cache.instance ?? "\(String(cString: host)):\(config.listen.port)"
     }
 
     /// The key prefix of a database: its upstream identity, so that instances sharing a Redis
@@ -86,11 +86,27 @@ final class ResultCache {
         heartbeatTimer = loop.schedule(after: Self.heartbeatInterval) { [weak self] in self?.heartbeat() }
     }
 
-    func stop() {
+    /// Leaves the membership (so that peers do not wait for this lease to lapse, nor see
+    /// it as a lapsed member), then stops; `completion` runs when done or after 300 ms.
+    func stop(_ completion: @escaping () -> Void = {}) {
         if let t = heartbeatTimer { loop.cancel(t) }
         heartbeatTimer = nil
-        for p in prefixes { store.leave(CacheKeys(database: p), instance: instance) { _ in } }
-        store.stop()
+        var done = false
+        let finish = { [weak self] in
+            guard !done else { return }
+            done = true
+            self?.store.stop()
+            completion()
+        }
+        guard store.isReady, !prefixes.isEmpty else { return finish() }
+        var remaining = prefixes.count
+        for p in prefixes {
+            store.leave(CacheKeys(database: p), instance: instance) { _ in
+                remaining -= 1
+                if remaining == 0 { finish() }
+            }
+        }
+        _ = loop.schedule(after: 0.3) { finish() }
     }
 
     func reload(_ config: ProxyConfiguration) {
@@ -182,7 +198,12 @@ final class ResultCache {
         leaseSentUntil = max(leaseSentUntil, until)
         var remaining = prefixes.count
         var failed = false
+        let forgetAfter = policy.config.forgetAfter
         for p in prefixes {
+            if forgetAfter > 0 {
+                let before = Int64((Self.wallClock() - forgetAfter) * 1000)
+                store.command(["ZREMRANGEBYSCORE", CacheKeys(database: p).members, "-inf", "(\(before)"]) { _ in }
+            }
             store.heartbeat(CacheKeys(database: p), instance: instance, expiresAtMs: Int64(until * 1000)) { [weak self] r in
                 guard let self else { return }
                 if case .failure = r { failed = true }

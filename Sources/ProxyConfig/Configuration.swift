@@ -194,6 +194,14 @@ public struct CacheConfig: Sendable, Equatable {
     ]
     public var rules: [CacheRule] = []
     public var maxResultBytes = 1024 * 1024
+    /// This instance's name among the pgstash instances sharing the Redis (default
+    /// `hostname:listen port`); stable across restarts, so that a restart replaces the lease
+    /// of the incarnation it follows.
+    public var instance: String?
+    /// A member whose lease lapsed this many seconds ago is dropped from the membership, so a
+    /// crashed instance that never comes back stops keeping the others from serving (0: never,
+    /// the safe default — see docs/caching.md).
+    public var forgetAfter: Double = 0
     public init() {}
 }
 

@@ -59,7 +59,7 @@ final class RedisConnection: IOHandler {
         ac.pointee.data = me
         ac.pointee.ev.addRead = { RedisConnection.from($0).update(add: .readable, remove: []) }
         ac.pointee.ev.delRead = { RedisConnection.from($0).update(add: [], remove: .readable) }
-        ac.pointee.ev.addWrite = { RedisConnection.from($0).update(add: .writable, remove: []) }
+        ac.pointee.ev.addWrite = { RedisConnection.from($0).writeWanted() }
         ac.pointee.ev.delWrite = { RedisConnection.from($0).update(add: [], remove: .writable) }
         ac.pointee.ev.cleanup = { RedisConnection.from($0).contextGone() }
         redisAsyncSetConnectCallback(ac) { ac, status in
@@ -113,6 +113,28 @@ final class RedisConnection: IOHandler {
         guard let ac = context else { return }
         if errorText.isEmpty { errorText = "closed by pgstash" }
         redisAsyncFree(ac)
+    }
+
+    private var flushScheduled = false
+    private var flushing = false
+
+    /// hiredis has output. Once connected it is written before the loop next waits (no
+    /// round of epoll_ctl and epoll_wait per command); only what the socket does not take
+    /// then waits for writability.
+    private func writeWanted() {
+        guard let ac = context, ac.pointee.c.flags & Int32(REDIS_CONNECTED) != 0, !flushing else {
+            return update(add: .writable, remove: [])
+        }
+        guard !flushScheduled, !interest.contains(.writable) else { return }
+        flushScheduled = true
+        loop.runBeforeNextWait { [weak self] in
+            guard let self else { return }
+            self.flushScheduled = false
+            guard let ac = self.context else { return }
+            self.flushing = true
+            redisAsyncHandleWrite(ac)
+            self.flushing = false
+        }
     }
 
     private func update(add: Interest, remove: Interest) {

@@ -67,8 +67,7 @@ struct RunCommand: ParsableCommand {
                 server.shutdown(graceful: true)
             default:
                 log.info("SIGINT: exiting")
-                server.shutdown(graceful: false)
-                loop.stop()
+                server.shutdown(graceful: false)    // onDrained stops the loop (after leaving the cache)
             }
         }
         loop.run()

@@ -23,25 +23,28 @@ import Testing
     enum Target {
         case direct
         case proxy(PgStashProcess)
+        /// Through pgstash with the result cache on, every table cached.
+        case cachingProxy(PgStashProcess)
 
         var label: String {
             switch self {
             case .direct: "PostgreSQL directly"
             case .proxy: "through pgstash (transaction mode, max_upstream 3)"
+            case .cachingProxy: "through pgstash with the result cache on (every table cached)"
             }
         }
 
         var port: Int {
             switch self {
             case .direct: TestEnvironment.shared!.pgPort
-            case .proxy(let p): p.port
+            case .proxy(let p), .cachingProxy(let p): p.port
             }
         }
 
         var context: String {
             switch self {
             case .direct: ""
-            case .proxy(let p): "\npgstash log:\n" + pgstashLogTail(p)
+            case .proxy(let p), .cachingProxy(let p): "\npgstash log:\n" + pgstashLogTail(p)
             }
         }
     }
@@ -69,15 +72,19 @@ import Testing
         }
     }
 
-    /// Runs `body` against PostgreSQL directly, then through a pgstash of its own.
+    /// Runs `body` against PostgreSQL directly, then through a pgstash of its own, then
+    /// through one with the result cache on (the drivers' answers must not change).
     static func directThenProxy(prefix: String, _ body: (TestEnvironment, TestDatabase, Target, String) throws -> Void) throws {
         let env = try TestEnvironment.require()
         let db = try TestDatabase(env, prefix: prefix)
         defer { db.drop() }
         try body(env, db, .direct, "direct")
         let proxy = try startPgStash(env, db, proxyOverrides)
-        defer { proxy.stop() }
         try body(env, db, .proxy(proxy), "proxy")
+        proxy.stop()
+        let caching = try startCachingPgStash(env, db, redisPort: env.redisPort, extra: proxyOverrides)
+        defer { caching.stop() }
+        try body(env, db, .cachingProxy(caching), "cached")
     }
 
     // MARK: - libpq pipeline mode
