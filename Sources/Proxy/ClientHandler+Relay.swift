@@ -66,6 +66,7 @@ extension ClientHandler {
                                                   server: &s.state, names: &proxy.statementNames, out: &out)
             switch result {
             case .consumed:
+                if admin.digest != nil { digestMessageSent(id, body: view[bodyStart..<(bodyStart + header.bodyLength)]) }
                 conn.inbound.moveReaderIndex(forwardBy: header.frameLength)
             case .terminate:
                 flushOutput()

@@ -38,8 +38,11 @@ final class PoolStats {
     func backendMessage(_ id: UInt8, body: ArraySlice<UInt8>, client: ClientHandler, now: Double) {
         if id == BackendMessageID.readyForQuery.rawValue {
             readyForQuery(status: body.first ?? 0, client: client, now: now)
+        } else if id == BackendMessageID.commandComplete.rawValue {
+            client.admin.digest?.commandCompleted(tag: body)
         } else if id == BackendMessageID.errorResponse.rawValue {
             metrics.serverError(body: body)
+            client.admin.digest?.errorReceived()
         }
     }
 

@@ -1,0 +1,103 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Issue 11, items 3 and 4: `SHOW QUERIES` after real traffic (simple protocol from psql,
+/// named and unnamed extended-protocol statements from pgbench), and JSON log lines read
+/// back from pgstash's standard error.
+@Suite(.serialized) struct AdminOperationsTests {
+    /// `SHOW QUERIES` rows by normalized text: the columns of docs/admin.md.
+    struct QueryRow {
+        var fields: [String]
+        var calls: Int { Int(fields[2]) ?? -1 }
+        var totalTime: Int { Int(fields[3]) ?? -1 }
+        var p50: Int { Int(fields[5]) ?? -1 }
+        var p99: Int { Int(fields[6]) ?? -1 }
+        var rows: Int { Int(fields[8]) ?? -1 }
+        var errors: Int { Int(fields[9]) ?? -1 }
+        var query: String { fields[12] }
+    }
+
+    func showQueries(_ proxy: PgStashProcess) throws -> [QueryRow] {
+        let r = try psql(proxy.dsn(db: "pgstash"), "SHOW QUERIES", args: ["-X", "-A", "-t", "-q", "-F", "\t"])
+        #expect(r.status == 0, "SHOW QUERIES: \(r.stderr)")
+        return r.stdout.split(separator: "\n").map { QueryRow(fields: $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)) }
+            .filter { $0.fields.count == 13 }
+    }
+
+    @Test func showQueriesListsStatementsWithCountsSortedByTotalTime() throws {
+        let env = try TestEnvironment.require()
+        let proxy = try PgStashProcess(env, overrides: ["admin.users=[\"postgres\"]"])
+        defer { proxy.stop() }
+        // Simple protocol: one digest for three literals; a slow one; a failing one.
+        let simple = try runCommand(["psql", "-d", proxy.dsn(), "-X", "-A", "-t", "-q", "-c", "SELECT 1", "-c", "SELECT 2",
+                                     "-c", "select   3 -- comment", "-c", "SELECT pg_sleep(0.2)",
+                                     "-c", "SELECT 1/0", "-c", "SELECT generate_series(1, 10)"], timeout: 60)
+        #expect(simple.stderr.contains("division by zero"))
+        // Extended protocol: named (prepared) and unnamed (extended) statements.
+        let script = "\(env.tmp)/digests-\(proxy.port).sql"
+        try "\\set v random(1, 100)\nSELECT abs(:v) AS prepared_digest;\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let script2 = "\(env.tmp)/digests2-\(proxy.port).sql"
+        try "\\set v random(1, 100)\nSELECT :v + 1 AS extended_digest;\n".write(toFile: script2, atomically: true, encoding: .utf8)
+        for (mode, file) in [("prepared", script), ("extended", script2)] {
+            let bench = try runCommand(["pgbench", "-n", "-M", mode, "-c", "2", "-t", "20", "-f", file, proxy.dsn()], timeout: 120)
+            #expect(bench.status == 0, "pgbench -M \(mode): \(bench.stderr.suffix(2000))")
+        }
+
+        let rows = try showQueries(proxy)
+        func row(_ text: String) -> QueryRow? { rows.first { $0.query == text } }
+        let select = try #require(row("SELECT $1"), "no SELECT $1 digest in \(rows.map(\.query))")
+        #expect(select.calls == 3 && select.rows == 3 && select.errors == 0)
+        let sleep = try #require(row("SELECT pg_sleep($1)"))
+        #expect(sleep.calls == 1 && sleep.totalTime >= 200_000 && sleep.p50 >= 180_000 && sleep.p99 >= 180_000,
+                "pg_sleep(0.2) timed at \(sleep.fields)")
+        #expect(rows.first?.query == "SELECT pg_sleep($1)", "sorted by total time: \(rows.map(\.query))")
+        #expect(row("SELECT $1/$2")?.errors == 1 && row("SELECT $1/$2")?.calls == 1)
+        #expect(row("SELECT generate_series($1, $2)")?.rows == 10)
+        let prepared = try #require(rows.first { $0.query.contains("prepared_digest") }, "\(rows.map(\.query))")
+        #expect(prepared.calls == 40 && prepared.rows == 40, "pgbench -M prepared: \(prepared.fields)")
+        let extended = try #require(rows.first { $0.query.contains("extended_digest") }, "\(rows.map(\.query))")
+        #expect(extended.calls == 40 && extended.rows == 40, "pgbench -M extended: \(extended.fields)")
+        #expect(rows.allSatisfy { $0.fields[0] == "postgres" && $0.fields[1].count > 0 })
+
+        // query_digests = 0 on reload turns them off (55000), and back on starts afresh.
+        let off = try PgStashProcess(env, overrides: ["admin.users=[\"postgres\"]", "admin.query_digests=0"])
+        defer { off.stop() }
+        _ = try psql(off.dsn(), "SELECT 1")
+        let refused = try psql(off.dsn(db: "pgstash"), "SHOW QUERIES", args: ["-X", "-A", "-q", "-v", "VERBOSITY=verbose"])
+        #expect(refused.status != 0 && refused.stderr.contains("55000") && refused.stderr.contains("query_digests"), "\(refused.stderr)")
+    }
+
+    @Test func jsonLogsHaveOneObjectPerLineWithConnectionsAndLoginFailures() throws {
+        let env = try TestEnvironment.require()
+        let proxy = try PgStashProcess(env, overrides: ["log.format=json"])
+        defer { proxy.stop() }
+        let ok = try psql(proxy.dsn(extra: "application_name=logtest"), "SELECT 1")
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let bad = try psql(proxy.dsn(password: "wrong"), "SELECT 1")
+        #expect(bad.status != 0)
+
+        var objects: [[String: String]] = []
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            objects = []
+            for line in proxy.log.split(separator: "\n") where !line.isEmpty {
+                let parsed = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+                let object = try #require(parsed, "not a JSON object: \(line)")
+                objects.append(object)
+            }
+            if objects.contains(where: { $0["msg"] == "client disconnected" }) && objects.contains(where: { $0["msg"] == "login failed" }) { break }
+            usleep(50_000)
+        }
+        #expect(objects.allSatisfy { $0["time"]?.hasSuffix("Z") == true && $0["level"] != nil && $0["msg"] != nil })
+        let connected = try #require(objects.first { $0["msg"] == "client connected" }, "\(proxy.log)")
+        #expect(connected["level"] == "info")
+        #expect(connected["user"] == "postgres" && connected["database"] == "postgres")
+        #expect(connected["application_name"] == "logtest")
+        #expect(connected["addr"]?.hasPrefix("127.0.0.1:") == true, "\(connected)")
+        let closed = try #require(objects.first { $0["msg"] == "client disconnected" }, "\(proxy.log)")
+        #expect(closed["client"] == connected["client"] && Double(closed["duration"] ?? "") != nil)
+        let failed = try #require(objects.first { $0["msg"] == "login failed" }, "\(proxy.log)")
+        #expect(failed["level"] == "warning" && failed["sqlstate"] == "28P01" && failed["user"] == "postgres", "\(failed)")
+    }
+}
