@@ -39,10 +39,14 @@ final class PoolStats {
         if id == BackendMessageID.readyForQuery.rawValue {
             readyForQuery(status: body.first ?? 0, client: client, now: now)
         } else if id == BackendMessageID.commandComplete.rawValue {
-            client.admin.digest?.commandCompleted(tag: body)
+            if client.admin.digest != nil, client.leased?.state.tracker.headIsForwarded == true {
+                client.admin.digest!.commandCompleted(tag: body)
+            }
         } else if id == BackendMessageID.errorResponse.rawValue {
             metrics.serverError(body: body)
-            client.admin.digest?.errorReceived()
+            if client.admin.digest != nil, client.leased?.state.tracker.headIsForwarded == true {
+                client.admin.digest!.errorReceived()
+            }
         }
     }
 

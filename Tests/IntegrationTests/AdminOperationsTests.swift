@@ -47,7 +47,7 @@ import Testing
         let rows = try showQueries(proxy)
         func row(_ text: String) -> QueryRow? { rows.first { $0.query == text } }
         let select = try #require(row("SELECT $1"), "no SELECT $1 digest in \(rows.map(\.query))")
-        #expect(select.calls == 3 && select.rows == 3 && select.errors == 0)
+        #expect(select.calls == 3 && select.rows == 3 && select.errors == 0, "\(rows.map(\.fields))")
         let sleep = try #require(row("SELECT pg_sleep($1)"))
         #expect(sleep.calls == 1 && sleep.totalTime >= 200_000 && sleep.p50 >= 180_000 && sleep.p99 >= 180_000,
                 "pg_sleep(0.2) timed at \(sleep.fields)")
