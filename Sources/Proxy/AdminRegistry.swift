@@ -17,6 +17,8 @@ public final class AdminRegistry {
     private var trafficByDatabase: [String: TrafficBox] = [:]
     /// `SHOW QUERIES`; nil while `[admin] query_digests = 0`.
     var digests: QueryDigests?
+    /// Prepared statements' texts → normalized, for digests (1–2 × 1024 entries).
+    var normalizedTexts = RecentTexts(limit: 1024)
 
     init() {}
 
@@ -26,6 +28,7 @@ public final class AdminRegistry {
     func configureDigests(capacity: Int) -> Bool {
         if capacity == 0 {
             digests = nil
+            normalizedTexts = RecentTexts(limit: 1024)
         } else if digests == nil {
             digests = QueryDigests(capacity: capacity)
         } else if digests!.capacity != capacity {

@@ -4,9 +4,11 @@ import SQLAnalysis
 
 /// Query digests (`SHOW QUERIES`): the relay hands each client message that went upstream and
 /// each ReadyForQuery relayed back to the client's `DigestProbe` (`admin.digest`, nil when
-/// `[admin] query_digests = 0`, so the hooks cost a nil check then). A finished request is
-/// keyed by its statement's fingerprint from the analysis cache (an LRU by text: a statement
-/// seen before is not parsed again) and recorded in the process's `QueryDigests`.
+/// `[admin] query_digests = 0`, so the hooks cost a nil check then). Statements are normalized
+/// by SQLAnalysis's lexer as they are sent (linear, no parse; a prepared statement's text once,
+/// through `RecentTexts`); a finished request is recorded in the process's `QueryDigests`
+/// under its normalized text, and libpg_query parses a statement only when it gets a digest,
+/// for its fingerprint.
 extension ClientHandler {
     /// A client message was relayed upstream (called from the relay loop when
     /// `admin.digest != nil`).
@@ -18,11 +20,11 @@ extension ClientHandler {
         let start = admin.digest!.pendingCount == 0 ? (requestStartedAt ?? now) : now
         switch id {
         case .query:
-            admin.digest!.querySent(Self.cString(body, from: body.startIndex), startedAt: start, serverOutstanding: outstanding)
+            admin.digest!.querySent(SQLText.normalize(body), startedAt: start, serverOutstanding: outstanding)
         case .parse:
             guard let nameEnd = body.firstIndex(of: 0) else { return }
             // Named statements' texts are the session's; only the unnamed one is kept here.
-            let unnamed = nameEnd == body.startIndex ? Self.cString(body, from: nameEnd + 1) : nil
+            let unnamed = nameEnd == body.startIndex ? Self.normalizedCString(body, from: nameEnd + 1) : nil
             admin.digest!.parseSent(unnamedText: unnamed, now: start)
         case .bind:
             guard let portalEnd = body.firstIndex(of: 0), let nameEnd = body[(portalEnd + 1)...].firstIndex(of: 0) else { return }
@@ -31,7 +33,7 @@ extension ClientHandler {
                 text = admin.digest!.unnamedText
             } else {
                 let name = String(decoding: body[(portalEnd + 1)..<nameEnd], as: UTF8.self)
-                text = session?.statements[name]?.key.query
+                text = session?.statements[name].map { server.admin.normalized($0.key.query) }
             }
             admin.digest!.bindSent(statementText: text, now: start)
         case .sync, .functionCall:
@@ -48,33 +50,33 @@ extension ClientHandler {
         guard let done = admin.digest?.readyForQueryReceived(now: server.loop.now,
                                                              serverOutstanding: s.state.tracker.outstandingSyncs),
               let text = done.text else { return }
-        server.admin.recordDigest(database: databaseName, text: text, done.execution, analysis: server.analysisCache)
+        server.admin.recordDigest(database: databaseName, normalized: text, done.execution, analysis: server.analysisCache)
     }
 
-    /// The NUL-terminated string starting at `from`.
-    private static func cString(_ body: ArraySlice<UInt8>, from: Int) -> String {
+    /// The NUL-terminated string starting at `from`, normalized.
+    private static func normalizedCString(_ body: ArraySlice<UInt8>, from: Int) -> String {
         let end = body[from...].firstIndex(of: 0) ?? body.endIndex
-        return String(decoding: body[from..<end], as: UTF8.self)
+        return SQLText.normalize(body[from..<end])
     }
 }
 
 extension AdminRegistry {
-    /// Records a finished request under its statement's digest.
-    func recordDigest(database: String, text: String, _ execution: QueryExecution, analysis cache: AnalysisCache) {
-        guard digests != nil, let (fingerprint, normalized) = Self.digestKey(cache.analysis(of: text)) else { return }
-        digests!.record(QueryDigestKey(database: database, fingerprint: fingerprint), query: normalized, execution)
+    /// Records a finished request under its normalized statement (an empty one, a string of
+    /// comments, is not recorded).
+    func recordDigest(database: String, normalized: String, _ execution: QueryExecution, analysis cache: AnalysisCache) {
+        guard digests != nil, !normalized.isEmpty else { return }
+        digests!.record(QueryDigestKey(database: database, query: normalized),
+                        fingerprint: Self.fingerprint(cache.analysis(of: normalized)), execution)
     }
 
-    /// The fingerprint and normalized text of a query string: several statements are joined
-    /// (`;`), SQL that does not parse is one digest per database, comments alone none.
-    static func digestKey(_ analysis: Analysis) -> (String, String)? {
-        switch analysis {
-        case .error:
-            return ("unparsable", "<SQL that does not parse>")
-        case .statements(let list):
-            guard let first = list.first else { return nil }
-            if list.count == 1 { return (first.fingerprint, first.normalized) }
-            return (list.map(\.fingerprint).joined(separator: ";"), list.map(\.normalized).joined(separator: "; "))
-        }
+    /// A prepared statement's text, normalized once.
+    func normalized(_ text: String) -> String {
+        normalizedTexts.value(for: text) { SQLText.normalize($0) }
+    }
+
+    /// libpg_query's fingerprint of a statement (`;`-joined for several); empty when the SQL
+    /// does not parse.
+    static func fingerprint(_ analysis: Analysis) -> String {
+        analysis.statements.map(\.fingerprint).joined(separator: ";")
     }
 }

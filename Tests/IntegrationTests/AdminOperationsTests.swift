@@ -31,7 +31,7 @@ import Testing
         defer { proxy.stop() }
         // Simple protocol: one digest for three literals; a slow one; a failing one.
         let simple = try runCommand(["psql", "-d", proxy.dsn(), "-X", "-A", "-t", "-q", "-c", "SELECT 1", "-c", "SELECT 2",
-                                     "-c", "select   3 -- comment", "-c", "SELECT pg_sleep(0.2)",
+                                     "-c", "SELECT   3 -- comment", "-c", "SELECT pg_sleep(0.2)",
                                      "-c", "SELECT 1/0", "-c", "SELECT generate_series(1, 10)"], timeout: 60)
         #expect(simple.stderr.contains("division by zero"))
         // Extended protocol: named (prepared) and unnamed (extended) statements.
@@ -58,7 +58,7 @@ import Testing
         #expect(prepared.calls == 40 && prepared.rows == 40, "pgbench -M prepared: \(prepared.fields)")
         let extended = try #require(rows.first { $0.query.contains("extended_digest") }, "\(rows.map(\.query))")
         #expect(extended.calls == 40 && extended.rows == 40, "pgbench -M extended: \(extended.fields)")
-        #expect(rows.allSatisfy { $0.fields[0] == "postgres" && $0.fields[1].count > 0 })
+        #expect(rows.allSatisfy { $0.fields[0] == "postgres" && $0.fields[1].count == 16 }, "fingerprints: \(rows.map(\.fields))")
 
         // query_digests = 0 on reload turns them off (55000), and back on starts afresh.
         let off = try PgStashProcess(env, overrides: ["admin.users=[\"postgres\"]", "admin.query_digests=0"])

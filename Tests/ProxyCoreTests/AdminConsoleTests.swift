@@ -117,9 +117,9 @@ struct AdminConsoleTests {
         guard case .outcome(.error(let off)) = AdminConsole.run(.show(.queries), s) else { Issue.record("not an error"); return }
         #expect(off.sqlState == "55000" && off.hint?.contains("query_digests") == true)
         var d = QueryDigests(capacity: 10)
-        let key = QueryDigestKey(database: "app", fingerprint: "abc")
-        d.record(key, query: "SELECT $1", QueryExecution(seconds: 0.002, rows: 1))
-        d.record(key, query: "SELECT $1", QueryExecution(seconds: 0.004, rows: 1, failed: true))
+        let key = QueryDigestKey(database: "app", query: "SELECT $1")
+        d.record(key, fingerprint: "abc", QueryExecution(seconds: 0.002, rows: 1))
+        d.record(key, fingerprint: "abc", QueryExecution(seconds: 0.004, rows: 1, failed: true))
         s.queries = d.sortedByTotalTime()
         guard case .outcome(.rows(let set)) = AdminConsole.run(.show(.queries), s) else { Issue.record("no rows"); return }
         #expect(set.columns.map(\.name) == ["database", "fingerprint", "calls", "total_time", "avg_time", "p50_time", "p99_time",

@@ -5,14 +5,14 @@ import Testing
 /// per-client probe that pairs requests with their ReadyForQuery.
 @Suite("QueryDigests")
 struct QueryDigestsTests {
-    static func key(_ f: String, _ db: String = "app") -> QueryDigestKey { QueryDigestKey(database: db, fingerprint: f) }
+    static func key(_ q: String, _ db: String = "app") -> QueryDigestKey { QueryDigestKey(database: db, query: q) }
 
     @Test func sortsByTotalTimeNotByCalls() {
         var d = QueryDigests(capacity: 10)
-        for _ in 0..<100 { d.record(Self.key("fast"), query: "SELECT $1", QueryExecution(seconds: 0.0001)) }
-        d.record(Self.key("slow"), query: "SELECT pg_sleep($1)", QueryExecution(seconds: 0.5))
-        d.record(Self.key("mid"), query: "SELECT * FROM t", QueryExecution(seconds: 0.02, rows: 7))
-        let order = d.sortedByTotalTime().map(\.key.fingerprint)
+        for _ in 0..<100 { d.record(Self.key("fast"), fingerprint: "f1", QueryExecution(seconds: 0.0001)) }
+        d.record(Self.key("slow"), fingerprint: "f2", QueryExecution(seconds: 0.5))
+        d.record(Self.key("mid"), fingerprint: "f3", QueryExecution(seconds: 0.02, rows: 7))
+        let order = d.sortedByTotalTime().map(\.key.query)
         #expect(order == ["slow", "mid", "fast"])
         let fast = d.digest(Self.key("fast"))!
         #expect(fast.calls == 100)
@@ -22,55 +22,71 @@ struct QueryDigestsTests {
 
     @Test func keepsTheFirstTextAndCountsErrorsAndCacheResults() {
         var d = QueryDigests(capacity: 10)
-        d.record(Self.key("f"), query: "SELECT $1", QueryExecution(seconds: 0.001, failed: true))
-        d.record(Self.key("f"), query: "never evaluated", QueryExecution(seconds: 0.001))
-        d.recordCacheResult(Self.key("f"), query: "x", hit: true)
-        d.recordCacheResult(Self.key("f"), query: "x", hit: false)
-        d.recordCacheResult(Self.key("f"), query: "x", hit: true)
+        d.record(Self.key("f"), fingerprint: "f1", QueryExecution(seconds: 0.001, failed: true))
+        d.record(Self.key("f"), fingerprint: "never evaluated", QueryExecution(seconds: 0.001))
+        d.recordCacheResult(Self.key("f"), fingerprint: "x", hit: true)
+        d.recordCacheResult(Self.key("f"), fingerprint: "x", hit: false)
+        d.recordCacheResult(Self.key("f"), fingerprint: "x", hit: true)
         let f = d.digest(Self.key("f"))!
-        #expect(f.query == "SELECT $1")
+        #expect(f.fingerprint == "f1" && f.query == "f")
         #expect(f.calls == 2 && f.errors == 1)
         #expect(f.cacheHits == 2 && f.cacheMisses == 1)
     }
 
     @Test func sameFingerprintInAnotherDatabaseIsAnotherDigest() {
         var d = QueryDigests(capacity: 10)
-        d.record(Self.key("f", "a"), query: "q", QueryExecution(seconds: 0.001))
-        d.record(Self.key("f", "b"), query: "q", QueryExecution(seconds: 0.001))
+        d.record(Self.key("f", "a"), fingerprint: "q", QueryExecution(seconds: 0.001))
+        d.record(Self.key("f", "b"), fingerprint: "q", QueryExecution(seconds: 0.001))
         #expect(d.count == 2)
     }
 
     @Test func evictsTheLeastRecentlyRunStatement() {
         var d = QueryDigests(capacity: 3)
-        for f in ["a", "b", "c"] { d.record(Self.key(f), query: f, QueryExecution(seconds: 0.001)) }
-        d.record(Self.key("a"), query: "a", QueryExecution(seconds: 0.001))     // a is recent again
-        d.record(Self.key("d"), query: "d", QueryExecution(seconds: 0.001))     // b goes
+        for f in ["a", "b", "c"] { d.record(Self.key(f), fingerprint: f, QueryExecution(seconds: 0.001)) }
+        d.record(Self.key("a"), fingerprint: "a", QueryExecution(seconds: 0.001))     // a is recent again
+        d.record(Self.key("d"), fingerprint: "d", QueryExecution(seconds: 0.001))     // b goes
         #expect(d.count == 3)
         #expect(d.digest(Self.key("b")) == nil)
         #expect(d.digest(Self.key("a"))?.calls == 2)
         #expect(d.evictions == 1)
-        for i in 0..<1000 { d.record(Self.key("n\(i)"), query: "q", QueryExecution(seconds: 0.001)) }
+        for i in 0..<1000 { d.record(Self.key("n\(i)"), fingerprint: "q", QueryExecution(seconds: 0.001)) }
         #expect(d.count == 3)
-        #expect(Set(d.sortedByTotalTime().map(\.key.fingerprint)) == ["n997", "n998", "n999"])
+        #expect(Set(d.sortedByTotalTime().map(\.key.query)) == ["n997", "n998", "n999"])
     }
 
     @Test func capacityOneAndShrinking() {
         var d = QueryDigests(capacity: 1)
-        d.record(Self.key("a"), query: "a", QueryExecution(seconds: 0.001))
-        d.record(Self.key("b"), query: "b", QueryExecution(seconds: 0.001))
-        #expect(d.sortedByTotalTime().map(\.key.fingerprint) == ["b"])
+        d.record(Self.key("a"), fingerprint: "a", QueryExecution(seconds: 0.001))
+        d.record(Self.key("b"), fingerprint: "b", QueryExecution(seconds: 0.001))
+        #expect(d.sortedByTotalTime().map(\.key.query) == ["b"])
         var e = QueryDigests(capacity: 10)
-        for f in ["a", "b", "c", "d"] { e.record(Self.key(f), query: f, QueryExecution(seconds: 0.001)) }
+        for f in ["a", "b", "c", "d"] { e.record(Self.key(f), fingerprint: f, QueryExecution(seconds: 0.001)) }
         e.resize(2)
-        #expect(Set(e.sortedByTotalTime().map(\.key.fingerprint)) == ["c", "d"])
-        e.record(Self.key("e"), query: "e", QueryExecution(seconds: 0.001))
-        #expect(Set(e.sortedByTotalTime().map(\.key.fingerprint)) == ["d", "e"])
+        #expect(Set(e.sortedByTotalTime().map(\.key.query)) == ["c", "d"])
+        e.record(Self.key("e"), fingerprint: "e", QueryExecution(seconds: 0.001))
+        #expect(Set(e.sortedByTotalTime().map(\.key.query)) == ["d", "e"])
     }
 
     @Test func cutsLongTexts() {
         var d = QueryDigests(capacity: 2)
-        d.record(Self.key("long"), query: String(repeating: "x", count: 10_000), QueryExecution(seconds: 0))
-        #expect(d.digest(Self.key("long"))!.query.utf8.count <= QueryDigests.maximumQueryLength + 3)
+        let long = String(repeating: "x", count: 10_000)
+        d.record(Self.key(long), fingerprint: "", QueryExecution(seconds: 0))
+        #expect(d.digest(Self.key(long))!.query.utf8.count <= QueryDigests.maximumQueryLength + 3)
+    }
+
+    @Test func recentTextsKeepsOneToTwoGenerations() {
+        var r = RecentTexts(limit: 2)
+        var computed = 0
+        func get(_ t: String) -> String { r.value(for: t) { computed += 1; return $0.uppercased() } }
+        #expect(get("a") == "A" && get("b") == "B" && get("a") == "A")
+        #expect(computed == 2)
+        _ = get("c")                  // a, b become the old generation
+        _ = get("a")                  // found there, promoted
+        #expect(computed == 3)
+        _ = get("d"); _ = get("e")    // old generation dropped
+        #expect(r.count <= 4)
+        for i in 0..<100 { _ = get("t\(i)") }
+        #expect(r.count <= 4)
     }
 
     // MARK: Percentiles

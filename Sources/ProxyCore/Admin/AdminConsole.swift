@@ -216,7 +216,7 @@ public enum AdminConsole {
         case .queries:
             return (s.queries ?? []).map { d in
                 let l = d.latency
-                return [d.key.database, d.key.fingerprint] + [
+                return [d.key.database, d.fingerprint] + [
                     d.calls, l.totalMicroseconds, l.count > 0 ? l.totalMicroseconds / l.count : 0, l.quantile(0.5),
                     l.quantile(0.99), l.maxMicroseconds, d.rows, d.errors, d.cacheHits, d.cacheMisses,
                 ].map { "\($0)" } + [d.query]

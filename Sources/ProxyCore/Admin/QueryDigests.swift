@@ -1,20 +1,23 @@
-/// Identifies one digest: the database the client connected to and the statement's
-/// fingerprint (libpg_query's tree, constants and `$n` left out), so `WHERE id = 1` and
-/// `WHERE id = 2` are one digest, as in pg_stat_statements.
+/// Identifies one digest: the database the client connected to and the normalized statement
+/// (`SQLText.normalize`: constants as `$n`, comments and extra whitespace gone), so
+/// `WHERE id = 1` and `WHERE id = 2` are one digest, as in pg_stat_statements.
 public struct QueryDigestKey: Hashable, Sendable {
     public var database: String
-    public var fingerprint: String
-    public init(database: String, fingerprint: String) {
+    public var query: String
+    public init(database: String, query: String) {
         self.database = database
-        self.fingerprint = fingerprint
+        self.query = query
     }
 }
 
 /// What one statement cost through pgstash, accumulated over its executions.
 public struct QueryDigest: Sendable, Equatable {
     public var key: QueryDigestKey
-    /// The normalized text of the first execution seen (constants as `$n`).
+    /// The normalized statement (cut at `QueryDigests.maximumQueryLength`).
     public var query: String
+    /// libpg_query's fingerprint of the statement (`;`-joined for several), computed once
+    /// when the digest is created; empty for SQL that does not parse.
+    public var fingerprint: String
     public var calls: UInt64 = 0
     /// Request to ReadyForQuery through pgstash (pool wait included), microseconds.
     public var latency = LatencyHistogram()
@@ -26,9 +29,12 @@ public struct QueryDigest: Sendable, Equatable {
     public var cacheHits: UInt64 = 0
     public var cacheMisses: UInt64 = 0
 
-    public init(key: QueryDigestKey, query: String) {
+    public init(key: QueryDigestKey, fingerprint: String) {
         self.key = key
-        self.query = query
+        self.fingerprint = fingerprint
+        query = key.query.utf8.count > QueryDigests.maximumQueryLength
+            ? String(decoding: key.query.utf8.prefix(QueryDigests.maximumQueryLength), as: UTF8.self) + "…"
+            : key.query
     }
 }
 
@@ -64,7 +70,7 @@ public struct QueryDigests: Sendable {
     private var oldest = -1
     /// Digests dropped to make room (a sign `query_digests` is too small).
     public private(set) var evictions: UInt64 = 0
-    /// Longest normalized text kept; longer ones are cut (with `…`).
+    /// Longest normalized text shown; longer ones are cut (with `…`) in `query`.
     public static let maximumQueryLength = 4096
 
     /// - Parameter capacity: digests kept at most (at least 1).
@@ -74,10 +80,10 @@ public struct QueryDigests: Sendable {
 
     public var count: Int { index.count }
 
-    /// Accounts for one execution of the statement `key`; `query` (its normalized text) is
-    /// only evaluated when the statement is new to the table.
-    public mutating func record(_ key: QueryDigestKey, query: @autoclosure () -> String, _ e: QueryExecution) {
-        let slot = touch(key, query)
+    /// Accounts for one execution of the statement `key`; `fingerprint` is only evaluated when
+    /// the statement is new to the table.
+    public mutating func record(_ key: QueryDigestKey, fingerprint: @autoclosure () -> String, _ e: QueryExecution) {
+        let slot = touch(key, fingerprint)
         slots[slot].digest.calls += 1
         slots[slot].digest.latency.record(seconds: e.seconds)
         slots[slot].digest.rows += e.rows
@@ -85,8 +91,8 @@ public struct QueryDigests: Sendable {
     }
 
     /// The result cache looked the statement up: counts a hit or a miss.
-    public mutating func recordCacheResult(_ key: QueryDigestKey, query: @autoclosure () -> String, hit: Bool) {
-        let slot = touch(key, query)
+    public mutating func recordCacheResult(_ key: QueryDigestKey, fingerprint: @autoclosure () -> String, hit: Bool) {
+        let slot = touch(key, fingerprint)
         if hit { slots[slot].digest.cacheHits += 1 } else { slots[slot].digest.cacheMisses += 1 }
     }
 
@@ -98,7 +104,7 @@ public struct QueryDigests: Sendable {
     /// Every digest, most total time first (ties: more calls, then the text).
     public func sortedByTotalTime() -> [QueryDigest] {
         index.values.map { slots[$0].digest }.sorted {
-            ($0.latency.totalMicroseconds, $0.calls, $1.query) > ($1.latency.totalMicroseconds, $1.calls, $0.query)
+            ($0.latency.totalMicroseconds, $0.calls, $1.key.query) > ($1.latency.totalMicroseconds, $1.calls, $0.key.query)
         }
     }
 
@@ -133,22 +139,19 @@ public struct QueryDigests: Sendable {
     // MARK: The LRU list
 
     /// The slot of `key`, made most recently used; created (evicting if full) when new.
-    private mutating func touch(_ key: QueryDigestKey, _ query: () -> String) -> Int {
+    private mutating func touch(_ key: QueryDigestKey, _ fingerprint: () -> String) -> Int {
         if let slot = index[key] {
             moveToFront(slot)
             return slot
         }
-        var text = query()
-        if text.utf8.count > Self.maximumQueryLength {
-            text = String(decoding: text.utf8.prefix(Self.maximumQueryLength), as: UTF8.self) + "…"
-        }
+        let digest = QueryDigest(key: key, fingerprint: fingerprint())
         let slot: Int
         if index.count >= capacity {
             slot = evictOldest()
-            slots[slot] = Slot(digest: QueryDigest(key: key, query: text))
+            slots[slot] = Slot(digest: digest)
         } else {
             slot = slots.count
-            slots.append(Slot(digest: QueryDigest(key: key, query: text)))
+            slots.append(Slot(digest: digest))
         }
         index[key] = slot
         linkAtFront(slot)
@@ -184,5 +187,31 @@ public struct QueryDigests: Sendable {
         if s.older >= 0 { slots[s.older].newer = s.newer } else { oldest = s.newer }
         slots[slot].newer = -1
         slots[slot].older = -1
+    }
+}
+
+/// A bounded map from statement texts to their normalized form, for texts seen again and again
+/// (a prepared statement's, at every Bind). Two generations: a hit in the older one moves the
+/// entry to the younger; when the younger holds `limit` entries it becomes the older one and
+/// the oldest generation is dropped — an approximate LRU of 1 to 2 × `limit` entries, O(1) per
+/// lookup.
+public struct RecentTexts: Sendable {
+    public let limit: Int
+    private var young: [String: String] = [:]
+    private var old: [String: String] = [:]
+
+    public init(limit: Int) { self.limit = max(1, limit) }
+
+    public var count: Int { young.count + old.count }
+
+    public mutating func value(for text: String, compute: (String) -> String) -> String {
+        if let v = young[text] { return v }
+        let v = old[text] ?? compute(text)
+        if young.count >= limit {
+            old = young
+            young = [:]
+        }
+        young[text] = v
+        return v
     }
 }
