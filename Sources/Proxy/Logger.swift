@@ -4,7 +4,8 @@ import ProxyConfig
 
 /// pgstash's logging façade: one line per event on standard error, through swift-log with
 /// our own `LogLineHandler` (text, logfmt or JSON, `[log] format`). Call sites pass a message
-/// and, for events a machine should read, fields: `log.info("client connected", ["user": u])`.
+/// and, for events a machine should read, fields: `log.info("client connected", ["user": u])`
+/// (a field with an empty value is left out).
 /// The level is checked here first, so a disabled `debug` costs one comparison.
 public struct Logger: Sendable {
     public typealias Level = LogLevel
@@ -41,12 +42,12 @@ public struct Logger: Sendable {
         // reserved key, so that lines read the same every time.
         var metadata: Logging.Logger.Metadata = [:]
         var order: [Logging.Logger.MetadataValue] = []
-        for (k, v) in f {
+        for (k, v) in f where !v.isEmpty {
             if metadata[k] == nil { order.append(.string(k)) }
             metadata[k] = .string(v)
         }
         if order.count > 1 { metadata[LogLineHandler.orderKey] = .array(order) }
-        backend.log(level: l.swiftLogLevel, "\(m())", metadata: f.isEmpty ? nil : metadata)
+        backend.log(level: l.swiftLogLevel, "\(m())", metadata: metadata.isEmpty ? nil : metadata)
     }
 }
 

@@ -53,12 +53,18 @@ extension ClientHandler {
     }
 }
 
+/// The two pool saturation events, throttled separately.
+struct SaturationThrottles {
+    var atMax = LogThrottle()
+    var slowAcquire = LogThrottle()
+}
+
 /// Pool saturation: a client that had to wait past `[log] acquire_wait_threshold`, and a
-/// client that found the pool at `max_upstream` (both throttled per pool).
+/// client that found every server of the pool leased at `max_upstream` (throttled per pool).
 extension PoolDriver {
     func acquireWaited(_ seconds: Double, client: ClientHandler) {
         let threshold = server.config.log.acquireWaitThreshold
-        guard threshold > 0, seconds > threshold, let held = saturationLog.allow(now: now) else { return }
+        guard threshold > 0, seconds > threshold, let held = saturationLog.slowAcquire.allow(now: now) else { return }
         server.log.warning("slow server acquire: a client waited for a server", [
             "database": key.database, "user": key.user, "client": client.id.description,
             "wait": String(format: "%.3f", seconds), "waiting": "\(pool.waitingCount)",
@@ -66,9 +72,10 @@ extension PoolDriver {
         ])
     }
 
-    /// After an acquire: the client waits, and the pool has every server it may open.
+    /// After an acquire: the client waits, and every server the pool may open is leased.
     func noteSaturation(_ client: ClientHandler) {
-        guard pool.serverCount >= config.maxUpstream, let held = saturationLog.allow(now: now) else { return }
+        guard pool.serverCount >= config.maxUpstream, pool.activeCount >= config.maxUpstream,
+              let held = saturationLog.atMax.allow(now: now) else { return }
         server.log.warning("pool saturated: clients wait for a server", [
             "database": key.database, "user": key.user, "waiting": "\(pool.waitingCount)",
             "servers": "\(pool.serverCount)", "max_upstream": "\(config.maxUpstream)", "similar_events_held_back": "\(held)",

@@ -28,8 +28,8 @@ final class PoolDriver {
     /// Clients pinned to a server (counted against `max_pinned`).
     var pinnedClients = 0
     lazy var stats = server.metrics.stats(for: key)
-    /// Pool saturation lines, at most one per 10 s (OperationalLog.swift).
-    var saturationLog = LogThrottle()
+    /// Pool saturation lines, at most one of each kind per 10 s (OperationalLog.swift).
+    var saturationLog = SaturationThrottles()
 
     /// Takes its settings from `configuration` for `key` (`effectivePool` of the key's
     /// database and overriding client user), as `reconfigure` does after a reload.
