@@ -47,7 +47,7 @@ let package = Package(
         ]),
 
         // Micro-benchmarks of the hot paths (bench/README.md).
-        .executableTarget(name: "pgstash-bench", dependencies: ["Metrics", "PostgresWire", "SQLAnalysis"],
+        .executableTarget(name: "pgstash-bench", dependencies: ["Metrics", "PostgresWire", "ProxyCore", "SQLAnalysis"],
                           path: "bench/micro"),
 
         .testTarget(name: "PostgresWireTests", dependencies: ["PostgresWire"]),

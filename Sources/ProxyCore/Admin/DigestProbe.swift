@@ -40,7 +40,7 @@ public struct DigestProbe: Sendable {
 
     /// A simple Query. `startedAt`: when it arrived at pgstash (pool wait included).
     public mutating func querySent(_ text: String, startedAt: Double, serverOutstanding: Int) {
-        if serverOutstanding <= 1 { pending.removeAll() }
+        if serverOutstanding <= 1 { pending.removeAll(keepingCapacity: true) }
         pending.append(Pending(text: text, startedAt: startedAt))
     }
 
@@ -62,7 +62,7 @@ public struct DigestProbe: Sendable {
 
     /// A Sync (or FunctionCall, `text` nil): the batch is a request now.
     public mutating func syncSent(now: Double, serverOutstanding: Int) {
-        if serverOutstanding <= 1 { pending.removeAll() }
+        if serverOutstanding <= 1 { pending.removeAll(keepingCapacity: true) }
         pending.append(Pending(text: batchText, startedAt: batchStartedAt ?? now))
         batchText = nil
         batchStartedAt = nil
@@ -88,7 +88,7 @@ public struct DigestProbe: Sendable {
         defer {
             rows = 0
             failed = false
-            if serverOutstanding == 0 { pending.removeAll() }
+            if serverOutstanding == 0 { pending.removeAll(keepingCapacity: true) }
         }
         guard !pending.isEmpty else { return nil }
         let p = pending.removeFirst()
