@@ -69,6 +69,15 @@ extension AdminRegistry {
                         fingerprint: Self.fingerprint(cache.analysis(of: normalized)), execution)
     }
 
+    /// For the result cache: a lookup of the statement hit or missed. A request the cache
+    /// answers never reaches a relayed ReadyForQuery, so the cache also records its call with
+    /// `recordDigest` (its time from the request's arrival, `requestStartedAt`).
+    func recordCacheLookup(database: String, normalized: String, hit: Bool, analysis cache: AnalysisCache) {
+        guard digests != nil, !normalized.isEmpty else { return }
+        digests!.recordCacheResult(QueryDigestKey(database: database, query: normalized),
+                                   fingerprint: Self.fingerprint(cache.analysis(of: normalized)), hit: hit)
+    }
+
     /// A prepared statement's text, normalized once.
     func normalized(_ text: String) -> String {
         normalizedTexts.value(for: text) { SQLText.normalize($0) }

@@ -66,7 +66,7 @@ final class PoolDriver {
         waiting[client.id] = client
         waitingSince[client.id] = now
         run(pool.acquireRequested(by: client.id, now: now))
-        if waiting[client.id] != nil { noteSaturation(client) }
+        if client.waitingForServer { noteSaturation(client) }
     }
 
     func cancelWait(for client: ClientHandler) {

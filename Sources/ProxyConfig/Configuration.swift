@@ -210,8 +210,10 @@ public struct MetricsConfig: Sendable, Equatable {
 public struct AdminConfig: Sendable, Equatable {
     public var users: [String] = []
     /// Normalized statements `SHOW QUERIES` keeps figures for (least recently run dropped
-    /// first); 0 turns digests off and takes nothing on the query path.
-    public var queryDigests = 1000
+    /// first); 0 (the default) turns digests off and takes nothing on the query path. Off by
+    /// default because normalizing every statement costs about 1 µs of proxy CPU per query
+    /// (docs/admin.md), as pg_stat_statements is opt-in.
+    public var queryDigests = 0
     public init() {}
 }
 

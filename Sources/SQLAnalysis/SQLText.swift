@@ -14,8 +14,10 @@ public enum SQLText {
     }
 
     static func normalize(buffer: UnsafeBufferPointer<UInt8>) -> String {
+        // A trailing `;` and spaces are dropped before (no second copy of the text) and, behind
+        // a comment, after.
         var n = buffer.count
-        while n > 0, buffer[n - 1] == 0 { n -= 1 }
+        while n > 0, buffer[n - 1] == 0 || buffer[n - 1] == UInt8(ascii: ";") || SQLLexer.isSpace(buffer[n - 1]) { n -= 1 }
         let text = Normalizer.normalize(bytes: UnsafeBufferPointer(rebasing: buffer[0..<n]))
         var end = text.utf8.endIndex
         while end > text.utf8.startIndex {

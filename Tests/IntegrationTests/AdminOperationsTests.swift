@@ -27,7 +27,7 @@ import Testing
 
     @Test func showQueriesListsStatementsWithCountsSortedByTotalTime() throws {
         let env = try TestEnvironment.require()
-        let proxy = try PgStashProcess(env, overrides: ["admin.users=[\"postgres\"]"])
+        let proxy = try PgStashProcess(env, overrides: ["admin.users=[\"postgres\"]", "admin.query_digests=1000"])
         defer { proxy.stop() }
         // Simple protocol: one digest for three literals; a slow one; a failing one.
         let simple = try runCommand(["psql", "-d", proxy.dsn(), "-X", "-A", "-t", "-q", "-c", "SELECT 1", "-c", "SELECT 2",
@@ -60,8 +60,8 @@ import Testing
         #expect(extended.calls == 40 && extended.rows == 40, "pgbench -M extended: \(extended.fields)")
         #expect(rows.allSatisfy { $0.fields[0] == "postgres" && $0.fields[1].count == 16 }, "fingerprints: \(rows.map(\.fields))")
 
-        // query_digests = 0 on reload turns them off (55000), and back on starts afresh.
-        let off = try PgStashProcess(env, overrides: ["admin.users=[\"postgres\"]", "admin.query_digests=0"])
+        // Off (the default): 55000, naming the setting.
+        let off = try PgStashProcess(env, overrides: ["admin.users=[\"postgres\"]"])
         defer { off.stop() }
         _ = try psql(off.dsn(), "SELECT 1")
         let refused = try psql(off.dsn(db: "pgstash"), "SHOW QUERIES", args: ["-X", "-A", "-q", "-v", "VERBOSITY=verbose"])

@@ -7,13 +7,13 @@ import Testing
         let c = try load(minimal)
         #expect(c.log == LogConfig())
         #expect(c.log.format == .text && c.log.level == .info && c.log.acquireWaitThreshold == 1)
-        #expect(c.admin.queryDigests == 1000)
+        #expect(c.admin.queryDigests == 0)
     }
 
     @Test func readsTheSection() throws {
-        let c = try load(minimal + "\n[log]\nformat = \"json\"\nlevel = \"warning\"\nacquire_wait_threshold = \"250ms\"\n[admin]\nquery_digests = 0")
+        let c = try load(minimal + "\n[log]\nformat = \"json\"\nlevel = \"warning\"\nacquire_wait_threshold = \"250ms\"\n[admin]\nquery_digests = 5000")
         #expect(c.log.format == .json && c.log.level == .warning && c.log.acquireWaitThreshold == 0.25)
-        #expect(c.admin.queryDigests == 0)
+        #expect(c.admin.queryDigests == 5000)
         let o = try load(minimal, overrides: ["log.format=logfmt", "log.level=debug", "admin.query_digests=50"])
         #expect(o.log.format == .logfmt && o.log.level == .debug && o.admin.queryDigests == 50)
     }
