@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PostgresWire
 import Testing
 
 /// Issue 11, items 3 and 4: `SHOW QUERIES` after real traffic (simple protocol from psql,
@@ -99,5 +100,68 @@ import Testing
         #expect(closed["client"] == connected["client"] && Double(closed["duration"] ?? "") != nil)
         let failed = try #require(objects.first { $0["msg"] == "login failed" }, "\(proxy.log)")
         #expect(failed["level"] == "warning" && failed["sqlstate"] == "28P01" && failed["user"] == "postgres", "\(failed)")
+    }
+
+    /// logfmt `key=value` pairs of one line (values bare or double-quoted with escapes).
+    static func logfmt(_ line: Substring) -> [String: String] {
+        var out: [String: String] = [:]
+        var i = line.startIndex
+        while i < line.endIndex {
+            while i < line.endIndex, line[i] == " " { i = line.index(after: i) }
+            guard let eq = line[i...].firstIndex(of: "=") else { break }
+            let key = String(line[i..<eq])
+            var j = line.index(after: eq)
+            var value = ""
+            if j < line.endIndex, line[j] == "\"" {
+                j = line.index(after: j)
+                while j < line.endIndex, line[j] != "\"" {
+                    if line[j] == "\\" { j = line.index(after: j) }
+                    value.append(line[j])
+                    j = line.index(after: j)
+                }
+                j = line.index(after: j)
+            } else {
+                while j < line.endIndex, line[j] != " " { value.append(line[j]); j = line.index(after: j) }
+            }
+            out[key] = value
+            i = j
+        }
+        return out
+    }
+
+    @Test func logfmtLogsPoolSaturationAndSlowAcquires() throws {
+        let env = try TestEnvironment.require()
+        let proxy = try PgStashProcess(env, overrides: ["log.format=logfmt", "pool.max_upstream=1", "log.acquire_wait_threshold=0.05"])
+        defer { proxy.stop() }
+        let holder = try WireClient(port: proxy.port, timeout: 10)
+        let waiter = try WireClient(port: proxy.port, timeout: 10)
+        for c in [holder, waiter] {
+            guard case .ready = c.login(user: "postgres", password: env.pgPassword, database: "postgres") else {
+                throw TestFailure("login failed: \(proxy.log)")
+            }
+        }
+        #expect(holder.query("BEGIN; SELECT 1").errors.isEmpty)
+        waiter.send(FrontendMessage.query("SELECT 'served'").encoded)
+        usleep(300_000)
+        #expect(holder.query("COMMIT").errors.isEmpty)
+        var got: [BackendMessage] = []
+        while let m = waiter.receive() {
+            got.append(m)
+            if case .readyForQuery = m { break }
+        }
+        #expect(got.rows == [["served"]])
+
+        var lines: [[String: String]] = []
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            lines = proxy.log.split(separator: "\n").map(Self.logfmt)
+            if lines.contains(where: { $0["msg"] == "slow server acquire: a client waited for a server" }) { break }
+            usleep(50_000)
+        }
+        #expect(lines.allSatisfy { $0["time"] != nil && $0["level"] != nil && $0["msg"] != nil }, "\(proxy.log)")
+        let saturated = try #require(lines.first { $0["msg"] == "pool saturated: clients wait for a server" }, "\(proxy.log)")
+        #expect(saturated["level"] == "warning" && saturated["max_upstream"] == "1" && saturated["waiting"] == "1")
+        let slow = try #require(lines.first { $0["msg"] == "slow server acquire: a client waited for a server" }, "\(proxy.log)")
+        #expect((Double(slow["wait"] ?? "") ?? 0) >= 0.25, "\(slow)")
     }
 }
