@@ -164,4 +164,53 @@ import Testing
         let slow = try #require(lines.first { $0["msg"] == "slow server acquire: a client waited for a server" }, "\(proxy.log)")
         #expect((Double(slow["wait"] ?? "") ?? 0) >= 0.25, "\(slow)")
     }
+
+    @Test func reloadSwitchesTheLogFormatAndLogsItsResult() throws {
+        let env = try TestEnvironment.require()
+        let dir = "\(env.tmp)/logreload-\(freePort())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        func conf(_ format: String, extra: String = "") -> String {
+            """
+            [auth]
+            type = "trust"
+            [databases.main]
+            port = \(env.pgPort)
+            dbname = "postgres"
+            user = "postgres"
+            password = "\(env.pgPassword)"
+            [log]
+            format = "\(format)"
+            \(extra)
+            """
+        }
+        let path = "\(dir)/proxy.conf"
+        try conf("text").write(toFile: path, atomically: true, encoding: .utf8)
+        let proxy = try PgStashProcess(env, config: path)
+        defer { proxy.stop() }
+        let dsn = "host=127.0.0.1 port=\(proxy.port) user=postgres dbname=main sslmode=disable"
+        #expect(try psql(dsn, "SELECT 1").status == 0)
+        try conf("json").write(toFile: path, atomically: true, encoding: .utf8)
+        proxy.signal(SIGHUP)
+        try conf("json", extra: "levle = \"debug\"").write(toFile: path, atomically: true, encoding: .utf8)
+        usleep(300_000)
+        proxy.signal(SIGHUP)
+        usleep(300_000)
+        #expect(try psql(dsn, "SELECT 2").status == 0)
+
+        var text: [Substring] = [], json: [[String: String]] = []
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            let lines = proxy.log.split(separator: "\n")
+            text = lines.filter { $0.hasPrefix("pgstash ") }
+            json = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+            if json.filter({ $0["msg"] == "client disconnected" }).count == 1 { break }
+            usleep(50_000)
+        }
+        #expect(text.contains { $0.hasPrefix("pgstash info: client connected") }, "before the reload: text\n\(proxy.log)")
+        #expect(json.first?["msg"] == "configuration reloaded" && json.first?["summary"]?.contains("1 database") == true,
+                "the reload's own line is in the new format\n\(proxy.log)")
+        let rejected = try #require(json.first { $0["msg"]?.hasPrefix("configuration reload rejected") == true }, "\(proxy.log)")
+        #expect(rejected["level"] == "error" && rejected["source"] == "SIGHUP" && rejected["error"]?.contains("levle") == true, "\(rejected)")
+        #expect(json.contains { $0["msg"] == "client connected" && $0["database"] == "main" }, "after the reload: JSON\n\(proxy.log)")
+    }
 }
