@@ -17,7 +17,7 @@ public final class AdminRegistry {
     private var trafficByDatabase: [String: TrafficBox] = [:]
     /// `SHOW QUERIES`; nil while `[admin] query_digests = 0`.
     var digests: QueryDigests?
-    /// Prepared statements' texts → normalized, for digests (1–2 × 1024 entries).
+    /// Prepared statements' texts → normalized, for digests (at most 2 × 1024 entries, ~2 MB).
     var normalizedTexts = RecentTexts(limit: 1024)
 
     init() {}

@@ -87,6 +87,9 @@ struct QueryDigestsTests {
         #expect(r.count <= 4)
         for i in 0..<100 { _ = get("t\(i)") }
         #expect(r.count <= 4)
+        var big = RecentTexts(limit: 1000, byteLimit: 100)
+        for i in 0..<50 { _ = big.value(for: String(repeating: "x", count: 40) + "\(i)") { $0 } }
+        #expect(big.count <= 6, "each entry is ~84 bytes: at most 2 generations of 2–3")
     }
 
     // MARK: Percentiles

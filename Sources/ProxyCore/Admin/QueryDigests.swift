@@ -192,26 +192,33 @@ public struct QueryDigests: Sendable {
 
 /// A bounded map from statement texts to their normalized form, for texts seen again and again
 /// (a prepared statement's, at every Bind). Two generations: a hit in the older one moves the
-/// entry to the younger; when the younger holds `limit` entries it becomes the older one and
-/// the oldest generation is dropped — an approximate LRU of 1 to 2 × `limit` entries, O(1) per
-/// lookup.
+/// entry to the younger; when the younger holds `limit` entries or `byteLimit` bytes of text it
+/// becomes the older one and the oldest generation is dropped — an approximate LRU of at most
+/// 2 × `limit` entries and about 2 × `byteLimit` bytes, O(1) per lookup.
 public struct RecentTexts: Sendable {
     public let limit: Int
+    public let byteLimit: Int
     private var young: [String: String] = [:]
     private var old: [String: String] = [:]
+    private var youngBytes = 0
 
-    public init(limit: Int) { self.limit = max(1, limit) }
+    public init(limit: Int, byteLimit: Int = 1 << 20) {
+        self.limit = max(1, limit)
+        self.byteLimit = max(1, byteLimit)
+    }
 
     public var count: Int { young.count + old.count }
 
     public mutating func value(for text: String, compute: (String) -> String) -> String {
         if let v = young[text] { return v }
         let v = old[text] ?? compute(text)
-        if young.count >= limit {
+        if young.count >= limit || youngBytes >= byteLimit {
             old = young
             young = [:]
+            youngBytes = 0
         }
         young[text] = v
+        youngBytes += text.utf8.count + v.utf8.count
         return v
     }
 }
