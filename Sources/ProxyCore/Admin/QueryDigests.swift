@@ -1,19 +1,26 @@
 /// Identifies one digest: the database the client connected to and the normalized statement
 /// (`SQLText.normalize`: constants as `$n`, comments and extra whitespace gone), so
 /// `WHERE id = 1` and `WHERE id = 2` are one digest, as in pg_stat_statements.
+/// A text longer than `QueryDigests.maximumQueryLength` bytes is kept as its first bytes, `…`,
+/// and an FNV-1a hash of the whole text, so that a table of long statements stays small.
 public struct QueryDigestKey: Hashable, Sendable {
     public var database: String
     public var query: String
     public init(database: String, query: String) {
         self.database = database
-        self.query = query
+        let utf8 = query.utf8
+        guard utf8.count > QueryDigests.maximumQueryLength else { self.query = query; return }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        self.query = String(decoding: utf8.prefix(QueryDigests.maximumQueryLength), as: UTF8.self)
+            + "… (\(utf8.count) bytes, FNV-1a \(String(hash, radix: 16)))"
     }
 }
 
 /// What one statement cost through pgstash, accumulated over its executions.
 public struct QueryDigest: Sendable, Equatable {
     public var key: QueryDigestKey
-    /// The normalized statement (cut at `QueryDigests.maximumQueryLength`).
+    /// The normalized statement (a long one cut, as `QueryDigestKey` keeps it).
     public var query: String
     /// libpg_query's fingerprint of the statement (`;`-joined for several), computed once
     /// when the digest is created; empty for SQL that does not parse.
@@ -32,9 +39,7 @@ public struct QueryDigest: Sendable, Equatable {
     public init(key: QueryDigestKey, fingerprint: String) {
         self.key = key
         self.fingerprint = fingerprint
-        query = key.query.utf8.count > QueryDigests.maximumQueryLength
-            ? String(decoding: key.query.utf8.prefix(QueryDigests.maximumQueryLength), as: UTF8.self) + "…"
-            : key.query
+        query = key.query
     }
 }
 
@@ -70,7 +75,7 @@ public struct QueryDigests: Sendable {
     private var oldest = -1
     /// Digests dropped to make room (a sign `query_digests` is too small).
     public private(set) var evictions: UInt64 = 0
-    /// Longest normalized text shown; longer ones are cut (with `…`) in `query`.
+    /// Longest normalized text kept whole; longer ones are cut (`QueryDigestKey`).
     public static let maximumQueryLength = 4096
 
     /// - Parameter capacity: digests kept at most (at least 1).
