@@ -5,7 +5,8 @@ import Testing
 
 /// Issue 11, items 3 and 4: `SHOW QUERIES` after real traffic (simple protocol from psql,
 /// named and unnamed extended-protocol statements from pgbench), and JSON log lines read
-/// back from pgstash's standard error.
+/// back from pgstash's standard error. (Their pgstash processes serve no metrics: one listener
+/// fewer on a port another suite may have picked.)
 @Suite(.serialized) struct AdminOperationsTests {
     /// `SHOW QUERIES` rows by normalized text: the columns of docs/admin.md.
     struct QueryRow {
@@ -28,7 +29,7 @@ import Testing
 
     @Test func showQueriesListsStatementsWithCountsSortedByTotalTime() throws {
         let env = try TestEnvironment.require()
-        let proxy = try PgStashProcess(env, overrides: ["admin.users=[\"postgres\"]", "admin.query_digests=1000"])
+        let proxy = try PgStashProcess(env, overrides: ["metrics.enabled=false", "admin.users=[\"postgres\"]", "admin.query_digests=1000"])
         defer { proxy.stop() }
         // Simple protocol: one digest for three literals; a slow one; a failing one.
         let simple = try runCommand(["psql", "-d", proxy.dsn(), "-X", "-A", "-t", "-q", "-c", "SELECT 1", "-c", "SELECT 2",
@@ -62,7 +63,7 @@ import Testing
         #expect(rows.allSatisfy { $0.fields[0] == "postgres" && $0.fields[1].count == 16 }, "fingerprints: \(rows.map(\.fields))")
 
         // Off (the default): 55000, naming the setting.
-        let off = try PgStashProcess(env, overrides: ["admin.users=[\"postgres\"]"])
+        let off = try PgStashProcess(env, overrides: ["metrics.enabled=false", "admin.users=[\"postgres\"]"])
         defer { off.stop() }
         _ = try psql(off.dsn(), "SELECT 1")
         let refused = try psql(off.dsn(db: "pgstash"), "SHOW QUERIES", args: ["-X", "-A", "-q", "-v", "VERBOSITY=verbose"])
@@ -71,7 +72,7 @@ import Testing
 
     @Test func jsonLogsHaveOneObjectPerLineWithConnectionsAndLoginFailures() throws {
         let env = try TestEnvironment.require()
-        let proxy = try PgStashProcess(env, overrides: ["log.format=json"])
+        let proxy = try PgStashProcess(env, overrides: ["metrics.enabled=false", "log.format=json"])
         defer { proxy.stop() }
         let ok = try psql(proxy.dsn(extra: "application_name=logtest"), "SELECT 1")
         #expect(ok.status == 0, "\(ok.stderr)")
@@ -131,7 +132,7 @@ import Testing
 
     @Test func logfmtLogsPoolSaturationAndSlowAcquires() throws {
         let env = try TestEnvironment.require()
-        let proxy = try PgStashProcess(env, overrides: ["log.format=logfmt", "pool.max_upstream=1", "log.acquire_wait_threshold=0.05"])
+        let proxy = try PgStashProcess(env, overrides: ["metrics.enabled=false", "log.format=logfmt", "pool.max_upstream=1", "log.acquire_wait_threshold=0.05"])
         defer { proxy.stop() }
         let holder = try WireClient(port: proxy.port, timeout: 10)
         let waiter = try WireClient(port: proxy.port, timeout: 10)
@@ -178,6 +179,8 @@ import Testing
             dbname = "postgres"
             user = "postgres"
             password = "\(env.pgPassword)"
+            [metrics]
+            enabled = false
             [log]
             format = "\(format)"
             \(extra)
