@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // C libraries from Debian (see docs/architecture.md and shared platform notes).
@@ -38,6 +39,7 @@ let package = Package(
         .target(name: "RedisStore", dependencies: ["EventLoop", "CHiredis", "ProxyConfig"]),
         .target(name: "Proxy", dependencies: [
             "CachePolicy", "CLibPQ", "EventLoop", "Metrics", "PostgresWire", "ProxyConfig", "ProxyCore", "RedisStore", "SQLAnalysis",
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotPath),
         .executableTarget(name: "pgstash", dependencies: [
             "CachePolicy", "Proxy", "ProxyConfig", "SQLAnalysis", "EventLoop",
@@ -45,7 +47,7 @@ let package = Package(
         ]),
 
         // Micro-benchmarks of the hot paths (bench/README.md).
-        .executableTarget(name: "pgstash-bench", dependencies: ["Metrics", "PostgresWire", "SQLAnalysis"],
+        .executableTarget(name: "pgstash-bench", dependencies: ["Metrics", "PostgresWire", "ProxyCore", "SQLAnalysis"],
                           path: "bench/micro"),
 
         .testTarget(name: "PostgresWireTests", dependencies: ["PostgresWire"]),
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "PostgresWire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "ProxyConfig"]),
         .testTarget(name: "CachePolicyTests", dependencies: ["CachePolicy", "SQLAnalysis", "ProxyConfig"]),
         .testTarget(name: "RedisStoreTests", dependencies: ["RedisStore", "EventLoop", "CHiredis"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CachePolicy", "CLibPQ", "CHiredis", "PostgresWire", "ProxyCore",

@@ -15,8 +15,27 @@ public final class AdminRegistry {
     /// `PAUSE db` and `KILL db`.
     var pausedDatabases: Set<String> = []
     private var trafficByDatabase: [String: TrafficBox] = [:]
+    /// `SHOW QUERIES`; nil while `[admin] query_digests = 0`.
+    var digests: QueryDigests?
+    /// Prepared statements' texts → normalized, for digests (at most 2 × 1024 entries, ~2 MB).
+    var normalizedTexts = RecentTexts(limit: 1024)
 
     init() {}
+
+    /// Applies `[admin] query_digests` (at start and reload): 0 drops the digests, another
+    /// bound keeps the most recently run ones. Returns whether digests are on.
+    @discardableResult
+    func configureDigests(capacity: Int) -> Bool {
+        if capacity == 0 {
+            digests = nil
+            normalizedTexts = RecentTexts(limit: 1024)
+        } else if digests == nil {
+            digests = QueryDigests(capacity: capacity)
+        } else if digests!.capacity != capacity {
+            digests!.resize(capacity)
+        }
+        return digests != nil
+    }
 
     func isPaused(_ database: String) -> Bool { pausedAll || pausedDatabases.contains(database) }
 

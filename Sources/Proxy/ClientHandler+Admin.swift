@@ -14,6 +14,14 @@ struct ClientAdminInfo {
     var session: AdminSession?
     /// A PAUSE waiting for running transactions to finish, polled by this timer.
     var pauseTimer: TimerID?
+    /// The requests in flight, for query digests; nil while `[admin] query_digests = 0`.
+    var digest: DigestProbe?
+    /// For log lines: the client's address, when it connected (monotonic), whether it
+    /// logged in, and why pgstash ended it (the first FATAL sent).
+    var peer: (address: String, port: Int) = ("", 0)
+    var connectedMonotonic: Double = 0
+    var loggedIn = false
+    var closeReason: (sqlState: String, message: String)?
 }
 
 /// The admin console of a client connected to database `pgstash` as an `[admin] users`
@@ -39,7 +47,7 @@ extension ClientHandler {
         conn.send(out)
         admin.session = AdminSession()
         phase = .ready
-        log.info("client \(id): admin console for \(user)")
+        logConnected()
         updateReading()
         if conn.inbound.readableBytes > 0 { adminInput() }
     }
@@ -98,8 +106,10 @@ extension ClientHandler {
 
     /// Runs one command: its outcome, or nil when it finishes later (PAUSE).
     private func execute(_ command: AdminCommand) -> AdminOutcome? {
-        log.info("client \(id) (admin \(user)): \(command)")
-        switch AdminConsole.run(command, server.adminSnapshot()) {
+        log.info("admin command", ["client": id.description, "user": user, "command": "\(command)"])
+        var snapshot = server.adminSnapshot()
+        if command == .show(.queries) { snapshot.queries = server.admin.digests?.sortedByTotalTime() }
+        switch AdminConsole.run(command, snapshot) {
         case .outcome(let o):
             return o
         case .perform(.reload):

@@ -97,6 +97,8 @@ extension ClientHandler {
                          hint: "Connect to one of: \(known), or add a [databases.\(databaseName)] section to proxy.conf.")
         }
         self.pool = pool
+        logConnected()
+        if server.admin.digests != nil { admin.digest = DigestProbe() }
         let settings = SessionSettings(startupParameters: startupParameters)
         session = ClientSession(
             clientID: id.raw,

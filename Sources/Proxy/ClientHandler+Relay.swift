@@ -77,6 +77,7 @@ extension ClientHandler {
             if cacheState != nil { cacheAfterClientMessage(outstandingBefore: outstanding, server: s) }
             switch result {
             case .consumed:
+                if admin.digest != nil { digestMessageSent(id, body: view[bodyStart..<(bodyStart + header.bodyLength)]) }
                 conn.inbound.moveReaderIndex(forwardBy: header.frameLength)
             case .terminate:
                 flushOutput()

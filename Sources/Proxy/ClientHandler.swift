@@ -169,7 +169,7 @@ final class ClientHandler: ConnectionDelegate {
     /// Sends a FATAL ErrorResponse and closes once it is written.
     func fatal(_ sqlState: String, _ message: String, hint: String? = nil) {
         if case .closed = phase { return }
-        log.info("client \(id) refused: \(sqlState) \(message)")
+        if admin.closeReason == nil { admin.closeReason = (sqlState, message) }
         server.metrics.proxyError(sqlState: sqlState)
         conn.send(CannedMessage.error("FATAL", sqlState, message, hint: hint))
         conn.closeAfterFlush()
@@ -188,6 +188,7 @@ final class ClientHandler: ConnectionDelegate {
     private func finish() {
         if case .closed = phase { return }
         phase = .closed
+        logClosed()
         if let t = startupTimer { server.loop.cancel(t) }
         if waitingForServer { pool?.cancelWait(for: self) }
         waitingForServer = false

@@ -28,6 +28,8 @@ final class PoolDriver {
     /// Clients pinned to a server (counted against `max_pinned`).
     var pinnedClients = 0
     lazy var stats = server.metrics.stats(for: key)
+    /// Pool saturation lines, at most one of each kind per 10 s (OperationalLog.swift).
+    var saturationLog = SaturationThrottles()
 
     /// Takes its settings from `configuration` for `key` (`effectivePool` of the key's
     /// database and overriding client user), as `reconfigure` does after a reload.
@@ -64,6 +66,7 @@ final class PoolDriver {
         waiting[client.id] = client
         waitingSince[client.id] = now
         run(pool.acquireRequested(by: client.id, now: now))
+        if client.waitingForServer { noteSaturation(client) }
     }
 
     func cancelWait(for client: ClientHandler) {
@@ -86,7 +89,7 @@ final class PoolDriver {
         servers[s.id] = nil
         stats.connectFailures.increment()
         serverTimes[s.id] = nil
-        server.log.warning("pool \(key.database)/\(key.user): \(message)")
+        server.log.warning("upstream connection failed", ["database": key.database, "user": key.user, "sqlstate": sqlState, "error": message])
         run(pool.serverConnectFailed(s.id, sqlState: sqlState, error: message, now: now))
     }
 
@@ -116,6 +119,7 @@ final class PoolDriver {
 
     /// The server answered ReadyForQuery with `status` ('I': the transaction is over).
     func readyForQueryRelayed(_ s: ServerHandler, status: UInt8) {
+        if let c = s.client, c.admin.digest != nil { c.digestRequestAnswered(s) }
         guard let times = serverTimes[s.id], let started = times.queryStart else { return }
         let t = now
         let idle = status == TransactionStatus.idle.rawValue
@@ -145,7 +149,10 @@ final class PoolDriver {
                     run(pool.serverReleased(sid, reusable: true, now: now))
                     continue
                 }
-                if let since = waitingSince.removeValue(forKey: cid) { traffic.stats.waited(seconds: now - since, now: now) }
+                if let since = waitingSince.removeValue(forKey: cid) {
+                    traffic.stats.waited(seconds: now - since, now: now)
+                    acquireWaited(now - since, client: c)
+                }
                 let at = wallClock()
                 serverTimes[sid]?.leasedAt = at
                 c.admin.requestAt = at

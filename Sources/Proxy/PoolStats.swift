@@ -38,8 +38,15 @@ final class PoolStats {
     func backendMessage(_ id: UInt8, body: ArraySlice<UInt8>, client: ClientHandler, now: Double) {
         if id == BackendMessageID.readyForQuery.rawValue {
             readyForQuery(status: body.first ?? 0, client: client, now: now)
+        } else if id == BackendMessageID.commandComplete.rawValue {
+            if client.admin.digest != nil, client.leased?.state.tracker.headIsForwarded == true {
+                client.admin.digest!.commandCompleted(tag: body)
+            }
         } else if id == BackendMessageID.errorResponse.rawValue {
             metrics.serverError(body: body)
+            if client.admin.digest != nil, client.leased?.state.tracker.headIsForwarded == true {
+                client.admin.digest!.errorReceived()
+            }
         }
     }
 

@@ -135,7 +135,7 @@ extension ProxyServer {
             reload(try load())
             return nil
         } catch {
-            log.error("admin: reload rejected; keeping the running configuration: \(error)")
+            reloadRejected(error, source: "RELOAD")
             return AdminError(AdminSQLState.configFileError, "RELOAD rejected the configuration file; the running configuration stays: \(error)",
                               hint: "Fix the file (pgstash check --config FILE lists every error), then RELOAD again.")
         }

@@ -35,6 +35,8 @@ extension ProxyServer {
         do {
             let tooMany = clients.count >= config.listen.maxClients
             let c = try ClientHandler(id: ClientID(id), fd: fd, server: self, reject: tooMany)
+            c.admin.peer = socketEndpoint(fd, peer: true)
+            c.admin.connectedMonotonic = loop.now
             clients[id] = c
             c.start()
         } catch {

@@ -10,7 +10,9 @@ import SQLAnalysis
 public final class ProxyServer {
     public let loop: EventLoop
     public private(set) var config: ProxyConfiguration
-    let log: Logger
+    public internal(set) var log: Logger
+    /// `--verbose`: the log level stays debug across reloads.
+    public var verboseLogging = false
     var listenFD: Int32 = -1
     var acceptor: IOHandler?
     var clients: [Int: ClientHandler] = [:]
@@ -46,6 +48,7 @@ public final class ProxyServer {
         self.loop = loop
         self.log = log
         self.credentials = CredentialStore(auth: config.auth)
+        admin.configureDigests(capacity: config.admin.queryDigests)
     }
 
     /// The port the listener is bound to (useful with `listen.port = 0`).
@@ -68,7 +71,7 @@ public final class ProxyServer {
         credentials.update(auth: new.auth)
         for p in pools.values { p.reconfigure(config: new) }
         cache?.reload(new)
-        log.info("configuration reloaded")
+        reloadOperations(new)
     }
 
     /// Stops accepting. Graceful: clients finish their transactions, then `onDrained`.

@@ -9,6 +9,7 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var cache = CacheConfig()
     public var metrics = MetricsConfig()
     public var admin = AdminConfig()
+    public var log = LogConfig()
 
     public init() {}
 
@@ -216,5 +217,39 @@ public struct MetricsConfig: Sendable, Equatable {
 /// `[admin]`: who may use the admin console (virtual database `pgstash`).
 public struct AdminConfig: Sendable, Equatable {
     public var users: [String] = []
+    /// Normalized statements `SHOW QUERIES` keeps figures for (least recently run dropped
+    /// first); 0 (the default) turns digests off and takes nothing on the query path. Off by
+    /// default because normalizing every statement costs about 1 µs of proxy CPU per query
+    /// (docs/admin.md), as pg_stat_statements is opt-in.
+    public var queryDigests = 0
+    public init() {}
+}
+
+/// `[log] format`: how each log line is written to standard error.
+public enum LogFormat: String, Sendable, Equatable, CaseIterable {
+    /// `pgstash info: message key=value …`, for a person at a terminal.
+    case text
+    /// `time=… level=info msg="…" key=value …` (logfmt).
+    case logfmt
+    /// One JSON object per line.
+    case json
+}
+
+/// `[log] level`: the least severe level written.
+public enum LogLevel: String, Sendable, Equatable, CaseIterable, Comparable {
+    case debug, info, warning, error
+
+    public static func < (a: LogLevel, b: LogLevel) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// `[log]`: what pgstash logs and how (docs/logging.md).
+public struct LogConfig: Sendable, Equatable {
+    public var format: LogFormat = .text
+    public var level: LogLevel = .info
+    /// A client that waited longer than this for a server is logged (pool saturation);
+    /// 0: not logged.
+    public var acquireWaitThreshold: Double = 1
     public init() {}
 }

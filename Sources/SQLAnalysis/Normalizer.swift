@@ -18,7 +18,13 @@ enum Normalizer {
         func emitParameter() {
             emitSpaceIfPending()
             out.append(UInt8(ascii: "$"))
-            out.append(contentsOf: Array(String(next).utf8))
+            // The digits of `next`, without making a String and an Array of them.
+            var divisor = 1
+            while divisor <= next / 10 { divisor *= 10 }
+            while divisor > 0 {
+                out.append(UInt8(truncatingIfNeeded: next / divisor % 10) + 0x30)
+                divisor /= 10
+            }
             next += 1
         }
 

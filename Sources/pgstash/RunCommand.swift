@@ -41,8 +41,9 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let cfg = try loadConfiguration()
         let loop = try EventLoop()
-        let log = Logger(level: verbose ? .debug : .info)
+        let log = Logger(cfg.log, verbose: verbose)
         let server = ProxyServer(config: cfg, loop: loop, log: log)
+        server.verboseLogging = verbose
         do { try server.start() } catch {
             printError("pgstash: cannot listen on \(cfg.listen.host):\(cfg.listen.port): \(error)")
             throw ExitCode(1)
@@ -58,15 +59,15 @@ struct RunCommand: ParsableCommand {
         let signals = try SignalSource(loop: loop, signals: [SIGHUP, SIGTERM, SIGINT]) { sig in
             switch sig {
             case SIGHUP:
-                guard self.config != nil else { return log.warning("SIGHUP ignored: running without a config file") }
-                do { server.reload(try self.loadConfiguration()) } catch {
-                    log.error("reload rejected; keeping the running configuration")
+                guard let load = server.admin.loadConfiguration else { return server.log.warning("SIGHUP ignored: running without a config file") }
+                do { server.reload(try load()) } catch {
+                    server.reloadRejected(error, source: "SIGHUP")
                 }
             case SIGTERM:
-                log.info("SIGTERM: no new clients; exiting once open transactions finish")
+                server.log.info("SIGTERM: no new clients; exiting once open transactions finish")
                 server.shutdown(graceful: true)
             default:
-                log.info("SIGINT: exiting")
+                server.log.info("SIGINT: exiting")
                 server.shutdown(graceful: false)    // onDrained stops the loop (after leaving the cache)
             }
         }

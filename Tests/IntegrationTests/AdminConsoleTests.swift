@@ -119,7 +119,7 @@ import Testing
         let version = try psql(dsn, "SHOW VERSION")
         #expect(version.stdout.hasPrefix("pgstash "))
 
-        for command in ["SHOW CACHE", "SHOW QUERIES", "EXPLAIN CACHE SELECT 1", "INVALIDATE orders"] {
+        for command in ["SHOW CACHE", "SHOW CACHE ADVICE", "EXPLAIN CACHE SELECT 1", "INVALIDATE orders"] {
             let r = try psql(dsn, command, args: ["-X", "-A", "-q", "-v", "VERBOSITY=verbose"])
             #expect(r.status != 0 && r.stderr.contains("0A000") && r.stderr.contains("not built yet"), "\(command): \(r.stderr)")
         }

@@ -38,7 +38,8 @@ struct AdminConsoleTests {
         ("show pools", AdminCommand.show(.pools)), ("  SHOW   Stats ; ", .show(.stats)), ("pause", .pause(database: nil)),
         ("PAUSE app", .pause(database: "app")), ("resume \"My Db\"", .resume(database: "My Db")),
         ("KILL app;", .kill(database: "app")), ("reload", .reload), ("shutdown", .shutdown),
-        ("SHOW CACHE", .cacheCommand("SHOW CACHE")), ("show queries", .cacheCommand("SHOW QUERIES")),
+        ("SHOW CACHE", .cacheCommand("SHOW CACHE")), ("show queries", .show(.queries)),
+        ("show cache advice", .cacheCommand("SHOW CACHE ADVICE")),
         ("EXPLAIN CACHE SELECT 1", .cacheCommand("EXPLAIN CACHE")), ("INVALIDATE orders", .cacheCommand("INVALIDATE")),
     ])
     func parses(text: String, command: AdminCommand) {
@@ -109,6 +110,21 @@ struct AdminConsoleTests {
         }
         #expect(e.sqlState == "0A000")
         #expect(e.message.contains("not built yet"))
+    }
+
+    @Test func showQueriesListsDigestsAndSaysWhenTheyAreOff() throws {
+        var s = Self.snapshot()
+        guard case .outcome(.error(let off)) = AdminConsole.run(.show(.queries), s) else { Issue.record("not an error"); return }
+        #expect(off.sqlState == "55000" && off.hint?.contains("query_digests") == true)
+        var d = QueryDigests(capacity: 10)
+        let key = QueryDigestKey(database: "app", query: "SELECT $1")
+        d.record(key, fingerprint: "abc", QueryExecution(seconds: 0.002, rows: 1))
+        d.record(key, fingerprint: "abc", QueryExecution(seconds: 0.004, rows: 1, failed: true))
+        s.queries = d.sortedByTotalTime()
+        guard case .outcome(.rows(let set)) = AdminConsole.run(.show(.queries), s) else { Issue.record("no rows"); return }
+        #expect(set.columns.map(\.name) == ["database", "fingerprint", "calls", "total_time", "avg_time", "p50_time", "p99_time",
+                                            "max_time", "rows", "errors", "cache_hits", "cache_misses", "query"])
+        #expect(set.rows == [["app", "abc", "2", "6000", "3000", "2000", "4000", "4000", "2", "1", "0", "0", "SELECT $1"]])
     }
 
     @Test func pauseAndResumeCheckTheState() {

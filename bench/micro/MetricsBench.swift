@@ -24,7 +24,7 @@ func runMetricsBench() {
     precondition(counter.value > 0 && histogram.count > 0)
 }
 
-private func report(_ name: String, _ operations: Int, _ body: () -> Void) {
+func report(_ name: String, _ operations: Int, _ body: () -> Void) {
     let clock = ContinuousClock()
     var best = Duration.seconds(1_000)
     for _ in 0..<5 {

@@ -6,3 +6,4 @@ func wanted(_ name: String) -> Bool { selected.isEmpty || selected.contains(name
 if wanted("framing") { runFramingBench() }
 if wanted("analysis") { runAnalysisBench() }
 if wanted("metrics") { runMetricsBench() }
+if wanted("digests") { runDigestsBench() }

@@ -1,6 +1,6 @@
 /// The keys of each section, which are the snake_case of the Swift field names.
 enum ConfigKeys {
-    static let sections = ["listen", "pool", "databases", "auth", "redis", "cache", "metrics", "admin"]
+    static let sections = ["listen", "pool", "databases", "auth", "redis", "cache", "metrics", "admin", "log"]
     static let listen = ["host", "port", "max_clients", "startup_timeout", "max_message_size", "high_water_mark"]
     /// Keys shared by `[pool]`, `[databases.NAME]` and `[pool.users.NAME]`.
     static let poolSettings = [
@@ -20,12 +20,13 @@ enum ConfigKeys {
     static let cache = ["enabled", "max_result_bytes", "instance", "forget_after", "tiers", "rules"]
     static let rule = ["name", "tier", "tables", "fingerprint", "pattern", "shared", "cache"]
     static let metrics = ["enabled", "host", "port"]
-    static let admin = ["users"]
+    static let admin = ["users", "query_digests"]
+    static let log = ["format", "level", "acquire_wait_threshold"]
 
     /// Keys of the sections that have fixed keys, to suggest `listen.port` for a bare `port`.
     static let bySection: [(String, [String])] = [
         ("listen", listen), ("pool", pool), ("auth", auth), ("redis", redis), ("cache", cache),
-        ("metrics", metrics), ("admin", admin),
+        ("metrics", metrics), ("admin", admin), ("log", log),
     ]
 }
 
@@ -44,6 +45,7 @@ extension ConfigMapper {
         if let t = table(document, "cache", in: "") { config.cache = cache(t) }
         if let t = table(document, "metrics", in: "") { config.metrics = metrics(t) }
         if let t = table(document, "admin", in: "") { config.admin = admin(t) }
+        if let t = table(document, "log", in: "") { config.log = log(t) }
         validate(&config)
         return config
     }
@@ -199,6 +201,17 @@ extension ConfigMapper {
             if users.contains("") { report(origins["admin.users"], key: "admin.users", "admin.users has an empty name") }
             c.users = users.filter { !$0.isEmpty }
         }
+        if let v = integer(t, "query_digests", in: p, range: 0...1_000_000) { c.queryDigests = v }
+        return c
+    }
+
+    mutating func log(_ t: TOMLTable) -> LogConfig {
+        let p = "log"
+        checkKeys(t, path: p, allowed: ConfigKeys.log)
+        var c = LogConfig()
+        if let v = choice(t, "format", in: p, as: LogFormat.self) { c.format = v }
+        if let v = choice(t, "level", in: p, as: LogLevel.self) { c.level = v }
+        if let v = duration(t, "acquire_wait_threshold", in: p) { c.acquireWaitThreshold = v }
         return c
     }
 }

@@ -1,6 +1,6 @@
 /// What a console command shows (`SHOW …`).
 public enum AdminShowTarget: String, CaseIterable, Sendable, Equatable {
-    case pools, stats, clients, servers, databases, config, version, lists, rules, help
+    case pools, stats, clients, servers, databases, config, version, lists, rules, queries, help
 }
 
 /// One admin console command, parsed from the text a client sent to the virtual database
@@ -17,7 +17,7 @@ public enum AdminCommand: Sendable, Equatable, CustomStringConvertible {
     case shutdown
     /// Drop every client and server of a database, and hold new ones until `resume`.
     case kill(database: String)
-    /// A command of the result cache (`SHOW CACHE`, `SHOW QUERIES`, `EXPLAIN CACHE`,
+    /// A command of the result cache (`SHOW CACHE`, `SHOW CACHE ADVICE`, `EXPLAIN CACHE`,
     /// `INVALIDATE`), answered with 0A000 until the cache exists.
     case cacheCommand(String)
 
@@ -88,6 +88,7 @@ extension AdminCommand {
         ("SHOW VERSION", "the pgstash version"),
         ("SHOW LISTS", "counts of databases, users, pools, clients, servers"),
         ("SHOW RULES", "the [[cache.rules]] of proxy.conf"),
+        ("SHOW QUERIES", "per normalized statement: calls, total and p50/p99 time, rows, errors"),
         ("SHOW HELP", "this list"),
         ("RELOAD", "re-read proxy.conf (as SIGHUP)"),
         ("PAUSE [db]", "hold new transactions once running ones finish"),
@@ -113,7 +114,7 @@ extension AdminCommand {
         switch first {
         case "SHOW":
             guard let what = argument?.uppercased() else { return .failure(unknown) }
-            if what == "CACHE" || what == "QUERIES" { return .success(.cacheCommand("SHOW \(what)")) }
+            if what == "CACHE" || what == "CACHE ADVICE" { return .success(.cacheCommand("SHOW \(what)")) }
             guard rest.count == 1, let target = AdminShowTarget(rawValue: what.lowercased()) else {
                 return .failure(unknown)
             }

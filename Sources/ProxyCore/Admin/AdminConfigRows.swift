@@ -39,6 +39,10 @@ enum AdminConfigRows {
             row("metrics.host", { $0.metrics.host }, reloadable: false),
             row("metrics.port", { "\($0.metrics.port)" }, reloadable: false),
             row("admin.users", { $0.admin.users.joined(separator: ",") }),
+            row("admin.query_digests", { "\($0.admin.queryDigests)" }),
+            row("log.format", { $0.log.format.rawValue }),
+            row("log.level", { $0.log.level.rawValue }),
+            row("log.acquire_wait_threshold", { number($0.log.acquireWaitThreshold) }),
         ]
     }
 

@@ -62,6 +62,9 @@ public enum AdminConsole {
     /// Decides what `command` does given `snapshot`.
     public static func run(_ command: AdminCommand, _ snapshot: AdminSnapshot) -> Decision {
         switch command {
+        case .show(.queries) where snapshot.queries == nil:
+            return .outcome(.error(AdminError(AdminSQLState.objectNotInPrerequisiteState, "query digests are off",
+                                              hint: "Set query_digests (e.g. 1000) in the [admin] section of proxy.conf, then RELOAD.")))
         case .show(let target):
             return .outcome(.rows(AdminResultSet(columns: columns(of: target), rows: rows(of: target, snapshot))))
         case .cacheCommand(let name):
@@ -161,9 +164,17 @@ public enum AdminConsole {
         case .rules:
             return columns([("name", .text), ("tier", .text), ("ttl", .numeric), ("tables", .text), ("fingerprint", .text),
                             ("pattern", .text), ("shared", .text), ("cache", .text)])
+        case .queries: return queryColumns
         case .help: return [AdminColumn("command", .text), AdminColumn("description", .text)]
         }
     }
+
+    /// `SHOW QUERIES`: times in microseconds, as `SHOW STATS`.
+    static let queryColumns: [AdminColumn] =
+        [AdminColumn("database", .text), AdminColumn("fingerprint", .text)]
+        + ["calls", "total_time", "avg_time", "p50_time", "p99_time", "max_time", "rows", "errors",
+           "cache_hits", "cache_misses"].map { AdminColumn($0, .numeric) }
+        + [AdminColumn("query", .text)]
 
     // MARK: Rows
 
@@ -201,6 +212,14 @@ public enum AdminConsole {
                 let ttl = s.config.cache.tiers.first { $0.name == r.tier }.map { AdminConfigRows.number($0.ttl) }
                 return [r.name, r.tier, ttl, r.tables.joined(separator: ","), r.fingerprint, r.pattern,
                         r.shared ? "yes" : "no", r.cache ? "yes" : "no"]
+            }
+        case .queries:
+            return (s.queries ?? []).map { d in
+                let l = d.latency
+                return [d.key.database, d.fingerprint] + [
+                    d.calls, l.totalMicroseconds, l.count > 0 ? l.totalMicroseconds / l.count : 0, l.quantile(0.5),
+                    l.quantile(0.99), l.maxMicroseconds, d.rows, d.errors, d.cacheHits, d.cacheMisses,
+                ].map { "\($0)" } + [d.query]
             }
         case .help:
             return AdminCommand.usage.map { [$0.command, $0.description] }

@@ -19,6 +19,9 @@ public struct AdminSnapshot: Sendable {
     public var pausedDatabases: Set<String> = []
     /// Upstream server connections per database (open or opening).
     public var serverCounts: [String: Int] = [:]
+    /// `SHOW QUERIES`, most total time first; nil when `[admin] query_digests = 0`. Filled
+    /// only for that command (the proxy skips the copy for the others).
+    public var queries: [QueryDigest]?
 
     public init(version: String, wallClock: Double, config: ProxyConfiguration) {
         self.version = version; self.wallClock = wallClock; self.config = config
