@@ -35,15 +35,16 @@ harness() {  # harness NAME [link args...]
 }
 
 want=("$@")
-[[ ${#want[@]} -gt 0 ]] || want=(frontend backend startup scram config)
+[[ ${#want[@]} -gt 0 ]] || want=(frontend backend startup scram config sql)
 needs() { local w; for w in "${want[@]}"; do [[ $w == "$1" ]] && return 0; done; return 1; }
 
-wire=0 config=0 core=0
+wire=0 config=0 core=0 sql=0
 for w in "${want[@]}"; do
     case $w in
         frontend|backend|startup) wire=1 ;;
         config) config=1 ;;
         scram) wire=1; config=1; core=1 ;;
+        sql) sql=1 ;;
         *) echo "fuzz/build.sh: no harness named $w" >&2; exit 2 ;;
     esac
 done
@@ -61,11 +62,16 @@ if (( core )); then
     module ProxyCore -I Sources/COpenSSL -- Sources/ProxyCore/Auth/*.swift
 fi
 
+if (( sql )); then
+    module SQLAnalysis -I Sources/CPgQuery -- Sources/SQLAnalysis/*.swift
+fi
+
 for w in "${want[@]}"; do
     case $w in
         frontend|backend|startup) harness "$w" -lPostgresWire -lBuffers ;;
         config) harness config -lProxyConfig ;;
         scram) harness scram -I Sources/COpenSSL -lProxyCore -lPostgresWire -lBuffers -lProxyConfig -lssl -lcrypto ;;
+        sql) harness sql -I Sources/CPgQuery -lSQLAnalysis ;;
     esac
 done
 echo "fuzz/build.sh: built ${want[*]} in $out" >&2

@@ -4,7 +4,7 @@ candidate seed inputs for each fuzz harness. The harnesses' own -merge=1 then ke
 that add coverage (fuzz/seed.sh).
 
 usage: make_seeds.py CAPTURE_DIR REPO_ROOT OUT_DIR
-writes OUT_DIR/{frontend,backend,startup,scram,config}/*
+writes OUT_DIR/{frontend,backend,startup,scram,config,sql}/*
 """
 import base64
 import glob
@@ -114,6 +114,13 @@ for c2s in sorted(glob.glob(os.path.join(capture, "*.c2s"))):
     for pk in packets:
         write("startup", bytes([0xff]) + pk)
     wire_seeds("frontend", client_frames)
+    for f in client_frames:      # the SQL of every Query and Parse
+        if f[:1] == b"Q":
+            write("sql", f[5:].split(b"\0")[0])
+        elif f[:1] == b"P":
+            parts = f[5:].split(b"\0")
+            if len(parts) > 1:
+                write("sql", parts[1])
     wire_seeds("backend", server_frames)
     scram_seeds(client_frames, server_frames)
 
@@ -131,5 +138,12 @@ for test in glob.glob(os.path.join(root, "Tests", "ProxyConfigTests", "*.swift")
         body = "\n".join(line.strip() for line in lit.splitlines()) + "\n"
         if "\\(" not in body:
             write("config", body.encode())
+
+# SQL: the string literals of the SQL analysis tests that look like statements.
+for test in glob.glob(os.path.join(root, "Tests", "SQLAnalysisTests", "*.swift")):
+    for lit in re.findall(r'"((?:[^"\\\n]|\\.)*)"', open(test, encoding="utf-8").read()):
+        if re.match(r"\s*(SELECT|WITH|INSERT|UPDATE|DELETE|SET|BEGIN|PREPARE|EXECUTE|CREATE|DO|COPY|LISTEN|"
+                    r"NOTIFY|EXPLAIN|VALUES|TABLE|SHOW|RESET|DISCARD|LOCK|DECLARE|FETCH|CALL)\b", lit, re.I):
+            write("sql", lit.replace('\\"', '"').replace("\\n", "\n").encode())
 
 print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())))
