@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"
 scripts/with-servers.sh fuzz/capture/capture.sh "$work/capture"
 /usr/bin/python3 fuzz/capture/make_seeds.py "$work/capture" "$root" "$work/seeds"
-for h in frontend backend startup scram config; do
+for h in frontend backend startup scram config sql; do
     mkdir -p "fuzz/corpus/$h"
     "$bin/$h" -merge=1 -workers=1 "fuzz/corpus/$h" "$work/seeds/$h" 2>&1 | grep -E "MERGE-OUTER: [0-9]+ new files" || true
 done
