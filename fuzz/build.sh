@@ -16,7 +16,8 @@ mods=$out/modules
 mkdir -p "$mods"
 SWIFTC=${SWIFTC:-swiftc}
 # -O for speed; bounds, overflow and precondition checks stay on in -O. -g for symbolised crashes.
-flags=(-sanitize=fuzzer,address -O -g -parse-as-library -use-ld=lld -I "$mods")
+# fuzz/coverage.sh builds a copy with FUZZ_SANITIZE=fuzzer and coverage mapping in FUZZ_EXTRA_FLAGS.
+flags=(-sanitize="${FUZZ_SANITIZE:-fuzzer,address}" -O -g -parse-as-library -use-ld=lld -I "$mods" ${FUZZ_EXTRA_FLAGS:-})
 
 module() {   # module NAME [extra swiftc args...] -- sources...
     local name=$1; shift
