@@ -16,4 +16,4 @@ for h in frontend backend startup scram config sql; do
     mkdir -p "fuzz/corpus/$h"
     "$bin/$h" -merge=1 -workers=1 "fuzz/corpus/$h" "$work/seeds/$h" 2>&1 | grep -E "MERGE-OUTER: [0-9]+ new files" || true
 done
-du -sh fuzz/corpus/*
+du -sh --apparent-size fuzz/corpus/*
