@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEMO_DIR ?= /tmp/pgstash-demo
 SWIFT_FLAGS ?=
 
-.PHONY: all deps build release test demo demo-stop bench bench-quick clean driver-suites
+.PHONY: all deps build release test demo demo-stop bench bench-quick clean driver-suites fuzz fuzz-build
 
 all: build
 
@@ -39,6 +39,18 @@ bench-quick: release
 driver-suites: deps
 	swift build $(SWIFT_FLAGS)
 	PGSTASH_BIN=$(CURDIR)/.build/debug/pgstash drivers/run-suites.sh
+
+# libFuzzer harnesses of the decoders, SCRAM and the config loader (docs/fuzzing.md): each runs
+# FUZZ_SECONDS from the seed corpus in fuzz/corpus, one at a time. Not part of `make test`,
+# which replays the corpus instead. FUZZ_HARNESSES picks some: make fuzz FUZZ_HARNESSES=scram
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES ?=
+
+fuzz-build:
+	fuzz/build.sh $(FUZZ_HARNESSES)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_HARNESSES)
 
 clean:
 	rm -rf .build

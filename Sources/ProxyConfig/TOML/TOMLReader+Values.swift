@@ -11,8 +11,12 @@ extension TOMLReader {
             let multiline = peek(1) == UInt8(ascii: "'") && peek(2) == UInt8(ascii: "'")
             kind = .string(multiline ? try multilineLiteralString() : try literalString())
         case UInt8(ascii: "[")?:
+            try enterNesting(1)
+            defer { nesting -= 1 }
             kind = .array(try array())
         case UInt8(ascii: "{")?:
+            try enterNesting(1)
+            defer { nesting -= 1 }
             kind = .table(try inlineTable())
         case nil, UInt8(ascii: "\n")?, UInt8(ascii: "\r")?, UInt8(ascii: "#")?:
             throw fail("expected a value, found \(describeNext())")

@@ -38,9 +38,17 @@ public enum TOMLParser {
 
 /// Cursor over the UTF-8 bytes of a document; `line` follows every newline consumed.
 struct TOMLReader {
+    /// How deep keys, arrays and inline tables may nest. The reader and the tree it builds
+    /// recurse once per level, so without a cap a line of 100,000 `[` overflows the stack;
+    /// proxy.conf itself nests four levels at most.
+    static let maxNesting = 100
+
     let bytes: [UInt8]
     var position = 0
     var line = 1
+    /// Levels open at the cursor: the parts of the key being assigned, plus the arrays and
+    /// inline tables around it.
+    var nesting = 0
 
     init(_ text: String) {
         bytes = Array(text.utf8)
@@ -180,6 +188,8 @@ struct TOMLReader {
         }
         advance()
         skipWhitespace()
+        try enterNesting(path.count)
+        defer { nesting -= path.count }
         var item = try value()
         item.origin = .line(start)
         try table.insert(path: path, value: item, line: start)
@@ -198,6 +208,18 @@ struct TOMLReader {
             advance()
             skipWhitespace()
             path.append(try simpleKey())
+            guard path.count <= Self.maxNesting else {
+                throw fail("key has more than \(Self.maxNesting) dotted parts")
+            }
+        }
+    }
+
+    /// Opens `levels` levels of nesting; fails past `maxNesting` instead of recursing on.
+    mutating func enterNesting(_ levels: Int) throws(TOMLSyntaxError) {
+        nesting += levels
+        guard nesting <= Self.maxNesting else {
+            nesting -= levels
+            throw fail("keys, arrays and inline tables nested more than \(Self.maxNesting) levels deep")
         }
     }
 
