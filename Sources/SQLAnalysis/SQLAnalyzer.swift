@@ -13,6 +13,48 @@ public enum SQLAnalyzer {
     /// Parse message (`$n` parameters allowed). Never traps: SQL that does not parse, or a
     /// parse tree that cannot be read, is an `.error`.
     public static func analyze(_ sql: String) -> Analysis {
+        let size = sql.utf8.count
+        guard size > deepTextThreshold else { return analyzeHere(sql) }
+        // libpg_query recurses once per operator of a chain (`1+1+…`, about 64 bytes of stack
+        // per byte of text) with no depth check of its own, and so does the reading of its
+        // tree: a long text runs on a thread whose stack is sized to it.
+        let stack = 16 << 20 + size * stackBytesPerTextByte
+        guard stack <= maximumStack else {
+            return .error(message: "the statement is too large for pgstash to analyse (\(size) bytes)", position: 0)
+        }
+        return onThread(stackSize: stack) { analyzeHere(sql) } ?? .error(message: "pgstash could not start an analysis thread", position: 0)
+    }
+
+    /// Texts up to this size are analysed on the caller's stack (8 MB on the loop thread).
+    static let deepTextThreshold = 16 * 1024
+    static let stackBytesPerTextByte = 256
+    /// 1 GB of address space (committed only as used): texts up to about 4 MB.
+    static let maximumStack = 1 << 30
+
+    /// Runs `body` on a new thread with a stack of `stackSize` bytes and waits for it.
+    static func onThread(stackSize: Int, _ body: @escaping () -> Analysis) -> Analysis? {
+        final class Box { var body: () -> Analysis; var result: Analysis?; init(_ b: @escaping () -> Analysis) { body = b } }
+        let box = Box(body)
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        guard pthread_attr_setstacksize(&attr, stackSize) == 0 else { return nil }
+        var thread = pthread_t()
+        let arg = Unmanaged.passRetained(box).toOpaque()
+        let rc = pthread_create(&thread, &attr, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.result = box.body()
+            return nil
+        }, arg)
+        guard rc == 0 else {
+            Unmanaged<Box>.fromOpaque(arg).release()
+            return nil
+        }
+        pthread_join(thread, nil)
+        return box.result
+    }
+
+    private static func analyzeHere(_ sql: String) -> Analysis {
         sql.withCString { cString in
             let count = strlen(cString)
             let query = UnsafeBufferPointer(start: UnsafeRawPointer(cString).assumingMemoryBound(to: UInt8.self),
