@@ -132,7 +132,7 @@ extension ProxyServer {
                               hint: "Start pgstash with --config proxy.conf to use RELOAD.")
         }
         do {
-            reload(try load())
+            try reload(try load())
             return nil
         } catch {
             log.error("admin: reload rejected; keeping the running configuration: \(error)")

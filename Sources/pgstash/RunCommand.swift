@@ -43,7 +43,10 @@ struct RunCommand: ParsableCommand {
         let loop = try EventLoop()
         let log = Logger(level: verbose ? .debug : .info)
         let server = ProxyServer(config: cfg, loop: loop, log: log)
-        do { try server.start() } catch {
+        do { try server.start() } catch let error as TLSError {
+            printError("pgstash: TLS: \(error)")
+            throw ExitCode(1)
+        } catch {
             printError("pgstash: cannot listen on \(cfg.listen.host):\(cfg.listen.port): \(error)")
             throw ExitCode(1)
         }
@@ -59,7 +62,7 @@ struct RunCommand: ParsableCommand {
             switch sig {
             case SIGHUP:
                 guard self.config != nil else { return log.warning("SIGHUP ignored: running without a config file") }
-                do { server.reload(try self.loadConfiguration()) } catch {
+                do { try server.reload(try self.loadConfiguration()) } catch {
                     log.error("reload rejected; keeping the running configuration")
                 }
             case SIGTERM:
