@@ -33,7 +33,7 @@ extension Connection {
     /// Whether the connection runs TLS (from `startTLS` on, handshake included).
     public var isTLS: Bool { tls != nil }
 
-    /// Version and cipher once the handshake is done ("TLSv1.3 TLS_AES_256_GCM_SHA384").
+    /// Version and cipher once the handshake is done ("TLSv1.3/TLS_AES_256_GCM_SHA384").
     public var tlsSummary: String? {
         guard let tls, tls.handshakeDone else { return nil }
         return tls.summary

@@ -24,6 +24,8 @@ import Testing
             type = "trust"
             [metrics]
             enabled = false
+            [admin]
+            users = ["postgres"]
             [tls]
             \(tls)
             [databases.postgres]
@@ -58,6 +60,9 @@ import Testing
             #expect(r.sslInUse, "\(host): libpq reports no TLS")
             #expect(r.value == "42")
         }
+        // SHOW CLIENTS names the version and cipher.
+        let clients = try psql(proxy.tlsDSN(db: "pgstash", "sslmode=require"), "SHOW CLIENTS")
+        #expect(clients.stdout.contains("|TLSv1.3/TLS_"), "\(clients.stdout)\(clients.stderr)")
         // The certificate must chain to the CA the client trusts.
         let wrongCA = libpqQuery(proxy.tlsDSN("sslmode=verify-full sslrootcert=\(pki.pem("other"))"))
         #expect(!wrongCA.connected)
@@ -223,6 +228,9 @@ import Testing
         let plain = run("plain")
         #expect(!plain.connected)
         #expect(plain.error.contains("no encryption"), "\(plain.error)")
+
+        let servers = try psql(proxy.dsn(db: "pgstash"), "SHOW SERVERS")
+        #expect(servers.stdout.contains("|full|idle|") && servers.stdout.contains("|TLSv1.3/TLS_"), "\(servers.stdout)")
 
         // TLS on both sides of pgstash, with a large result.
         let bothDSN = "host=127.0.0.1 port=\(proxy.port) user=postgres dbname=full sslmode=prefer"

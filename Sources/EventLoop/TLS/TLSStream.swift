@@ -100,11 +100,11 @@ final class TLSStream {
         _ = TLSError.drainErrorQueue()
     }
 
-    /// "TLSv1.3 TLS_AES_256_GCM_SHA384" (SHOW CLIENTS, SHOW SERVERS, logs).
+    /// "TLSv1.3/TLS_AES_256_GCM_SHA384" (SHOW CLIENTS, SHOW SERVERS, logs).
     var summary: String {
         let version = SSL_get_version(ssl).map { String(cString: $0) } ?? "?"
         let cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)).map { String(cString: $0) } ?? "?"
-        return "\(version) \(cipher)"
+        return "\(version)/\(cipher)"
     }
 
     /// The peer's certificate subject CN, when it sent a certificate that verified.

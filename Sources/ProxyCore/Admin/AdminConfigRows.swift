@@ -39,6 +39,12 @@ enum AdminConfigRows {
             row("metrics.host", { $0.metrics.host }, reloadable: false),
             row("metrics.port", { "\($0.metrics.port)" }, reloadable: false),
             row("admin.users", { $0.admin.users.joined(separator: ",") }),
+            row("tls.client_mode", { $0.tls.clientMode.rawValue }),
+            row("tls.cert_file", { $0.tls.certFile }),
+            row("tls.key_file", { $0.tls.keyFile }),
+            row("tls.ca_file", { $0.tls.caFile }),
+            row("tls.protocols", { "\($0.tls.protocols.lowerBound.rawValue)-\($0.tls.protocols.upperBound.rawValue)" }),
+            row("tls.ciphers", { $0.tls.ciphers }),
         ]
     }
 
