@@ -39,6 +39,13 @@ extension Connection {
         return tls.summary
     }
 
+    /// Channel binding data (tls-server-end-point) of the certificate this side presented,
+    /// once the handshake is done; nil without TLS or as a TLS client.
+    public var tlsServerEndPoint: [UInt8]? {
+        guard let tls, tls.handshakeDone, tls.context.isServer else { return nil }
+        return tls.context.serverEndPoint
+    }
+
     /// The subject CN of the peer's certificate, when it sent one that verified.
     public var tlsPeerCommonName: String? { tls?.verifiedPeerCommonName }
 

@@ -69,7 +69,7 @@ extension ClientHandler {
         // No pool before authentication (an unknown name must not leave one behind), and the
         // database is checked only after it, as PostgreSQL does: a client that cannot log in
         // learns nothing about which databases exist.
-        var auth = server.authenticator(user: user)
+        var auth = server.authenticator(user: user, channelBinding: conn.tlsServerEndPoint)
         let action = auth.start()
         phase = .authenticating(auth)
         perform(action)

@@ -16,12 +16,14 @@ import Testing
 
     /// A proxy.conf in its own folder: trust auth toward the test PostgreSQL, plus `tls` and
     /// any extra `[databases.NAME]` sections.
-    func writeConfig(_ env: TestEnvironment, tls: String, databases: String = "") throws -> String {
+    func writeConfig(_ env: TestEnvironment, tls: String, databases: String = "",
+                     auth: String = "type = \"trust\"") throws -> String {
         let dir = "\(env.tmp)/tls-\(freePort())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "\"postgres\" \"\(env.pgPassword)\"\n".write(toFile: "\(dir)/users.txt", atomically: true, encoding: .utf8)
         let conf = """
             [auth]
-            type = "trust"
+            \(auth)
             [metrics]
             enabled = false
             [admin]
@@ -123,6 +125,25 @@ import Testing
         #expect(!libpqQuery(proxy.tlsDSN(strangerCert)).connected)
     }
 
+    /// SCRAM-SHA-256-PLUS: libpq checks the binding against its own hash of our certificate.
+    @Test func scramChannelBinding() throws {
+        let (env, pki) = try setUp()
+        let path = try writeConfig(env, tls: serverTLS(pki, mode: "prefer"),
+                                   auth: "type = \"scram-sha-256\"\nauth_file = \"users.txt\"")
+        let proxy = try PgStashProcess(env, config: path)
+        let bound = libpqQuery(proxy.tlsDSN("sslmode=verify-full sslrootcert=\(pki.pem("ca")) channel_binding=require"))
+        #expect(bound.connected && bound.sslInUse && bound.value == "42", "\(bound)")
+        let wrong = libpqQuery("host=127.0.0.1 port=\(proxy.port) user=postgres password=wrong dbname=postgres sslmode=require channel_binding=require")
+        #expect(!wrong.connected)
+        #expect(wrong.error.contains("password authentication failed"), "\(wrong.error)")
+        // Without TLS there is nothing to bind: libpq refuses on its own.
+        let plain = libpqQuery(proxy.tlsDSN("sslmode=disable channel_binding=require"))
+        #expect(!plain.connected)
+        #expect(plain.error.contains("channel binding required, but SSL not in use"), "\(plain.error)")
+        let plainOK = libpqQuery(proxy.tlsDSN("sslmode=disable"))
+        #expect(plainOK.connected && plainOK.value == "42", "\(plainOK)")
+    }
+
     @Test func largeResultOverTLSArrivesIntact() throws {
         let (env, pki) = try setUp()
         let proxy = try PgStashProcess(env, config: try writeConfig(env, tls: serverTLS(pki, mode: "require")))
@@ -217,7 +238,8 @@ import Testing
             #expect(r.value == "true -", "\(name): \(r)")
         }
         // pgstash presents its client certificate when configured.
-        #expect(run("withcert").value == "true /CN=postgres", "\(run("withcert"))")
+        let withCert = run("withcert")
+        #expect(withCert.value == "true /CN=postgres", "\(withCert) \(proxy.log)")
         // verify-full checks the host name: the certificate names localhost, not 127.0.0.1.
         let mismatch = run("fullip")
         #expect(!mismatch.connected)

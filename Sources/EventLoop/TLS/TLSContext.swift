@@ -52,6 +52,10 @@ public final class TLSContext {
     public let isServer: Bool
     /// Client contexts: check the peer's certificate chain (verify-ca, verify-full).
     public let verifiesPeer: Bool
+    /// Server contexts: the tls-server-end-point channel binding data of the certificate
+    /// (RFC 5929 §4.1: its hash with the hash of its signature algorithm, SHA-256 in place of
+    /// MD5 or SHA-1); nil when the algorithm names no hash (Ed25519), as PostgreSQL.
+    public private(set) var serverEndPoint: [UInt8]?
 
     /// The default TLS 1.2 cipher list: forward secrecy and AEAD only (TLS 1.3 suites are
     /// OpenSSL's defaults, all of which qualify).
@@ -86,6 +90,7 @@ public final class TLSContext {
         guard SSL_CTX_check_private_key(ctx) == 1 else {
             throw TLSError.fromQueue("private key \(keyFile) does not match certificate \(certFile)")
         }
+        context.serverEndPoint = SSL_CTX_get0_certificate(ctx).flatMap(Self.endPointHash)
         // Session tickets save a client nothing here: PostgreSQL clients do not resume.
         _ = SSL_CTX_set_num_tickets(ctx, 0)
         let idContext = Array("pgstash".utf8)
@@ -130,6 +135,22 @@ public final class TLSContext {
             }
         }
         return context
+    }
+
+    static func endPointHash(_ cert: OpaquePointer) -> [UInt8]? {
+        var digestNID: Int32 = 0
+        guard OBJ_find_sigid_algs(X509_get_signature_nid(cert), &digestNID, nil) == 1 else { return nil }
+        let md: OpaquePointer?
+        if digestNID == NID_md5 || digestNID == NID_sha1 {
+            md = EVP_sha256()
+        } else {
+            md = OBJ_nid2sn(digestNID).flatMap { EVP_get_digestbyname($0) }
+        }
+        guard let md else { return nil }
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        guard X509_digest(cert, md, &out, &length) == 1 else { return nil }
+        return Array(out.prefix(Int(length)))
     }
 
     private func configureCommon(versions: ClosedRange<TLSVersion>, ciphers: String?) throws(TLSError) {

@@ -27,12 +27,15 @@ final class TLSStream {
     }
 
     let ssl: OpaquePointer
+    /// Kept for what it knows of our certificate (channel binding).
+    let context: TLSContext
     private(set) var handshakeDone = false
 
     init(context: TLSContext, fd: Int32, role: TLSRole) throws(TLSError) {
         _ = TLSError.drainErrorQueue()
         guard let ssl = SSL_new(context.ctx) else { throw TLSError.fromQueue("SSL_new failed") }
         self.ssl = ssl
+        self.context = context
         guard SSL_set_fd(ssl, fd) == 1 else { throw TLSError.fromQueue("SSL_set_fd failed") }
         switch role {
         case .server:
