@@ -94,6 +94,9 @@ final class ServerHandler: ConnectionDelegate {
     private func run(_ step: UpstreamTLSStart.Step, _ c: Connection) {
         switch step {
         case .wait: return
+        case let .startTLS(context, role):
+            // Starting TLS may complete the handshake, or close `c`, before it returns.
+            c.startTLS(context, role: role)
         case .sendStartup:
             tlsStart = nil
             let l = ServerLogin(user: pool.key.user, password: pool.upstreamPassword, database: pool.database.dbname,

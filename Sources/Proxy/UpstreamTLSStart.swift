@@ -7,11 +7,14 @@ import ProxyCore
 /// answer, the TLS handshake — as its database's `sslmode` says (`UpstreamTLSNegotiation`).
 /// Shared by pooled servers (`ServerHandler`) and listener connections.
 struct UpstreamTLSStart {
-    enum Step: Equatable {
+    enum Step {
         /// Nothing to do until the next input or the end of the handshake.
         case wait
         /// Send the StartupMessage now (over TLS if it was started).
         case sendStartup
+        /// Call `startTLS` on the connection — after storing this value: the handshake may
+        /// complete (and the StartupMessage go out) before `startTLS` returns.
+        case startTLS(TLSContext, TLSRole)
         case fail(sqlState: String, message: String)
     }
 
@@ -29,7 +32,7 @@ struct UpstreamTLSStart {
 
     /// The TCP connection is up.
     mutating func connected(_ c: Connection) -> Step {
-        guard negotiation.connected() == .sendSSLRequest else { return .sendStartup }
+        guard case .sendSSLRequest = negotiation.connected() else { return .sendStartup }
         var b = ByteBuffer()
         StartupPacket.sslRequest.encode(into: &b)
         c.send(b)
@@ -37,7 +40,7 @@ struct UpstreamTLSStart {
         return .wait
     }
 
-    /// Input while `awaitingAnswer`. Starting TLS may close `c` at once (its delegate hears).
+    /// Input while `awaitingAnswer`.
     mutating func answerReceived(_ c: Connection, server: ProxyServer) -> Step {
         guard let byte = c.inbound.readableView.first else { return .wait }
         c.inbound.moveReaderIndex(forwardBy: 1)
@@ -49,8 +52,7 @@ struct UpstreamTLSStart {
                 return .fail(sqlState: "08006", message: "cannot set up TLS toward upstream server \(host): \(error)")
             }
             let verifyHost = settings.sslmode == .verifyFull ? host : nil
-            c.startTLS(context, role: .client(serverName: host, verifyHost: verifyHost))
-            return .wait
+            return .startTLS(context, .client(serverName: host, verifyHost: verifyHost))
         case .sendStartup, .sendSSLRequest:
             return .sendStartup
         case let .fail(sqlState, message):
