@@ -267,7 +267,7 @@ public final class Connection: IOHandler {
                 && (!isReadingPaused || (!enforcingPause && registeredInterest.contains(.readable))) {
                 interest.insert(.readable)
             }
-            if !outbound.isEmpty || tlsReadWantsWrite { interest.insert(.writable) }
+            if !outbound.isEmpty || (tlsReadWantsWrite && !isReadingPaused) { interest.insert(.writable) }
             if tlsWriteWantsRead && !outbound.isEmpty { interest.insert(.readable) }
         }
         guard interest != registeredInterest else { return }
