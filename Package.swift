@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Metrics", swiftSettings: hotPath),
 
         // I/O.
-        .target(name: "EventLoop", dependencies: ["CLinux", "Buffers"], swiftSettings: hotPath),
+        .target(name: "EventLoop", dependencies: ["CLinux", "Buffers", "COpenSSL"], swiftSettings: hotPath),
         .target(name: "RedisStore", dependencies: ["EventLoop", "CHiredis", "ProxyConfig"]),
         .target(name: "Proxy", dependencies: [
             "CachePolicy", "CLibPQ", "EventLoop", "Metrics", "PostgresWire", "ProxyConfig", "ProxyCore", "RedisStore", "SQLAnalysis",

@@ -27,6 +27,9 @@ import Glibc
 ///
 /// End of file from the peer: buffered output is flushed, then the connection closes
 /// (`connectionDidClose(error: nil)`). All callbacks may close this or any connection.
+///
+/// TLS (`startTLS`, Connection+TLS.swift) sits under the buffers: once started, reads and
+/// writes go through OpenSSL and the owner sees plaintext, with the same callbacks.
 public final class Connection: IOHandler {
     /// Bytes read per `recv` (the size of the loop's receive scratch space).
     public static let readChunk = 64 * 1024
@@ -75,12 +78,21 @@ public final class Connection: IOHandler {
     private var registered: Registration!
     /// What `registered` is watched for in the loop, mirrored to skip redundant `setInterest`.
     private var registeredInterest: Interest
-    private var outbound = ByteBuffer()
-    private var closeWhenFlushed = false
+    var outbound = ByteBuffer()
+    var closeWhenFlushed = false
     private var shutdownWhenFlushed = false
     private var outputShutdown = false
     private var drainOwed = false
-    private var failed = false
+    var failed = false
+
+    /// The TLS session once `startTLS` was called (Connection+TLS.swift).
+    var tls: TLSStream?
+    /// While the handshake runs: what it waits for (interest follows it; no data moves).
+    var tlsHandshakeWant: TLSWant?
+    /// SSL_read needs the socket writable (or SSL_write needs it readable) to go on.
+    var tlsReadWantsWrite = false, tlsWriteWantsRead = false
+    /// A read of bytes OpenSSL holds (invisible to epoll) is scheduled.
+    var tlsReadScheduled = false
 
     /// Wraps a connected (or, with `connecting`, connecting) non-blocking socket and registers it.
     /// The connection owns `fd` from here on, even when this throws.
@@ -125,10 +137,10 @@ public final class Connection: IOHandler {
     public func send(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosed, !failed, !closeWhenFlushed, !shutdownWhenFlushed, !outputShutdown, bytes.count > 0 else { return }
         var written = 0
-        if outbound.isEmpty && !isConnecting {
+        if outbound.isEmpty && !isConnecting && tlsHandshakeWant == nil {
             writing: while written < bytes.count {
                 do {
-                    switch try Socket.write(fd, UnsafeRawBufferPointer(rebasing: bytes[written...])) {
+                    switch try transportWrite(UnsafeRawBufferPointer(rebasing: bytes[written...])) {
                     case .processed(let n): written += n; bytesSent += n
                     case .wouldBlock: break writing
                     }
@@ -182,6 +194,7 @@ public final class Connection: IOHandler {
         guard isReadingPaused else { return }
         isReadingPaused = false
         updateInterest()
+        if let tls, tls.hasPending { scheduleTLSPendingRead() }
     }
 
     /// Half-close: sends FIN once the buffered output is flushed, and keeps reading.
@@ -211,9 +224,10 @@ public final class Connection: IOHandler {
         close(error: nil)
     }
 
-    private func close(error: IOError?) {
+    func close(error: IOError?) {
         guard !isClosed else { return }
         isClosed = true
+        if error == nil, !failed { tls?.shutdown() }
         loop.unregister(registration)
         Socket.close(fd)
         outbound = ByteBuffer()
@@ -241,17 +255,20 @@ public final class Connection: IOHandler {
 
     /// `enforcingPause`: a paused connection drops read interest now (a readable event came
     /// while paused); otherwise a pause keeps read interest that is already registered.
-    private func updateInterest(enforcingPause: Bool = false) {
+    func updateInterest(enforcingPause: Bool = false) {
         guard !isClosed else { return }
         var interest: Interest = []
         if isConnecting {
             interest = .writable
+        } else if let want = tlsHandshakeWant {
+            if !failed { interest = want == .read ? .readable : .writable }
         } else if !failed {
             if !receivedEOF && !closeWhenFlushed
                 && (!isReadingPaused || (!enforcingPause && registeredInterest.contains(.readable))) {
                 interest.insert(.readable)
             }
-            if !outbound.isEmpty { interest.insert(.writable) }
+            if !outbound.isEmpty || (tlsReadWantsWrite && !isReadingPaused) { interest.insert(.writable) }
+            if tlsWriteWantsRead && !outbound.isEmpty { interest.insert(.readable) }
         }
         guard interest != registeredInterest else { return }
         registeredInterest = interest
@@ -270,9 +287,17 @@ public final class Connection: IOHandler {
             if writable || hangup { finishConnect() }
             return
         }
-        if writable && !outbound.isEmpty {
+        if tlsHandshakeWant != nil {
+            continueTLSHandshake()
+            return
+        }
+        if (writable || (readable && tlsWriteWantsRead)) && !outbound.isEmpty {
             flushFromEvent()
             if isClosed { return }
+        }
+        if writable && tlsReadWantsWrite && !isReadingPaused {
+            readAvailable(cap: Self.readCapPerEvent, untilEOF: false)
+            if isClosed || failed { return }
         }
         if hangup {
             readAll()
@@ -311,7 +336,7 @@ public final class Connection: IOHandler {
     /// Reads until a short read (the socket is drained), EAGAIN, end of file or `cap`.
     /// `untilEOF` (a hang-up, or EPOLLRDHUP: the peer's FIN is queued) reads past short reads
     /// up to the end of file, so that it is seen in this event rather than the next turn.
-    private func readAvailable(cap: Int, untilEOF: Bool) {
+    func readAvailable(cap: Int, untilEOF: Bool) {
         var total = 0
         var sawEOF = false
         var failure: IOError?
@@ -320,7 +345,7 @@ public final class Connection: IOHandler {
         reading: while total < cap {
             do {
                 let space = min(scratch.count, cap - total)
-                switch try Socket.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<space])) {
+                switch try transportRead(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<space])) {
                 case .processed(0): sawEOF = true; break reading
                 case .processed(let n):
                     // Reclaims what the delegate consumed before growing: a stream that always
@@ -330,7 +355,8 @@ public final class Connection: IOHandler {
                     total += n
                     // Short: the socket is empty now. Level-triggered read interest stays on,
                     // so bytes or a FIN arriving later wake the loop; no recv just for EAGAIN.
-                    if n < space && !untilEOF { break reading }
+                    // (Not under TLS: a read returns at most one record.)
+                    if n < space && !untilEOF && tls == nil { break reading }
                 case .wouldBlock: break reading
                 }
             } catch let error as IOError {
@@ -345,6 +371,10 @@ public final class Connection: IOHandler {
             delegate?.connectionDidRead(self)
             if isClosed || failed { return }
             releaseInboundIfIdle()
+        }
+        if let tls {
+            updateInterest()
+            if failure == nil, !sawEOF, tls.hasPending { scheduleTLSPendingRead() }
         }
         if let failure {
             close(error: failure)
@@ -365,7 +395,7 @@ public final class Connection: IOHandler {
         if inbound.isEmpty { inbound.shrink(ifCapacityAbove: retainedBufferCapacity) }
     }
 
-    private func flushFromEvent() {
+    func flushFromEvent() {
         flush()
         guard !isClosed, !failed else { return }
         if drainOwed && outbound.readableBytes < lowWaterMark {
@@ -376,10 +406,11 @@ public final class Connection: IOHandler {
         }
     }
 
-    private func flush() {
+    func flush() {
+        if tlsHandshakeWant != nil { return updateInterest() }
         while !outbound.isEmpty {
             do {
-                let result = try outbound.withReadableBytes { try Socket.write(fd, $0) }
+                let result = try outbound.withReadableBytes { try transportWrite($0) }
                 guard case .processed(let n) = result else { break }
                 outbound.moveReaderIndex(forwardBy: n)
                 bytesSent += n

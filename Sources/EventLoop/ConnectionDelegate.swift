@@ -8,6 +8,9 @@ public protocol ConnectionDelegate: AnyObject {
     func connectionDidDrain(_ c: Connection)
     /// An outgoing connection is established.
     func connectionDidConnect(_ c: Connection)
+    /// The TLS handshake begun by `startTLS` completed; a failed one closes the connection
+    /// (`connectionDidClose` with an error whose `isTLS` is true).
+    func connectionDidCompleteTLSHandshake(_ c: Connection)
     /// Called exactly once, after the fd has been unregistered and closed. `error` is nil for an
     /// orderly close (ours, or the peer's end of file once our output was flushed).
     /// Bytes not consumed yet are still in `c.inbound`.
@@ -17,4 +20,5 @@ public protocol ConnectionDelegate: AnyObject {
 extension ConnectionDelegate {
     public func connectionDidDrain(_ c: Connection) {}
     public func connectionDidConnect(_ c: Connection) {}
+    public func connectionDidCompleteTLSHandshake(_ c: Connection) {}
 }

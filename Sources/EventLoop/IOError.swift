@@ -13,6 +13,12 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
         self.message = String(cString: strerror(errno))
     }
 
+    public init(errno: Int32, operation: String, message: String) {
+        self.errno = errno
+        self.operation = operation
+        self.message = message
+    }
+
     public var description: String { "\(operation): \(message) (errno \(errno))" }
 }
 

@@ -19,8 +19,20 @@ extension ClientHandler {
                              hint: "Is this a PostgreSQL client? pgstash speaks protocol 3.0.")
             }
             switch packet {
-            case .sslRequest, .gssEncRequest:
-                conn.send([UInt8(ascii: "N")])     // no TLS/GSS encryption offered (yet)
+            case .sslRequest:
+                switch tlsPolicy.sslRequestReceived(overTLS: conn.isTLS, unencryptedBytesFollow: conn.inbound.readableBytes > 0) {
+                case .acceptTLS:
+                    guard let context = server.clientTLSContext else { fallthrough }
+                    conn.send([UInt8(ascii: "S")])
+                    conn.startTLS(context, role: .server)
+                    return
+                case .refuseTLS, .proceed:
+                    conn.send([UInt8(ascii: "N")])
+                case let .fail(sqlState, message, hint):
+                    return fatal(sqlState, message, hint: hint)
+                }
+            case .gssEncRequest:
+                conn.send([UInt8(ascii: "N")])     // no GSSAPI encryption
             case let .cancelRequest(pid, key):
                 server.cancelRequested(processID: pid, secretKey: key)
                 return close(error: nil)
@@ -34,12 +46,21 @@ extension ClientHandler {
         }
     }
 
+    /// `[tls] client_mode` with whether a certificate is loaded.
+    var tlsPolicy: ClientTLSPolicy {
+        ClientTLSPolicy(mode: config.tls.clientMode, certificateLoaded: server.clientTLSContext != nil)
+    }
+
     func startupReceived(_ params: [(String, String)]) {
         startupParameters = params
         user = params.first { $0.0 == "user" }?.1 ?? ""
         databaseName = params.first { $0.0 == "database" }?.1 ?? user
         guard !user.isEmpty else {
             return fatal("28000", "no PostgreSQL user name specified in startup packet")
+        }
+        if case let .fail(sqlState, message, hint) = tlsPolicy.startupReceived(
+            overTLS: conn.isTLS, user: user, peerCommonName: conn.isTLS ? conn.tlsPeerCommonName : nil) {
+            return fatal(sqlState, message, hint: hint)
         }
         if params.contains(where: { $0.0 == "replication" && $0.1 != "false" && $0.1 != "off" && $0.1 != "0" }) {
             return fatal("08P01", "pgstash does not proxy replication connections",
@@ -48,7 +69,7 @@ extension ClientHandler {
         // No pool before authentication (an unknown name must not leave one behind), and the
         // database is checked only after it, as PostgreSQL does: a client that cannot log in
         // learns nothing about which databases exist.
-        var auth = server.authenticator(user: user)
+        var auth = server.authenticator(user: user, channelBinding: conn.tlsServerEndPoint)
         let action = auth.start()
         phase = .authenticating(auth)
         perform(action)

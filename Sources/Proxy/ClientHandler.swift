@@ -182,7 +182,10 @@ final class ClientHandler: ConnectionDelegate {
         finish()
     }
 
-    func connectionDidClose(_ c: Connection, error: IOError?) { finish() }
+    func connectionDidClose(_ c: Connection, error: IOError?) {
+        if let error, error.isTLS { log.info("client \(id): \(error.operation) failed: \(error.message)") }
+        finish()
+    }
 
     /// Releases what the client held; runs once.
     private func finish() {

@@ -15,6 +15,10 @@ final class ListenerConnection: ConnectionDelegate {
     private var conn: Connection?
     private var phase = Phase.idle
     private var login: ServerLogin?
+    /// SSLRequest and handshake before the StartupMessage (sslmode); nil once logging in.
+    private var tlsStart: UpstreamTLSStart?
+    /// `sslmode = allow`: an unencrypted login was refused, later attempts use TLS.
+    private var retryingWithTLS = false
     /// Channels LISTENed on the current connection (sent; PostgreSQL answers in order).
     private var listened: Set<String> = []
     private var retryDelay = 0.1
@@ -87,13 +91,38 @@ final class ListenerConnection: ConnectionDelegate {
 
     func connectionDidConnect(_ c: Connection) {
         phase = .loggingIn
-        let l = ServerLogin(user: pool.key.user, password: pool.upstreamPassword, database: pool.database.dbname,
-                            clientNonce: Crypto.base64(Crypto.randomBytes(18)))
-        login = l
-        c.send(l.startupPacket)
+        var start = UpstreamTLSStart(settings: pool.database.tls, host: pool.database.host, retryingWithTLS: retryingWithTLS)
+        let step = start.connected(c)
+        tlsStart = start
+        run(step, c)
+    }
+
+    func connectionDidCompleteTLSHandshake(_ c: Connection) { run(.sendStartup, c) }
+
+    private func run(_ step: UpstreamTLSStart.Step, _ c: Connection) {
+        switch step {
+        case .wait: return
+        case let .startTLS(context, role):
+            // Starting TLS may complete the handshake, or close `c`, before it returns.
+            c.startTLS(context, role: role)
+        case .sendStartup:
+            tlsStart = nil
+            let l = ServerLogin(user: pool.key.user, password: pool.upstreamPassword, database: pool.database.dbname,
+                                clientNonce: Crypto.base64(Crypto.randomBytes(18)))
+            login = l
+            c.send(l.startupPacket)
+        case let .fail(_, message):
+            lost(message)
+        }
     }
 
     func connectionDidRead(_ c: Connection) {
+        if var start = tlsStart {
+            guard start.awaitingAnswer else { return }
+            let step = start.answerReceived(c, server: pool.server)
+            tlsStart = start
+            return run(step, c)
+        }
         while true {
             let frame: (id: UInt8, body: [UInt8])
             do {
@@ -109,7 +138,12 @@ final class ListenerConnection: ConnectionDelegate {
                 switch action {
                 case .wait: continue
                 case .send(let bytes): c.send(bytes)
-                case let .fail(_, message): return lost("login failed: \(message)")
+                case let .fail(sqlState, message):
+                    if UpstreamTLSNegotiation(mode: pool.database.tls.sslmode, retryingWithTLS: retryingWithTLS)
+                        .shouldRetryWithTLS(afterLoginFailure: sqlState) {
+                        retryingWithTLS = true
+                    }
+                    return lost("login failed: \(message)")
                 case .ready:
                     phase = .ready
                     login = nil
@@ -154,6 +188,7 @@ final class ListenerConnection: ConnectionDelegate {
 
     /// The connection is gone (or could not be made): retry with back-off while anyone listens.
     private func lost(_ why: String) {
+        tlsStart = nil
         conn?.delegate = nil
         conn?.close()
         conn = nil

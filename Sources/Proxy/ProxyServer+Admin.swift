@@ -54,6 +54,7 @@ extension ProxyServer {
         if let since = c.pool?.waitingSince[c.id] { row.wait = max(now - since, 0) }
         row.link = c.leased?.id.description ?? ""
         row.applicationName = c.startupParameters.first { $0.0 == "application_name" }?.1 ?? ""
+        row.tls = c.conn.tlsSummary ?? ""
         return row
     }
 
@@ -74,6 +75,7 @@ extension ProxyServer {
             requestTime: times?.leasedAt ?? times?.connectedAt ?? wall, ptr: sv.id.description)
         row.link = sv.client?.id.description ?? ""
         row.remotePID = Int(sv.backendKey.processID)
+        row.tls = sv.conn?.tlsSummary ?? ""
         return row
     }
 
@@ -132,7 +134,7 @@ extension ProxyServer {
                               hint: "Start pgstash with --config proxy.conf to use RELOAD.")
         }
         do {
-            reload(try load())
+            try reload(try load())
             return nil
         } catch {
             reloadRejected(error, source: "RELOAD")

@@ -28,9 +28,10 @@ extension ProxyServer {
 
     /// A fresh authenticator for `user`: its credential from the auth file, or mock keys
     /// (one HMAC, no PBKDF2) when the name is unknown.
-    func authenticator(user: String) -> ClientAuthenticator {
+    /// `channelBinding`: the client connection's tls-server-end-point data (SCRAM-SHA-256-PLUS).
+    func authenticator(user: String, channelBinding: [UInt8]?) -> ClientAuthenticator {
         ClientAuthenticator(type: config.auth.type, user: user, credential: credentials.credential(for: user),
                             nonce: Crypto.base64(Crypto.randomBytes(18)), salt: Crypto.randomBytes(4),
-                            mockKeys: credentials.mock.scramKeys(for: user))
+                            mockKeys: credentials.mock.scramKeys(for: user), channelBinding: channelBinding)
     }
 }

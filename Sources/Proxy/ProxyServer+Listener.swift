@@ -7,6 +7,7 @@ import ProxyCore
 /// growing pause instead of spinning on the level-triggered event, and reports once per pause.
 extension ProxyServer {
     public func start() throws {
+        clientTLSContext = try Self.clientFacingContext(config.tls)
         let listener = try Listener(loop: loop, host: config.listen.host, port: config.listen.port) { [weak self] fd in
             self?.clientAccepted(fd)
         }

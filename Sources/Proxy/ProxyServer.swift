@@ -40,6 +40,10 @@ public final class ProxyServer {
     var draining = false
     /// Admin console state: pauses, SHOW STATS counters, version and RELOAD hook.
     public let admin = AdminRegistry()
+    /// The certificate clients' TLS handshakes use; nil when `[tls]` serves no TLS.
+    var clientTLSContext: TLSContext?
+    /// Client contexts toward upstream servers, by setting (ProxyServer+TLS.swift).
+    var upstreamTLSContexts: [UpstreamTLSConfig: TLSContext] = [:]
     /// Called once the last client is gone after `shutdown(graceful: true)`.
     public var onDrained: (() -> Void)?
 
@@ -65,8 +69,13 @@ public final class ProxyServer {
     }
 
     /// Installs a reloaded configuration: new clients and new pools use it; pool limits and
-    /// timeouts of existing pools change at once.
-    public func reload(_ new: ProxyConfiguration) {
+    /// timeouts of existing pools change at once; certificates are read again. Throws (and
+    /// changes nothing) when a TLS certificate or key does not load.
+    public func reload(_ new: ProxyConfiguration) throws {
+        do { try reloadTLS(new) } catch {
+            log.error("reload rejected: \(error)")
+            throw error
+        }
         config = new
         credentials.update(auth: new.auth)
         for p in pools.values { p.reconfigure(config: new) }

@@ -14,6 +14,10 @@ final class ServerHandler: ConnectionDelegate {
     private(set) var conn: Connection?
     private(set) var phase = Phase.connecting
     private var login: ServerLogin?
+    /// SSLRequest and handshake before the StartupMessage (sslmode); nil once logging in.
+    private var tlsStart: UpstreamTLSStart?
+    /// `sslmode = allow`: the unencrypted login was refused, this attempt uses TLS.
+    private var retryingWithTLS = false
     private var connectTimer: TimerID?
     private(set) var parameters: [String: String] = [:]
     private(set) var backendKey: (processID: Int32, secretKey: Int32) = (0, 0)
@@ -80,13 +84,54 @@ final class ServerHandler: ConnectionDelegate {
 
     func connectionDidConnect(_ c: Connection) {
         phase = .loggingIn
-        let l = ServerLogin(user: pool.key.user, password: pool.upstreamPassword, database: pool.database.dbname,
-                            clientNonce: Crypto.base64(Crypto.randomBytes(18)))
-        login = l
-        c.send(l.startupPacket)
+        var start = UpstreamTLSStart(settings: pool.database.tls, host: pool.database.host, retryingWithTLS: retryingWithTLS)
+        let step = start.connected(c)
+        tlsStart = start
+        run(step, c)
+    }
+
+    func connectionDidCompleteTLSHandshake(_ c: Connection) {
+        log.debug("\(id): TLS to \(pool.database.host):\(pool.database.port): \(c.tlsSummary ?? "")")
+        run(.sendStartup, c)
+    }
+
+    private func run(_ step: UpstreamTLSStart.Step, _ c: Connection) {
+        switch step {
+        case .wait: return
+        case let .startTLS(context, role):
+            // Starting TLS may complete the handshake, or close `c`, before it returns.
+            c.startTLS(context, role: role)
+        case .sendStartup:
+            tlsStart = nil
+            let l = ServerLogin(user: pool.key.user, password: pool.upstreamPassword, database: pool.database.dbname,
+                                clientNonce: Crypto.base64(Crypto.randomBytes(18)))
+            login = l
+            c.send(l.startupPacket)
+        case let .fail(sqlState, message):
+            fail(sqlState: sqlState, message)
+        }
+    }
+
+    /// `sslmode = allow`: the server's pg_hba refused the unencrypted login; try once with TLS.
+    private func retryWithTLS() {
+        log.info("\(id): upstream refused an unencrypted login (sslmode = allow); retrying with TLS")
+        conn?.delegate = nil
+        conn?.close()
+        conn = nil
+        login = nil
+        if let t = connectTimer { loop.cancel(t) }
+        retryingWithTLS = true
+        phase = .connecting
+        connect()
     }
 
     private func loginInput(_ c: Connection) {
+        if var start = tlsStart {
+            guard start.awaitingAnswer else { return }      // handshaking: OpenSSL reads
+            let step = start.answerReceived(c, server: pool.server)
+            tlsStart = start
+            return run(step, c)
+        }
         while let frame = nextFrame(c) {
             let msg: BackendMessage
             do { msg = try BackendMessage.decode(id: frame.id, body: frame.body) } catch {
@@ -99,6 +144,10 @@ final class ServerHandler: ConnectionDelegate {
             case .wait: continue
             case .send(let bytes): c.send(bytes)
             case let .fail(sqlState, message):
+                if UpstreamTLSNegotiation(mode: pool.database.tls.sslmode, retryingWithTLS: retryingWithTLS)
+                    .shouldRetryWithTLS(afterLoginFailure: sqlState) {
+                    return retryWithTLS()
+                }
                 return fail(sqlState: sqlState, "upstream login to \(pool.database.host):\(pool.database.port) failed: \(message)")
             case let .ready(params, pid, key):
                 parameters = params
@@ -382,6 +431,9 @@ final class ServerHandler: ConnectionDelegate {
         case .connecting:
             fail(sqlState: "08006", "could not connect to upstream server \(db.host):\(db.port)\(cause)")
         case .loggingIn:
+            if let error, error.isTLS {
+                return fail(sqlState: "08006", UpstreamTLSStart.describe(error, host: db.host, port: db.port))
+            }
             fail(sqlState: "08006", "upstream server \(db.host):\(db.port) closed the connection during login\(cause)")
         default:
             fail(sqlState: "08006", "upstream server \(db.host):\(db.port) closed the connection\(cause)")

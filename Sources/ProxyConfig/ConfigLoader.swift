@@ -53,6 +53,7 @@ public enum ConfigLoader {
         database["port"] = TOMLValue(.integer(upstream.port), origin: origin)
         database["dbname"] = TOMLValue(.string(upstream.database), origin: origin)
         database["user"] = TOMLValue(.string(upstream.user), origin: origin)
+        for (key, value) in upstream.sslParameters { database[key] = TOMLValue(.string(value), origin: origin) }
         var document = TOMLTable()
         if let password = upstream.password {
             database["password"] = TOMLValue(.string(password), origin: origin)

@@ -10,6 +10,7 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var metrics = MetricsConfig()
     public var admin = AdminConfig()
     public var log = LogConfig()
+    public var tls = TLSConfig()
 
     public init() {}
 
@@ -119,6 +120,8 @@ public struct DatabaseConfig: Sendable, Equatable {
     /// Upstream login; nil: the client's own user name and auth-file password.
     public var user: String?
     public var password: String?
+    /// `sslmode`, `sslrootcert`, `sslcert`, `sslkey` (docs/tls.md).
+    public var tls = UpstreamTLSConfig()
     public var pool = PoolOverrides()
     public init(dbname: String) { self.dbname = dbname }
 }

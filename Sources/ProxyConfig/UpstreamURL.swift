@@ -6,21 +6,27 @@ public struct UpstreamURL: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var database: String
+    /// `sslmode`, `sslrootcert`, `sslcert`, `sslkey` from the query string, as written.
+    public var sslParameters: [String: String] = [:]
 
     /// Parses a libpq connection URI: `postgresql://` or `postgres://`, percent-encoded user,
     /// password and database, `[v6]` hosts, port 5432 and database = user by default. The
-    /// only query parameter accepted is `sslmode` set to `disable`, `allow` or `prefer`.
+    /// query parameters accepted are libpq's `sslmode`, `sslrootcert`, `sslcert` and `sslkey`.
     public static func parse(_ url: String) -> Result<UpstreamURL, UpstreamURLError> {
         let fail = { (message: String) in Result<UpstreamURL, UpstreamURLError>.failure(UpstreamURLError(message: message)) }
         let scheme = ["postgresql://", "postgres://"].first { url.hasPrefix($0) }
         guard let scheme else { return fail("expected postgresql://USER:PASSWORD@HOST:PORT/DB") }
         var rest = url.dropFirst(scheme.count)
+        var ssl: [String: String] = [:]
         if let question = rest.firstIndex(of: "?") {
             for parameter in rest[rest.index(after: question)...].split(separator: "&") {
                 let pair = parameter.split(separator: "=", maxSplits: 1).map(String.init)
-                guard pair.count == 2, pair[0] == "sslmode", ["disable", "allow", "prefer"].contains(pair[1]) else {
-                    return fail("unsupported parameter \"\(parameter)\" (only sslmode=disable|allow|prefer)")
+                guard pair.count == 2, ["sslmode", "sslrootcert", "sslcert", "sslkey"].contains(pair[0]),
+                      let value = percentDecoded(pair[1][...]), !value.isEmpty,
+                      pair[0] != "sslmode" || SSLMode(rawValue: value) != nil else {
+                    return fail("unsupported parameter \"\(parameter)\" (only sslmode=disable|allow|prefer|require|verify-ca|verify-full, sslrootcert, sslcert, sslkey)")
                 }
+                ssl[pair[0]] = value
             }
             rest = rest[..<question]
         }
@@ -51,7 +57,8 @@ public struct UpstreamURL: Sendable, Equatable {
         guard let (host, port) = endpoint, !host.isEmpty else { return fail("invalid HOST:PORT \"\(hostPort)\"") }
         guard (1...65535).contains(port) else { return fail("port \(port) is out of range 1–65535") }
         return .success(UpstreamURL(
-            user: user, password: password, host: host, port: port, database: database.isEmpty ? user : database))
+            user: user, password: password, host: host, port: port, database: database.isEmpty ? user : database,
+            sslParameters: ssl))
     }
 
     /// `%XX` sequences decoded as UTF-8 (bad UTF-8 is replaced); nil when a `%XX` is malformed.

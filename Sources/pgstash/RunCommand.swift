@@ -44,7 +44,10 @@ struct RunCommand: ParsableCommand {
         let log = Logger(cfg.log, verbose: verbose)
         let server = ProxyServer(config: cfg, loop: loop, log: log)
         server.verboseLogging = verbose
-        do { try server.start() } catch {
+        do { try server.start() } catch let error as TLSError {
+            printError("pgstash: TLS: \(error)")
+            throw ExitCode(1)
+        } catch {
             printError("pgstash: cannot listen on \(cfg.listen.host):\(cfg.listen.port): \(error)")
             throw ExitCode(1)
         }
@@ -60,7 +63,7 @@ struct RunCommand: ParsableCommand {
             switch sig {
             case SIGHUP:
                 guard let load = server.admin.loadConfiguration else { return server.log.warning("SIGHUP ignored: running without a config file") }
-                do { server.reload(try load()) } catch {
+                do { try server.reload(try load()) } catch {
                     server.reloadRejected(error, source: "SIGHUP")
                 }
             case SIGTERM:

@@ -40,6 +40,7 @@ private let repositoryRoot: String = {
         #expect(config.pool == PoolConfig())
         #expect(config.redis == RedisConfig())
         #expect(config.metrics == MetricsConfig())
+        #expect(config.tls == TLSConfig())
         #expect(config.cache.maxResultBytes == CacheConfig().maxResultBytes)
     }
 

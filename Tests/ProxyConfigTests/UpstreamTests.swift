@@ -50,7 +50,7 @@ import Testing
 
     @Test(arguments: [
         "mysql://u:p@h/d", "postgresql://h/d", "postgresql://u:p@h:0/d", "postgresql://u:p@h:x/d",
-        "postgresql://u%zz:p@h/d", "postgresql://u:p@h/d?sslmode=require", "postgresql://:p@h/d",
+        "postgresql://u%zz:p@h/d", "postgresql://u:p@h/d?sslmode=verify", "postgresql://:p@h/d",
     ])
     func badURLs(url: String) {
         #expect(throws: ConfigErrors.self) { try ConfigLoader.fromUpstream(url: url, listen: nil) }

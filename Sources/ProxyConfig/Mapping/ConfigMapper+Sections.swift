@@ -1,6 +1,6 @@
 /// The keys of each section, which are the snake_case of the Swift field names.
 enum ConfigKeys {
-    static let sections = ["listen", "pool", "databases", "auth", "redis", "cache", "metrics", "admin", "log"]
+    static let sections = ["listen", "pool", "databases", "auth", "redis", "cache", "metrics", "admin", "log", "tls"]
     static let listen = ["host", "port", "max_clients", "startup_timeout", "max_message_size", "high_water_mark"]
     /// Keys shared by `[pool]`, `[databases.NAME]` and `[pool.users.NAME]`.
     static let poolSettings = [
@@ -11,7 +11,9 @@ enum ConfigKeys {
     static let pool = ["mode"] + poolSettings + ["server_reset_query", "users"]
     /// Overrides accept the mode as `mode` or `pool_mode`.
     static let overrides = ["mode", "pool_mode"] + poolSettings
-    static let database = ["host", "port", "dbname", "user", "password"] + overrides
+    static let database = ["host", "port", "dbname", "user", "password", "sslmode", "sslrootcert", "sslcert", "sslkey"]
+        + overrides
+    static let tls = ["client_mode", "cert_file", "key_file", "ca_file", "protocols", "ciphers"]
     static let auth = ["type", "auth_file"]
     static let redis = [
         "host", "port", "unix_socket", "user", "password", "database", "enabled", "connect_timeout",
@@ -26,7 +28,7 @@ enum ConfigKeys {
     /// Keys of the sections that have fixed keys, to suggest `listen.port` for a bare `port`.
     static let bySection: [(String, [String])] = [
         ("listen", listen), ("pool", pool), ("auth", auth), ("redis", redis), ("cache", cache),
-        ("metrics", metrics), ("admin", admin), ("log", log),
+        ("metrics", metrics), ("admin", admin), ("log", log), ("tls", tls),
     ]
 }
 
@@ -46,6 +48,7 @@ extension ConfigMapper {
         if let t = table(document, "metrics", in: "") { config.metrics = metrics(t) }
         if let t = table(document, "admin", in: "") { config.admin = admin(t) }
         if let t = table(document, "log", in: "") { config.log = log(t) }
+        if let t = table(document, "tls", in: "") { config.tls = tls(t) }
         validate(&config)
         return config
     }
@@ -146,6 +149,7 @@ extension ConfigMapper {
                 let key = Self.join(p, "password")
                 report(origins[key], key: key, "\(key) is set without \(Self.join(p, "user"))")
             }
+            d.tls = upstreamTLS(dt, path: p)
             d.pool = poolOverrides(dt, path: p, modeKeys: ["mode", "pool_mode"])
             result[name] = d
         }

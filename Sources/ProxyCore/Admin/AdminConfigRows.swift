@@ -43,6 +43,12 @@ enum AdminConfigRows {
             row("log.format", { $0.log.format.rawValue }),
             row("log.level", { $0.log.level.rawValue }),
             row("log.acquire_wait_threshold", { number($0.log.acquireWaitThreshold) }),
+            row("tls.client_mode", { $0.tls.clientMode.rawValue }),
+            row("tls.cert_file", { $0.tls.certFile }),
+            row("tls.key_file", { $0.tls.keyFile }),
+            row("tls.ca_file", { $0.tls.caFile }),
+            row("tls.protocols", { "\($0.tls.protocols.lowerBound.rawValue)-\($0.tls.protocols.upperBound.rawValue)" }),
+            row("tls.ciphers", { $0.tls.ciphers }),
         ]
     }
 

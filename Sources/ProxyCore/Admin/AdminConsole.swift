@@ -230,7 +230,7 @@ public enum AdminConsole {
         let waitWhole = Int(c.wait)
         return [type, c.user, c.database, c.state, c.address, "\(c.port)", c.localAddress, "\(c.localPort)",
                 AdminTime.format(c.connectTime), AdminTime.format(c.requestTime), "\(waitWhole)",
-                "\(Int((c.wait - Double(waitWhole)) * 1_000_000))", "0", c.ptr, c.link, "\(c.remotePID)", "",
+                "\(Int((c.wait - Double(waitWhole)) * 1_000_000))", "0", c.ptr, c.link, "\(c.remotePID)", c.tls,
                 c.applicationName]
     }
 

@@ -67,6 +67,8 @@ public struct AdminSnapshot: Sendable {
         public var link: String = ""
         /// The upstream backend's process id (servers), 0 for clients.
         public var remotePID: Int = 0
+        /// PgBouncer's `tls` column: version and cipher ("TLSv1.3/TLS_AES_256_GCM_SHA384"), empty without TLS.
+        public var tls: String = ""
         public var applicationName: String = ""
         public init(user: String, database: String, state: String, address: String, port: Int,
                     localAddress: String, localPort: Int, connectTime: Double, requestTime: Double, ptr: String) {

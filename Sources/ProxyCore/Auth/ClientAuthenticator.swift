@@ -31,12 +31,16 @@ public struct ClientAuthenticator: Sendable {
     let nonce: String
     let salt: [UInt8]
     let mockKeys: ScramKeys
+    /// The connection's tls-server-end-point data when it runs TLS: SCRAM-SHA-256-PLUS is
+    /// offered too.
+    let channelBinding: [UInt8]?
     private var state = State.initial
 
     /// `salt`: fresh random bytes (the md5 challenge takes 4). `mockKeys`: the keys shown to
     /// an unknown user (`MockCredentials.scramKeys(for:)`), stable for that name.
     public init(type: AuthType, user: String, credential: StoredCredential?, nonce: String, salt: [UInt8],
-                mockKeys: ScramKeys) {
+                mockKeys: ScramKeys, channelBinding: [UInt8]? = nil) {
+        self.channelBinding = channelBinding
         self.type = type; self.user = user; self.credential = credential; self.nonce = nonce; self.salt = salt
         self.mockKeys = mockKeys
     }
@@ -65,7 +69,8 @@ public struct ClientAuthenticator: Sendable {
             return .send(BackendMessage.authentication(.md5Password(salt: s)).encoded)
         }
         state = .awaitingSASLInitial(credential?.scramKeys ?? mockKeys)
-        return .send(BackendMessage.authentication(.sasl(mechanisms: ["SCRAM-SHA-256"])).encoded)
+        let mechanisms = channelBinding == nil ? ["SCRAM-SHA-256"] : ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]
+        return .send(BackendMessage.authentication(.sasl(mechanisms: mechanisms)).encoded)
     }
 
     /// The client's 'p' message body arrived.
@@ -84,19 +89,20 @@ public struct ClientAuthenticator: Sendable {
                 state = .done
                 return .fail(sqlState: "08P01", message: "malformed SASLInitialResponse message")
             }
-            guard initial.mechanism == "SCRAM-SHA-256" else {
+            let plus = initial.mechanism == "SCRAM-SHA-256-PLUS" && channelBinding != nil
+            guard initial.mechanism == "SCRAM-SHA-256" || plus else {
                 state = .done
                 return .fail(sqlState: "08P01", message: "client selected an invalid SASL authentication mechanism \"\(initial.mechanism)\"")
             }
             let first = initial.data ?? []
-            var server = ScramServer(keys: keys, serverNonce: nonce)
+            var server = ScramServer(keys: keys, serverNonce: nonce, channelBinding: channelBinding, plus: plus)
             do {
                 let reply = try server.clientFirstReceived(first)
                 state = .awaitingSASLFinal(server)
                 return .send(BackendMessage.authentication(.saslContinue(reply)).encoded)
             } catch {
                 state = .done
-                return .fail(sqlState: "08P01", message: "malformed SCRAM message: \(error)")
+                return Self.scramFailure(error)
             }
         case .awaitingSASLFinal(let server):
             state = .done
@@ -107,11 +113,27 @@ public struct ClientAuthenticator: Sendable {
             } catch ScramError.invalidProof {
                 return failure
             } catch {
-                return .fail(sqlState: "08P01", message: "malformed SCRAM message: \(error)")
+                return Self.scramFailure(error)
             }
         case .initial, .done:
             state = .done
             return .fail(sqlState: "08P01", message: "unexpected password message")
+        }
+    }
+
+    /// PostgreSQL's words for a failed exchange (auth-scram.c).
+    static func scramFailure(_ error: Error) -> Action {
+        switch error as? ScramError {
+        case .channelBindingMismatch?:
+            return .fail(sqlState: "28000", message: "SCRAM channel binding check failed")
+        case .channelBindingDowngrade?:
+            return .fail(sqlState: "08P01", message: "SCRAM channel binding negotiation error: the client supports SCRAM channel binding but thinks the server does not; however, this server does support channel binding")
+        case .channelBindingRequired?:
+            return .fail(sqlState: "08P01", message: "SCRAM channel binding negotiation error: the client selected SCRAM-SHA-256-PLUS but sent no channel binding")
+        case .channelBindingUnsupported?:
+            return .fail(sqlState: "08P01", message: "SCRAM channel binding negotiation error: unsupported channel binding type (pgstash binds tls-server-end-point, over TLS only)")
+        default:
+            return .fail(sqlState: "08P01", message: "malformed SCRAM message: \(error)")
         }
     }
 }

@@ -47,36 +47,61 @@ public struct ScramKeys: Equatable, Sendable {
 public enum ScramError: Error, Equatable, Sendable {
     case malformedMessage(String)
     case channelBindingUnsupported
+    /// SCRAM-SHA-256-PLUS was chosen, but the client-first message does not bind.
+    case channelBindingRequired
+    /// The client can bind but was offered no PLUS mechanism (it was removed on the way).
+    case channelBindingDowngrade
+    /// The binding data the client sent is not this connection's (a man in the middle).
+    case channelBindingMismatch
     case nonceMismatch
     case invalidProof
     case invalidServerSignature
 }
 
 /// Server side of one SCRAM exchange, used to authenticate clients.
+///
+/// Channel binding (SCRAM-SHA-256-PLUS, RFC 5802 §6, "SASL Authentication"): over TLS the
+/// driver passes `channelBinding`, the tls-server-end-point data of pgstash's certificate
+/// (RFC 5929), and the mechanism the client chose. The rules are PostgreSQL's
+/// (auth-scram.c, read_client_first_message).
 public struct ScramServer: Sendable {
     public let keys: ScramKeys
     let serverNonce: String
+    /// tls-server-end-point data when the connection runs TLS (PLUS is then offered).
+    let channelBinding: [UInt8]?
+    /// The client chose SCRAM-SHA-256-PLUS.
+    let plus: Bool
     private(set) var clientFirstBare = ""
     private(set) var serverFirst = ""
     private(set) var gs2Header = ""
     private(set) var combinedNonce = ""
 
     /// `serverNonce` must be fresh random printable text (the driver supplies it).
-    public init(keys: ScramKeys, serverNonce: String) {
+    public init(keys: ScramKeys, serverNonce: String, channelBinding: [UInt8]? = nil, plus: Bool = false) {
         self.keys = keys
         self.serverNonce = serverNonce
+        self.channelBinding = channelBinding
+        self.plus = plus
     }
 
     /// Takes the client-first message; returns the server-first message.
     public mutating func clientFirstReceived(_ message: [UInt8]) throws -> [UInt8] {
         let text = String(decoding: message, as: UTF8.self)
-        // gs2-header: "n,," or "y,," (no channel binding); "p=…" asks for binding we do not offer.
-        guard let first = text.first, "ny".contains(first) else {
-            if text.hasPrefix("p=") { throw ScramError.channelBindingUnsupported }
-            throw ScramError.malformedMessage("client-first-message has no gs2 header")
-        }
+        // gs2-header: "n,," (client without binding), "y,," (client with binding that thinks the
+        // server has none), "p=tls-server-end-point,," (binding, with SCRAM-SHA-256-PLUS only).
         let comps = text.split(separator: ",", maxSplits: 2, omittingEmptySubsequences: false)
         guard comps.count == 3 else { throw ScramError.malformedMessage("client-first-message is incomplete") }
+        switch comps[0] {
+        case "n", "y":
+            if plus { throw ScramError.channelBindingRequired }
+            // A client that could bind was told there is no binding: someone removed PLUS.
+            if comps[0] == "y" && channelBinding != nil { throw ScramError.channelBindingDowngrade }
+        case "p=tls-server-end-point":
+            guard plus, channelBinding != nil else { throw ScramError.channelBindingUnsupported }
+        default:
+            if comps[0].hasPrefix("p=") { throw ScramError.channelBindingUnsupported }
+            throw ScramError.malformedMessage("client-first-message has no gs2 header")
+        }
         gs2Header = "\(comps[0]),\(comps[1]),"
         clientFirstBare = String(comps[2])
         guard let nonce = Self.attribute("r", in: clientFirstBare), !nonce.isEmpty else {
@@ -96,7 +121,10 @@ public struct ScramServer: Sendable {
               let proof = Crypto.unbase64(String(text[proofRange.upperBound...])), proof.count == 32 else {
             throw ScramError.malformedMessage("client-final-message is malformed")
         }
-        guard Crypto.unbase64(cb) == Array(gs2Header.utf8) else { throw ScramError.channelBindingUnsupported }
+        let expectedBinding = Array(gs2Header.utf8) + (plus ? channelBinding ?? [] : [])
+        guard let sent = Crypto.unbase64(cb), Crypto.constantTimeEqual(sent, expectedBinding) else {
+            throw plus ? ScramError.channelBindingMismatch : ScramError.channelBindingUnsupported
+        }
         guard nonce == combinedNonce else { throw ScramError.nonceMismatch }
         let authMessage = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
         let clientSignature = Crypto.hmacSHA256(key: keys.storedKey, authMessage)
