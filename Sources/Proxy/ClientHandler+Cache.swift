@@ -16,11 +16,21 @@ struct ClientCacheState {
     var attempts = 0
     var fill: PendingFill?
     var gate = CommitGate()
+    var contextMemo: ContextMemo?
+
+    /// The session context of the last lookup and the settings it was made from.
+    struct ContextMemo {
+        var settings: SessionSettings
+        var pinsEmpty: Bool
+        var context: SessionContext?
+        var fingerprint: String
+    }
 
     struct PendingFill {
         var prefix: String
         var hash: String
         var plan: CachePlan
+        var tagNames: [String]
         var capturedTags: String
         var token: String
         var capture: ResultCapture
@@ -49,42 +59,73 @@ extension ClientHandler {
         guard let statement = session.cacheStatement(for: batch) else {
             return forwardBatch(.session, "the session is skipping to Sync, restoring settings, or reusing a statement name")
         }
-        guard let context = session.cacheContext(database: prefix, loginUser: user) else {
+        guard let (context, fingerprint) = cacheContext(session, prefix: prefix) else {
             return forwardBatch(.session, "a session setting pgstash does not follow (a search_path expression, an isolation level above READ COMMITTED)")
         }
         guard let catalog = cache.catalog(for: prefix) else {
             return cache.joined ? forwardBatch(.catalog, "the catalog of the database is being read")
                                 : forwardBatch(.unavailable, "Redis is unavailable or this instance has not joined")
         }
-        let analysis = server.analysisCache.analysis(of: statement.query)
-        let plan: CachePlan
-        switch cache.policy.decide(analysis, session: context, catalog: catalog) {
-        case .bypass(let reason):
-            if reason.contains(CachePolicy.notInCatalog) { cache.catalogMayBeOutdated(prefix) }
+        var extended: CacheBatch.ExtendedRead?
+        if case .extended(let read) = batch.shape { extended = read }
+        // The decision and the key's statement part depend only on the statement and the
+        // session context: computed once, then remembered until the catalog or rules change.
+        let memoKey = ResultCache.PlanKey(prefix: prefix, context: fingerprint, statement: statement.query,
+                                          extended: extended != nil, parameterTypes: statement.parameterTypes)
+        let memo: ResultCache.PlanMemo
+        if let m = cache.plan(memoKey) {
+            memo = m
+        } else {
+            let analysis = server.analysisCache.analysis(of: statement.query)
+            let decision = cache.policy.decide(analysis, session: context, catalog: catalog)
+            if let reason = decision.reason, reason.contains(CachePolicy.notInCatalog) {
+                cache.catalogMayBeOutdated(prefix)
+                return forwardBatch(.notCacheable, reason)
+            }
+            var statementKey: [UInt8] = []
+            if let plan = decision.plan {
+                statementKey = CacheKey.statementPart(cache.policy.keyInput(
+                    plan, session: context, statement: statement.query, protocolKind: extended == nil ? .simple : .extended,
+                    parameterTypes: statement.parameterTypes.map { UInt32(bitPattern: $0) }))
+            }
+            memo = cache.remember(memoKey, decision: decision, statementKey: statementKey)
+        }
+        guard let plan = memo.decision.plan else {
+            let reason = memo.decision.reason ?? ""
             let noRule = reason.hasPrefix("no cache rule") || reason.hasPrefix("cache rule")
             return forwardBatch(noRule ? .noRule : .notCacheable, reason)
-        case .cache(let p): plan = p
         }
-        var input: CacheKeyInput
-        switch batch.shape {
-        case .simple(let sql):
-            input = cache.policy.keyInput(plan, session: context, statement: sql)
-        case .extended(let read):
-            input = cache.policy.keyInput(plan, session: context, statement: statement.query, protocolKind: .extended,
-                                          parameterTypes: statement.parameterTypes.map { UInt32(bitPattern: $0) },
-                                          parameterFormats: read.bind.parameterFormats, parameterValues: read.bind.parameters,
-                                          resultFormats: read.bind.resultFormats)
-            input.describesPortal = read.describesPortal
-        }
-        let hash = CacheKey(input).hash
+        let execution = CacheKey.executionPart(parameterFormats: extended?.bind.parameterFormats ?? [],
+                                               parameterValues: extended?.bind.parameters ?? [],
+                                               resultFormats: extended?.bind.resultFormats ?? [],
+                                               describesPortal: extended?.describesPortal ?? false)
+        let hash = CacheKey.hex(Crypto.sha256(memo.statementKey + execution))
+        let tagNames = memo.tagNames
         cacheState!.lookupInFlight = true
         cacheState!.attempts += 1
         updateReading()
         if cacheState!.attempts <= 3, cache.joinFlight(hash, waiter: { [weak self] in self?.cacheRetry() }) { return .wait }
-        cache.lookup(prefix, hash: hash, plan: plan) { [weak self] outcome in
-            self?.lookupCompleted(batch, prefix: prefix, hash: hash, plan: plan, outcome: outcome)
+        cache.lookup(prefix, hash: hash, tagNames: tagNames) { [weak self] outcome in
+            self?.lookupCompleted(batch, prefix: prefix, hash: hash, plan: plan, tagNames: tagNames, outcome: outcome)
         }
         return .wait
+    }
+
+    /// The session's facts for keys and rules, and a fingerprint of them; recomputed only
+    /// when the session's settings (or pins) changed since the last request.
+    private func cacheContext(_ session: ClientSession, prefix: String) -> (SessionContext, String)? {
+        if let m = cacheState!.contextMemo, m.pinsEmpty == session.pins.isEmpty, m.settings == session.session.settings {
+            return m.context.map { ($0, m.fingerprint) }
+        }
+        let context = session.cacheContext(database: prefix, loginUser: user)
+        var fingerprint = ""
+        if let c = context {
+            fingerprint = c.role + "\u{1}" + c.settings.sorted { $0.key < $1.key }.map { $0.key + "=" + $0.value }
+                .joined(separator: "\u{1}") + (c.hasTemporaryTables ? "\u{1}T" : "")
+        }
+        cacheState!.contextMemo = ClientCacheState.ContextMemo(settings: session.session.settings, pinsEmpty: session.pins.isEmpty,
+                                                               context: context, fingerprint: fingerprint)
+        return context.map { ($0, fingerprint) }
     }
 
     private func forwardBatch(_ kind: CacheStats.Bypass, _ reason: String?) -> CacheStep {
@@ -102,7 +143,7 @@ extension ClientHandler {
         relayInput()
     }
 
-    private func lookupCompleted(_ batch: CacheBatch, prefix: String, hash: String, plan: CachePlan,
+    private func lookupCompleted(_ batch: CacheBatch, prefix: String, hash: String, plan: CachePlan, tagNames: [String],
                                  outcome: ResultCache.LookupOutcome) {
         guard case .ready = phase, cacheState?.lookupInFlight == true, let cache = server.cache else { return }
         cacheState!.lookupInFlight = false
@@ -133,7 +174,7 @@ extension ClientHandler {
             }
             cache.stats.rules[plan.rule, default: CacheStats.Rule()].misses += 1
             cacheState!.decided = true
-            cacheState!.fill = ClientCacheState.PendingFill(prefix: prefix, hash: hash, plan: plan, capturedTags: captured,
+            cacheState!.fill = ClientCacheState.PendingFill(prefix: prefix, hash: hash, plan: plan, tagNames: tagNames, capturedTags: captured,
                                                             token: token, capture: ResultCapture(limit: cache.policy.config.maxResultBytes))
             cache.startFlight(hash)
         case .unavailable(let reason):
@@ -176,7 +217,8 @@ extension ClientHandler {
         switch f.capture.state {
         case .complete(let result):
             let payload = result.payload
-            cache.fill(f.prefix, hash: f.hash, plan: f.plan, capturedTags: f.capturedTags, token: f.token, payload: payload) { stored in
+            cache.fill(f.prefix, hash: f.hash, plan: f.plan, tagNames: f.tagNames, capturedTags: f.capturedTags, token: f.token,
+                       payload: payload) { stored in
                 if stored {
                     cache.stats.rules[f.plan.rule, default: CacheStats.Rule()].fills += 1
                     cache.stats.rules[f.plan.rule, default: CacheStats.Rule()].bytesStored += payload.count

@@ -101,7 +101,7 @@ final class ResultCache {
         guard store.isReady, !prefixes.isEmpty else { return finish() }
         var remaining = prefixes.count
         for p in prefixes {
-            store.leave(CacheKeys(database: p), instance: instance) { _ in
+            store.leave(keys(p), instance: instance) { _ in
                 remaining -= 1
                 if remaining == 0 { finish() }
             }
@@ -111,6 +111,7 @@ final class ResultCache {
 
     func reload(_ config: ProxyConfiguration) {
         policy = CachePolicy(config: config.cache)
+        plansChanged()
         for p in prefixes { reloadCatalog(p) }
     }
 
@@ -139,6 +140,7 @@ final class ResultCache {
             self.catalogLoading.remove(prefix)
             if let snapshot {
                 self.catalogs[prefix] = snapshot
+                self.plansChanged()
                 guard self.catalogChanges[prefix] ?? 0 == change else { return self.reloadCatalog(prefix) }
                 self.outdatedCatalogs.remove(prefix)
                 self.catalogRetryAt[prefix] = nil
@@ -146,6 +148,59 @@ final class ResultCache {
                 self.catalogRetryAt[prefix] = self.loop.now + 5
             }
         }
+    }
+
+    /// Redis key names of a prefix, made once.
+    private var keyNames: [String: CacheKeys] = [:]
+    func keys(_ prefix: String) -> CacheKeys {
+        if let k = keyNames[prefix] { return k }
+        let k = CacheKeys(database: prefix)
+        keyNames[prefix] = k
+        return k
+    }
+
+    // MARK: Plans
+
+    /// What decides a read's plan and its key's statement part.
+    struct PlanKey: Hashable {
+        var prefix: String
+        var context: String
+        var statement: String
+        var extended: Bool
+        var parameterTypes: [Int32]
+    }
+
+    struct PlanMemo {
+        var decision: CacheDecision
+        /// `CacheKey.statementPart` of the read (empty for a bypass).
+        var statementKey: [UInt8]
+        /// The plan's tags as Redis names them.
+        var tagNames: [String]
+        var generation: Int
+    }
+
+    /// Changes whenever a catalog snapshot or the rules change: remembered plans are then
+    /// decided again.
+    private(set) var planGeneration = 0
+    private var plans: [PlanKey: PlanMemo] = [:]
+    static let maxPlans = 20_000
+
+    func plan(_ key: PlanKey) -> PlanMemo? {
+        guard let m = plans[key], m.generation == planGeneration else { return nil }
+        return m
+    }
+
+    func remember(_ key: PlanKey, decision: CacheDecision, statementKey: [UInt8]) -> PlanMemo {
+        let m = PlanMemo(decision: decision, statementKey: statementKey,
+                         tagNames: decision.plan?.tags.map(\.description) ?? [], generation: planGeneration)
+        if plans.count >= Self.maxPlans { plans.removeAll(keepingCapacity: true) }
+        plans[key] = m
+        return m
+    }
+
+    private func plansChanged() {
+        planGeneration &+= 1
+        plans.removeAll(keepingCapacity: true)
     }
 
     // MARK: Membership (cache.md §1.5)
@@ -202,9 +257,9 @@ final class ResultCache {
         for p in prefixes {
             if forgetAfter > 0 {
                 let before = Int64((Self.wallClock() - forgetAfter) * 1000)
-                store.command(["ZREMRANGEBYSCORE", CacheKeys(database: p).members, "-inf", "(\(before)"]) { _ in }
+                store.command(["ZREMRANGEBYSCORE", keys(p).members, "-inf", "(\(before)"]) { _ in }
             }
-            store.heartbeat(CacheKeys(database: p), instance: instance, expiresAtMs: Int64(until * 1000)) { [weak self] r in
+            store.heartbeat(keys(p), instance: instance, expiresAtMs: Int64(until * 1000)) { [weak self] r in
                 guard let self else { return }
                 if case .failure = r { failed = true }
                 remaining -= 1
@@ -230,10 +285,10 @@ final class ResultCache {
         return "\(instance)#\(tokenCounter)"
     }
 
-    func lookup(_ prefix: String, hash: String, plan: CachePlan, _ completion: @escaping (LookupOutcome) -> Void) {
+    func lookup(_ prefix: String, hash: String, tagNames: [String], _ completion: @escaping (LookupOutcome) -> Void) {
         let token = nextToken()
         let started = loop.now
-        store.lookup(CacheKeys(database: prefix), hash: hash, tags: plan.tags.map(\.description), token: token,
+        store.lookup(keys(prefix), hash: hash, tags: tagNames, token: token,
                      leaseMs: Self.fillLeaseMs, versionTTLms: versionTTLms) { [weak self] result in
             if let self { self.lookupDuration?.observe(self.loop.now - started) }
             switch result {
@@ -245,9 +300,9 @@ final class ResultCache {
         }
     }
 
-    func fill(_ prefix: String, hash: String, plan: CachePlan, capturedTags: String, token: String, payload: [UInt8],
-              _ completion: @escaping (Bool) -> Void) {
-        store.fill(CacheKeys(database: prefix), hash: hash, tags: plan.tags.map(\.description), capturedTags: capturedTags,
+    func fill(_ prefix: String, hash: String, plan: CachePlan, tagNames: [String], capturedTags: String, token: String,
+              payload: [UInt8], _ completion: @escaping (Bool) -> Void) {
+        store.fill(keys(prefix), hash: hash, tags: tagNames, capturedTags: capturedTags,
                    ttlMs: Int(plan.ttl * 1000), payload: payload, token: token, versionTTLms: versionTTLms) { result in
             if case .success(true) = result { completion(true) } else { completion(false) }
         }
@@ -282,6 +337,7 @@ final class ResultCache {
         }
         if w.changesCatalog {
             outdatedCatalogs.insert(prefix)
+            plansChanged()
             catalogChanges[prefix, default: 0] += 1
             catalogRetryAt[prefix] = nil
             reloadCatalog(prefix)
@@ -311,7 +367,7 @@ final class ResultCache {
     }
 
     private func bump(_ prefix: String, _ w: WriteSet, _ completion: @escaping (Bool) -> Void) {
-        store.bump(CacheKeys(database: prefix), tags: w.sortedTags.map(\.description), epoch: w.bumpsEpoch,
+        store.bump(keys(prefix), tags: w.sortedTags.map(\.description), epoch: w.bumpsEpoch,
                    versionTTLms: versionTTLms) { [weak self] result in
             if case .failure(let e) = result { self?.log.debug("cache: bump failed: \(e)"); completion(false) } else { completion(true) }
         }
