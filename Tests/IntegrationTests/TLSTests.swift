@@ -77,7 +77,10 @@ import Testing
         let r = libpqQuery(proxy.tlsDSN("sslmode=disable"))
         #expect(!r.connected)
         #expect(r.error.contains("FATAL:  pgstash requires SSL"), "\(r.error)")
-        #expect(proxy.log.contains("28000 pgstash requires SSL"))
+        // The refusal is logged when the connection closes (a "login failed" event).
+        let deadline = Date().addingTimeInterval(3)
+        while !(proxy.log.contains("28000") && proxy.log.contains("pgstash requires SSL")) && Date() < deadline { usleep(20_000) }
+        #expect(proxy.log.contains("28000") && proxy.log.contains("pgstash requires SSL"), "\(proxy.log)")
         let encrypted = libpqQuery(proxy.tlsDSN("sslmode=require"))
         #expect(encrypted.sslInUse && encrypted.value == "42", "\(encrypted)")
     }
