@@ -122,9 +122,10 @@ public struct CachePolicy: Sendable {
     /// write set is the union over its statements.
     public func writeSet(_ analysis: Analysis, session: SessionContext, catalog: CatalogSnapshot) -> WriteSet {
         switch analysis {
-        case .error:
-            // PostgreSQL rejects what libpg_query cannot parse, so nothing was written.
-            return WriteSet()
+        case .error(let message, let position):
+            // PostgreSQL rejects what libpg_query cannot parse, so nothing was written; but
+            // SQL pgstash did not analyse (position -1) may run and write anything.
+            return position < 0 ? WriteSet(epochReason: "pgstash could not analyse it: \(message)") : WriteSet()
         case .statements(let list):
             var w = WriteTags(catalog: catalog, searchPath: session.searchPath,
                               sessionHasTemporaryTables: session.hasTemporaryTables)

@@ -20,9 +20,9 @@ public enum SQLAnalyzer {
         // tree: a long text runs on a thread whose stack is sized to it.
         let stack = 16 << 20 + size * stackBytesPerTextByte
         guard stack <= maximumStack else {
-            return .error(message: "the statement is too large for pgstash to analyse (\(size) bytes)", position: 0)
+            return .error(message: "the statement is too large for pgstash to analyse (\(size) bytes)", position: -1)
         }
-        return onThread(stackSize: stack) { analyzeHere(sql) } ?? .error(message: "pgstash could not start an analysis thread", position: 0)
+        return onThread(stackSize: stack) { analyzeHere(sql) } ?? .error(message: "pgstash could not start an analysis thread", position: -1)
     }
 
     /// Texts up to this size are analysed on the caller's stack (8 MB on the loop thread).
@@ -65,14 +65,14 @@ public enum SQLAnalyzer {
                 let message = error.pointee.message.map { String(cString: $0) } ?? "syntax error"
                 return .error(message: message, position: Int(error.pointee.cursorpos))
             }
-            guard let tree = result.parse_tree else { return .error(message: "the parser returned no tree", position: 0) }
+            guard let tree = result.parse_tree else { return .error(message: "the parser returned no tree", position: -1) }
             let json = UnsafeBufferPointer(start: UnsafeRawPointer(tree).assumingMemoryBound(to: UInt8.self),
                                            count: strlen(tree))
             do throws(JSONTapeError) {
                 let tape = try JSONTape(json)
                 return .statements(statements(tape: tape, query: query))
             } catch {
-                return .error(message: "pgstash could not read the parse tree at byte \(error.offset)", position: 0)
+                return .error(message: "pgstash could not read the parse tree at byte \(error.offset)", position: -1)
             }
         }
     }

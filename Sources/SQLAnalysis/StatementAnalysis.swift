@@ -218,7 +218,9 @@ public enum Analysis: Sendable, Equatable {
     /// One analysis per statement, in order; empty for a string of only comments or spaces.
     case statements([StatementAnalysis])
     /// The SQL does not parse: the parser's message and its 1-based character position
-    /// (0 when the parser gave none). Such SQL is passed through, never cached.
+    /// (0 when the parser gave none). Such SQL is passed through, never cached. A position
+    /// of -1 means pgstash did not analyse it (too large, or a tree it could not read):
+    /// PostgreSQL may well run it.
     case error(message: String, position: Int)
 
     /// The statements, or an empty array for an error.
