@@ -73,6 +73,11 @@ Connect through pgstash (user app, password app, as in userlist.txt):
     psql "postgresql://app:app@127.0.0.1:$port/app"
 
 Try:  SELECT status, count(*) FROM orders GROUP BY status;
+      (the second run is answered from the Redis cache: rule "dashboard-stats", tier L3;
+       \watch it while an UPDATE of an order's status through pgstash invalidates it)
+Why a query is or is not cached:
+      $root/.build/release/pgstash analyze --config $root/proxy.conf -c databases.app.port=$pg_port "SELECT ..."
+Cache figures: curl -s http://127.0.0.1:9187/metrics | grep pgstash_cache_
 Config: proxy.conf (overridden on the command line: listen.port, databases.app.port, redis.port).
 Stop everything with:  make demo-stop
 MSG
