@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PostgresWire
 import Testing
 
 /// The admin console's cache commands against real PostgreSQL and Redis (docs/admin.md):
@@ -111,6 +112,20 @@ import Testing
         let all = try console(a, "INVALIDATE ALL")
         #expect(all.error == nil, "\(all.error ?? "")")
         #expect(cb.query(two).rows == [["changed"]], "INVALIDATE ALL on A did not reach B's reads")
+
+        // The asynchronous answer through both protocols: INVALIDATE followed by another command
+        // in one simple Query (the second runs once the first answered), and the extended protocol.
+        let admin = try WireClient(port: a.port)
+        guard case .ready = admin.login(user: "postgres", password: env.pgPassword, database: "pgstash") else {
+            throw TestFailure("cannot log in to the console")
+        }
+        let simple = admin.query("INVALIDATE orders; SHOW CACHE STATUS")
+        #expect(simple.contains(.commandComplete(tag: "INVALIDATE")) && simple.contains(.commandComplete(tag: "SHOW"))
+                && simple.last == .readyForQuery(.idle), "\(simple)")
+        let extended = admin.extendedQuery("INVALIDATE ALL ON \(db.name)")
+        #expect(extended.contains(.commandComplete(tag: "INVALIDATE")) && extended.last == .readyForQuery(.idle), "\(extended)")
+        let explained = admin.extendedQuery("EXPLAIN CACHE SELECT id FROM orders")
+        #expect(explained.rows.contains { $0 == ["decision", "cached"] }, "\(explained)")
 
         let unknown = try console(a, "INVALIDATE nosuch")
         #expect(unknown.error?.contains("42P01") == true, "\(unknown)")
