@@ -129,6 +129,30 @@ extension ClientHandler {
             if server.isPauseSettled(db) { return .done(tag: command.tag) }
             pollPause(db)
             return nil
+        case .perform(.explainCache(let db, let sql)):
+            return server.explainCache(database: db, sql: sql, user: user)
+        case .perform(.invalidate(let target, let db)):
+            var answered: AdminOutcome?
+            var running = true
+            server.invalidateFromConsole(target, database: db, user: user) { [weak self] outcome in
+                if running { answered = outcome } else { self?.finishCommand(outcome) }
+            }
+            running = false
+            return answered
+        }
+    }
+
+    /// Answers a command that finished after `execute` returned (PAUSE, INVALIDATE), then
+    /// goes on with the client's input.
+    private func finishCommand(_ outcome: AdminOutcome) {
+        guard case .ready = phase, admin.session?.isRunning == true else { return }
+        var out = ByteBuffer()
+        let step = admin.session!.commandFinished(outcome, out: &out)
+        if follow(step, out: &out) {
+            if out.readableBytes > 0 { conn.send(out) }
+            adminInput()
+        } else if out.readableBytes > 0 {
+            conn.send(out)
         }
     }
 
@@ -139,17 +163,9 @@ extension ClientHandler {
             guard let self, case .ready = self.phase, self.admin.session != nil else { return }
             self.admin.pauseTimer = nil
             guard self.server.isPauseSettled(db) else { return self.pollPause(db) }
-            let outcome: AdminOutcome = self.server.isStillPaused(db)
+            self.finishCommand(self.server.isStillPaused(db)
                 ? .done(tag: "PAUSE")
-                : .error(AdminError(AdminSQLState.objectNotInPrerequisiteState, "PAUSE was cancelled by a RESUME before it completed"))
-            var out = ByteBuffer()
-            let step = self.admin.session!.commandFinished(outcome, out: &out)
-            if self.follow(step, out: &out) {
-                if out.readableBytes > 0 { self.conn.send(out) }
-                self.adminInput()
-            } else if out.readableBytes > 0 {
-                self.conn.send(out)
-            }
+                : .error(AdminError(AdminSQLState.objectNotInPrerequisiteState, "PAUSE was cancelled by a RESUME before it completed")))
         }
     }
 }

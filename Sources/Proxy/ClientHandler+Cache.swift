@@ -151,6 +151,7 @@ extension ClientHandler {
         case .hit(let payload):
             if let result = CachedResult(payload: payload), let reply = batch.reply(from: result, status: .idle) {
                 cache.stats.rules[plan.rule, default: CacheStats.Rule()].hits += 1
+                if server.admin.digests != nil { digestCacheLookup(batch, hit: result) }
                 conn.inbound.moveReaderIndex(forwardBy: batch.length)
                 session!.cacheHitServed(batch, names: &server.statementNames)
                 cacheState!.attempts = 0
@@ -163,6 +164,7 @@ extension ClientHandler {
                 // RowDescription): PostgreSQL answers, nothing is stored.
                 cacheState!.decided = true
                 cache.stats.rules[plan.rule, default: CacheStats.Rule()].misses += 1
+                if server.admin.digests != nil { digestCacheLookup(batch, hit: nil) }
             }
         case let .miss(captured, leaseAcquired, token):
             if !leaseAcquired && cacheState!.attempts <= 6 {
@@ -173,6 +175,7 @@ extension ClientHandler {
                 return
             }
             cache.stats.rules[plan.rule, default: CacheStats.Rule()].misses += 1
+            if server.admin.digests != nil { digestCacheLookup(batch, hit: nil) }
             cacheState!.decided = true
             cacheState!.fill = ClientCacheState.PendingFill(prefix: prefix, hash: hash, plan: plan, tagNames: tagNames, capturedTags: captured,
                                                             token: token, capture: ResultCapture(limit: cache.policy.config.maxResultBytes))

@@ -35,6 +35,7 @@ extension ProxyServer {
         s.pools.append(console)
         s.clients = live.map { clientRow($0, now: mono) }
         s.stats = admin.stats(databases: Array(config.databases.keys), now: mono)
+        s.cache = cacheFigures()
         return s
     }
 

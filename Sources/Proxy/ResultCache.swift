@@ -373,3 +373,15 @@ final class ResultCache {
         }
     }
 }
+
+// MARK: The admin console (INVALIDATE, SHOW CACHE)
+
+extension ResultCache {
+    /// Publishes an invalidation asked for in the console, as a committed write's: `completion`
+    /// gets true once Redis took the bump, false when it was kept as debt (Redis unreachable:
+    /// paid before this instance serves again, and peers serve nothing meanwhile).
+    func invalidateFromConsole(_ prefix: String, _ w: WriteSet, _ completion: @escaping (Bool) -> Void) {
+        let owedBefore = stats.publicationsOwed
+        publish(prefix, w) { [weak self] in completion((self?.stats.publicationsOwed ?? owedBefore + 1) == owedBefore) }
+    }
+}

@@ -1,6 +1,18 @@
+import SQLAnalysis
+
 /// What a console command shows (`SHOW …`).
 public enum AdminShowTarget: String, CaseIterable, Sendable, Equatable {
     case pools, stats, clients, servers, databases, config, version, lists, rules, queries, help
+    /// The result cache per rule (`SHOW CACHE`) and its state and reasons (`SHOW CACHE STATUS`).
+    case cache, cacheStatus = "cache status"
+}
+
+/// What `INVALIDATE` invalidates.
+public enum AdminInvalidation: Sendable, Equatable {
+    /// One relation, as written (`orders`, `app.orders`, `"Order Items"`).
+    case table(TableName)
+    /// Every entry: the database's epoch.
+    case all
 }
 
 /// One admin console command, parsed from the text a client sent to the virtual database
@@ -17,9 +29,13 @@ public enum AdminCommand: Sendable, Equatable, CustomStringConvertible {
     case shutdown
     /// Drop every client and server of a database, and hold new ones until `resume`.
     case kill(database: String)
-    /// A command of the result cache (`SHOW CACHE`, `SHOW CACHE ADVICE`, `EXPLAIN CACHE`,
-    /// `INVALIDATE`), answered with 0A000 until the cache exists.
-    case cacheCommand(String)
+    /// What the result cache does with `sql` on `database` (nil: the first configured one).
+    case explainCache(database: String?, sql: String)
+    /// Bumps a relation's tags, or the epoch, of `database` (nil: the first database for a
+    /// table, every database for ALL) in Redis: every instance sharing it sees the bump.
+    case invalidate(AdminInvalidation, database: String?)
+    /// A command not built yet (`SHOW CACHE ADVICE`), answered with 0A000.
+    case notBuilt(String)
 
     /// The command as it is written (for logs).
     public var description: String {
@@ -28,7 +44,15 @@ public enum AdminCommand: Sendable, Equatable, CustomStringConvertible {
         case .pause(let db): return db.map { "PAUSE \($0)" } ?? "PAUSE"
         case .resume(let db): return db.map { "RESUME \($0)" } ?? "RESUME"
         case .kill(let db): return "KILL \(db)"
-        case .cacheCommand(let name): return name
+        case .explainCache(let db, let sql): return "EXPLAIN CACHE " + (db.map { "ON \($0) " } ?? "") + sql
+        case .invalidate(let target, let db):
+            let what: String
+            switch target {
+            case .table(let t): what = t.description
+            case .all: what = "ALL"
+            }
+            return "INVALIDATE \(what)" + (db.map { " ON \($0)" } ?? "")
+        case .notBuilt(let name): return name
         default: return tag
         }
     }
@@ -42,7 +66,9 @@ public enum AdminCommand: Sendable, Equatable, CustomStringConvertible {
         case .resume: return "RESUME"
         case .shutdown: return "SHUTDOWN"
         case .kill: return "KILL"
-        case .cacheCommand: return "SHOW"
+        case .explainCache: return "EXPLAIN"
+        case .invalidate: return "INVALIDATE"
+        case .notBuilt: return "SHOW"
         }
     }
 }
@@ -72,6 +98,8 @@ public enum AdminSQLState {
     public static let protocolViolation = "08P01"
     public static let invalidStatementName = "26000"
     public static let invalidCursorName = "34000"
+    /// `INVALIDATE` of a relation the catalog snapshot does not have.
+    public static let undefinedTable = "42P01"
     /// A non-admin user connecting to `pgstash`.
     public static let invalidAuthorization = "28000"
 }
@@ -89,6 +117,10 @@ extension AdminCommand {
         ("SHOW LISTS", "counts of databases, users, pools, clients, servers"),
         ("SHOW RULES", "the [[cache.rules]] of proxy.conf"),
         ("SHOW QUERIES", "per normalized statement: calls, total and p50/p99 time, rows, errors"),
+        ("SHOW CACHE", "the result cache per rule: hits, misses, hit ratio, fills, bytes stored"),
+        ("SHOW CACHE STATUS", "Redis, membership, publications, bypasses by reason, fill refusals"),
+        ("EXPLAIN CACHE [ON db] sql", "the rule, TTL, key parts and tags of sql, or why it is not cached"),
+        ("INVALIDATE table | ALL [ON db]", "invalidate a table's cached results (ALL: every result) on every instance"),
         ("SHOW HELP", "this list"),
         ("RELOAD", "re-read proxy.conf (as SIGHUP)"),
         ("PAUSE [db]", "hold new transactions once running ones finish"),
@@ -114,15 +146,16 @@ extension AdminCommand {
         switch first {
         case "SHOW":
             guard let what = argument?.uppercased() else { return .failure(unknown) }
-            if what == "CACHE" || what == "CACHE ADVICE" { return .success(.cacheCommand("SHOW \(what)")) }
+            if what == "CACHE ADVICE" { return .success(.notBuilt("SHOW CACHE ADVICE")) }
+            if what == "CACHE STATUS" { return .success(.show(.cacheStatus)) }
             guard rest.count == 1, let target = AdminShowTarget(rawValue: what.lowercased()) else {
                 return .failure(unknown)
             }
             return .success(.show(target))
         case "EXPLAIN" where rest.first?.uppercased() == "CACHE":
-            return .success(.cacheCommand("EXPLAIN CACHE"))
+            return parseExplainCache(s)
         case "INVALIDATE":
-            return .success(.cacheCommand("INVALIDATE"))
+            return parseInvalidate(Array(rest.map(String.init)))
         case "RELOAD", "SHUTDOWN":
             guard argument == nil else { return .failure(unknown) }
             return .success(first == "RELOAD" ? .reload : .shutdown)
@@ -147,14 +180,93 @@ extension AdminCommand {
         }
     }
 
-    /// Splits a simple Query's text at `;` outside double quotes; empty pieces are dropped.
+    /// `EXPLAIN CACHE [ON db] sql`: the SQL is kept exactly as written (it is keyed as text).
+    static func parseExplainCache(_ s: Substring) -> Result<AdminCommand, AdminError> {
+        var rest = s.dropFirst("EXPLAIN".count).trimmingWhitespace().dropFirst("CACHE".count)
+        let usage = "EXPLAIN CACHE [ON db] SELECT … explains what the result cache does with the SQL."
+        guard rest.first.map(isSpace) ?? false else {
+            return .failure(AdminError(AdminSQLState.syntaxError, "EXPLAIN CACHE needs a statement", hint: usage))
+        }
+        rest = rest.trimmingWhitespace()
+        var database: String?
+        if rest.prefix(3).uppercased() == "ON ", let (name, after) = leadingIdentifier(rest.dropFirst(3).trimmingWhitespace()) {
+            database = name
+            rest = after.trimmingWhitespace()
+        }
+        guard !rest.isEmpty else {
+            return .failure(AdminError(AdminSQLState.syntaxError, "EXPLAIN CACHE needs a statement", hint: usage))
+        }
+        return .success(.explainCache(database: database, sql: String(rest)))
+    }
+
+    /// `INVALIDATE table | ALL [ON db]`.
+    static func parseInvalidate(_ words: [String]) -> Result<AdminCommand, AdminError> {
+        let usage = AdminError(AdminSQLState.syntaxError, "INVALIDATE needs a table name or ALL",
+                               hint: "INVALIDATE orders, INVALIDATE app.orders ON db, INVALIDATE ALL [ON db].")
+        var words = words
+        var database: String?
+        if words.count >= 3, words[words.count - 2].uppercased() == "ON" {
+            guard let name = identifier(words.last!) else { return .failure(usage) }
+            database = name
+            words.removeLast(2)
+        }
+        guard !words.isEmpty else { return .failure(usage) }
+        let target = words.joined(separator: " ")
+        if target.uppercased() == "ALL" { return .success(.invalidate(.all, database: database)) }
+        guard let table = tableName(target) else { return .failure(usage) }
+        return .success(.invalidate(.table(table), database: database))
+    }
+
+    /// `name`, `schema.name`, either part double-quoted (kept as written) or bare (folded to
+    /// lower case, as PostgreSQL reads an identifier).
+    static func tableName(_ text: String) -> TableName? {
+        var parts: [String] = []
+        var rest = Substring(text)
+        while true {
+            guard let (part, after) = leadingIdentifier(rest, fold: true) else { return nil }
+            parts.append(part)
+            if after.isEmpty { break }
+            guard after.first == ".", parts.count < 2 else { return nil }
+            rest = after.dropFirst()
+        }
+        return parts.count == 2 ? TableName(schema: parts[0], name: parts[1]) : TableName(name: parts[0])
+    }
+
+    /// The identifier at the start of `s` (double-quoted, or up to a space or `.`) and what follows it.
+    static func leadingIdentifier(_ s: Substring, fold: Bool = false) -> (String, Substring)? {
+        if s.first == "\"" {
+            var i = s.index(after: s.startIndex)
+            var out = ""
+            while i < s.endIndex {
+                if s[i] == "\"" {
+                    let next = s.index(after: i)
+                    if next < s.endIndex, s[next] == "\"" { out.append("\""); i = s.index(after: next); continue }
+                    return out.isEmpty ? nil : (out, s[next...])
+                }
+                out.append(s[i])
+                i = s.index(after: i)
+            }
+            return nil
+        }
+        let end = s.firstIndex { isSpace($0) || $0 == "." || $0 == "\"" } ?? s.endIndex
+        guard end > s.startIndex else { return nil }
+        let word = String(s[..<end])
+        return (fold ? word.lowercased() : word, s[end...])
+    }
+
+    static func isSpace(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\n" || c == "\r" }
+
+    /// Splits a simple Query's text at `;` outside double and single quotes (an `EXPLAIN
+    /// CACHE` statement may hold string literals); empty pieces are dropped.
     public static func statements(in text: String) -> [String] {
         var out: [String] = []
         var current = ""
         var quoted = false
+        var literal = false
         for c in text {
-            if c == "\"" { quoted.toggle() }
-            if c == ";" && !quoted {
+            if c == "\"" && !literal { quoted.toggle() }
+            if c == "'" && !quoted { literal.toggle() }
+            if c == ";" && !quoted && !literal {
                 out.append(current)
                 current = ""
             } else {

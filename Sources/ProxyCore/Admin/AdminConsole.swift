@@ -45,6 +45,11 @@ public enum AdminAction: Sendable, Equatable {
     case resume(database: String?)
     case shutdown
     case kill(database: String)
+    /// Explain `sql` against the catalog of `database` (resolved: a configured name).
+    case explainCache(database: String, sql: String)
+    /// Publish the invalidation to Redis; answer once it is published. `database` nil: every
+    /// database (INVALIDATE ALL without ON).
+    case invalidate(AdminInvalidation, database: String?)
 }
 
 /// The console's command table: `SHOW` results from a snapshot, checks of the commands that
@@ -65,12 +70,14 @@ public enum AdminConsole {
         case .show(.queries) where snapshot.queries == nil:
             return .outcome(.error(AdminError(AdminSQLState.objectNotInPrerequisiteState, "query digests are off",
                                               hint: "Set query_digests (e.g. 1000) in the [admin] section of proxy.conf, then RELOAD.")))
+        case .show(.cache), .show(.cacheStatus), .explainCache, .invalidate:
+            return runCache(command, snapshot)
         case .show(let target):
             return .outcome(.rows(AdminResultSet(columns: columns(of: target), rows: rows(of: target, snapshot))))
-        case .cacheCommand(let name):
+        case .notBuilt(let name):
             return .outcome(.error(AdminError(
-                AdminSQLState.featureNotSupported, "\(name): the result cache is not built yet",
-                hint: "This pgstash pools connections only; cache commands arrive with the result cache.")))
+                AdminSQLState.featureNotSupported, "\(name) is not built yet",
+                hint: "SHOW QUERIES lists the statements by time; EXPLAIN CACHE says why one is not cached.")))
         case .reload:
             return .perform(.reload)
         case .shutdown:
@@ -103,6 +110,39 @@ public enum AdminConsole {
         }
     }
 
+    /// The cache's commands: refused while the cache is off, or for an unknown database.
+    private static func runCache(_ command: AdminCommand, _ s: AdminSnapshot) -> Decision {
+        guard let figures = s.cache else {
+            return .outcome(.error(AdminError(AdminSQLState.objectNotInPrerequisiteState, "the result cache is off",
+                                              hint: "Set enabled = true in the [cache] section of proxy.conf (and configure [redis]), then restart pgstash.")))
+        }
+        switch command {
+        case .show(.cache):
+            return .outcome(.rows(AdminResultSet(columns: AdminCache.columns, rows: AdminCache.rows(figures, config: s.config.cache))))
+        case .show(.cacheStatus):
+            return .outcome(.rows(AdminResultSet(columns: AdminCache.statusColumns, rows: AdminCache.statusRows(figures))))
+        case .explainCache(let db, let sql):
+            if let db, let e = unknownDatabase(db, s) { return .outcome(.error(e)) }
+            guard let name = db ?? defaultDatabase(s) else { return .outcome(.error(noDatabase)) }
+            return .perform(.explainCache(database: name, sql: sql))
+        case .invalidate(let target, let db):
+            if let db, let e = unknownDatabase(db, s) { return .outcome(.error(e)) }
+            if case .table = target, db == nil {
+                guard let name = defaultDatabase(s) else { return .outcome(.error(noDatabase)) }
+                return .perform(.invalidate(target, database: name))
+            }
+            return .perform(.invalidate(target, database: db))
+        default:
+            return .outcome(.error(AdminError(AdminSQLState.syntaxError, "not a cache command: \(command)")))
+        }
+    }
+
+    /// The database a cache command without `ON db` is about: the first configured one by
+    /// name (the only one, in the usual setup).
+    public static func defaultDatabase(_ s: AdminSnapshot) -> String? { s.config.databases.keys.sorted().first }
+
+    private static let noDatabase = AdminError(AdminSQLState.invalidCatalogName, "pgstash serves no database")
+
     private static func unknownDatabase(_ db: String, _ s: AdminSnapshot) -> AdminError? {
         guard s.config.databases[db] == nil else { return nil }
         let known = s.config.databases.keys.sorted().joined(separator: ", ")
@@ -117,6 +157,7 @@ public enum AdminConsole {
     /// The columns a command returns; nil for commands without rows (Describe: NoData).
     public static func columns(of command: AdminCommand) -> [AdminColumn]? {
         if case .show(let target) = command { return columns(of: target) }
+        if case .explainCache = command { return AdminCache.explainColumns }
         return nil
     }
 
@@ -166,6 +207,8 @@ public enum AdminConsole {
                             ("pattern", .text), ("shared", .text), ("cache", .text)])
         case .queries: return queryColumns
         case .help: return [AdminColumn("command", .text), AdminColumn("description", .text)]
+        case .cache: return AdminCache.columns
+        case .cacheStatus: return AdminCache.statusColumns
         }
     }
 
@@ -223,6 +266,10 @@ public enum AdminConsole {
             }
         case .help:
             return AdminCommand.usage.map { [$0.command, $0.description] }
+        case .cache:
+            return s.cache.map { AdminCache.rows($0, config: s.config.cache) } ?? []
+        case .cacheStatus:
+            return s.cache.map(AdminCache.statusRows) ?? []
         }
     }
 

@@ -22,6 +22,8 @@ public struct AdminSnapshot: Sendable {
     /// `SHOW QUERIES`, most total time first; nil when `[admin] query_digests = 0`. Filled
     /// only for that command (the proxy skips the copy for the others).
     public var queries: [QueryDigest]?
+    /// The result cache's figures; nil when the cache is off (`[cache] enabled = false`).
+    public var cache: CacheFigures?
 
     public init(version: String, wallClock: Double, config: ProxyConfiguration) {
         self.version = version; self.wallClock = wallClock; self.config = config
