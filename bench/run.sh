@@ -45,6 +45,9 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 
 # Any of these set by the caller narrows the run: its report goes to $BENCH_DIR/run/partial.md.
 NARROWED=${WORKLOADS:-}${MODES:-}${CLIENTS:-}${TARGETS:-}${DURATION:-}${ROUNDS:-}
+ARGS="$*"      # for the report's "produced by" line, with the caller's narrowing below
+WORKLOADS_ENV=${WORKLOADS:-}; MODES_ENV=${MODES:-}; CLIENTS_ENV=${CLIENTS:-}; TARGETS_ENV=${TARGETS:-}
+DURATION_ENV=${DURATION:-}; ROUNDS_ENV=${ROUNDS:-}; WARMUP_ENV=${WARMUP:-}
 CLIENTS_SET=${CLIENTS:-}; MODES_SET=${MODES:-}; TARGETS_SET=${TARGETS:-}   # --pooling: a narrowed matrix
 MODE=""; SCENARIO=""; QUICK=0
 while [ $# -gt 0 ]; do
@@ -415,6 +418,7 @@ workload_args() {
 
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 
+meta COMMAND "$(for v in WORKLOADS MODES CLIENTS TARGETS DURATION ROUNDS WARMUP; do [ -n "$(eval echo "\${${v}_ENV:-}")" ] && printf '%s=%s ' "$v" "$(eval echo "\${${v}_ENV}")"; done)bench/run.sh $ARGS"
 meta MODE "$MODE"; meta DURATION "$DURATION"; meta ROUNDS "$ROUNDS"; meta POOL_SIZE "$POOL_SIZE"; meta QUICK "$QUICK"
 meta STARTED "$(date -u '+%Y-%m-%d %H:%M UTC')"; meta HOST "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 meta PG_VERSION "$(q -d postgres -c 'SHOW server_version')"
@@ -471,6 +475,18 @@ warm_cache() {       # warm_cache TARGET DB MODE CLIENTS -- pgbench script args.
     observe "$out.after" "$target"
     log "  warm-up through $target, -M $mode, $clients clients, $WARMUP s: $(grep -m1 -oE '^tps = [0-9.]+' "$out" || echo 'no tps') (not counted)"
 }
+perf_report() {      # perf_report PERF.DATA BINARY-NAME: self time by object and symbol, then inclusive time of the binary's functions
+    local dm=cat
+    command -v swift-demangle >/dev/null && dm="swift-demangle --simplified"
+    { echo "self time by shared object:"
+      perf report -i "$1" --stdio --no-children --sort dso -g none --percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
+      echo; echo "self time by symbol:"
+      perf report -i "$1" --stdio --no-children --sort dso,symbol -g none --percent-limit 0.7 2>/dev/null | grep -v '^#' | grep -v '^$' | head -30
+      echo; echo "inclusive time (self + callees; call graphs from frame pointers), user space, from $2's main loop down:"
+      perf report -i "$1" --stdio --children --sort dso,symbol -g none --percent-limit 2.5 2>/dev/null | grep -v '^#' \
+          | awk '$3 != "[kernel.kallsyms]" && $3 != "[unknown]" && NF > 4' | grep -v '0000000000' | head -40
+    } | $dm | sed -E 's/([[:space:]]+-)+[[:space:]]*$//; s/[[:space:]]+$//; s/   +/  /g'
+}
 if [ "$MODE" = cache ]; then
     log "cache: $ROUNDS round(s) × $DURATION s per cell, warm-up $WARMUP s, workloads $WORKLOADS, -M $MODES, $CLIENTS clients; primary-key read at $PK_CLIENTS client(s)"
     has_target pgstash_cache && start_pgstash_cache pgstash_cache bench
@@ -509,10 +525,7 @@ if [ "$MODE" = cache ]; then
         wait "$pb" || true
         if [ -s "$RUN/perf.data" ]; then
             dm=cat; command -v swift-demangle >/dev/null && dm="swift-demangle --simplified"
-            { perf report -i "$RUN/perf.data" --stdio --no-children --sort dso -g none --percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
-              echo "--"
-              perf report -i "$RUN/perf.data" --stdio --no-children --sort dso,symbol -g none --percent-limit 0.7 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
-            } | $dm | sed -E 's/([[:space:]]+-)+[[:space:]]*$//; s/[[:space:]]+$//; s/   +/  /g' > "$RUN/perf.txt" || true
+            perf_report "$RUN/perf.data" "$(basename "$PGSTASH_BIN")" > "$RUN/perf.txt" || true
         fi
     fi
     meta STATUS_END_pgstash_cache "${STATUS[pgstash_cache]:-not run}"

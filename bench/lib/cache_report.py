@@ -93,6 +93,7 @@ class Obs:
         self.redis_cpu = 0.0     # s
         self.pgbench_cpu = 0.0   # s
         self.metrics = {}        # summed deltas
+        self.redis_cmds = {}     # redis_cmdstat_<cmd>_{calls,usec} deltas
         self.loads = []
         self.has_proxy = self.has_redis = self.has_pgbench = False
 
@@ -115,6 +116,9 @@ class Obs:
         if x is not None and y is not None:
             self.redis_cpu += y - x
             self.has_redis = True
+        for k, v in a.items():
+            if k.startswith("redis_cmdstat_") and num(a, k) is not None:
+                self.redis_cmds[k] = self.redis_cmds.get(k, 0.0) + num(a, k) - (num(b, k) or 0.0)
         p = read_kv(prefix + ".pgbench")
         if num(p, "pgbench_cpu_s") is not None:
             self.pgbench_cpu += num(p, "pgbench_cpu_s")
@@ -148,6 +152,12 @@ class Obs:
             e[ld.get("result", "?")] = e.get(ld.get("result", "?"), 0.0) + v
         return r
 
+    def redis_script_call(self):
+        """(calls, µs inside Redis per call) of the scripts (EVALSHA, EVAL) during the runs."""
+        calls = sum(self.redis_cmds.get("redis_cmdstat_%s_calls" % c, 0.0) for c in ("evalsha", "eval"))
+        usec = sum(self.redis_cmds.get("redis_cmdstat_%s_usec" % c, 0.0) for c in ("evalsha", "eval"))
+        return calls, (usec / calls if calls else None)
+
     def hits(self):
         return self.total("pgstash_cache_lookups_total", result="hit")
 
@@ -165,20 +175,28 @@ class Obs:
 
 
 def quantile(buckets, count, q):
-    """Linear interpolation inside the bucket holding the q-quantile (Prometheus' way)."""
+    """The q-quantile as text: "≤ first bound" when it falls in the first bucket (the
+    histogram cannot say more), else linear interpolation inside its bucket (Prometheus' way)."""
     if not count or not buckets:
-        return None
+        return "–"
     rank = q * count
     prev_le, prev_c = 0.0, 0.0
-    for le, c in buckets:
+    for i, (le, c) in enumerate(buckets):
         if c >= rank:
+            if i == 0:
+                return "≤ " + us(le)
             if le == float("inf"):
-                return prev_le
-            if c == prev_c:
-                return le
-            return prev_le + (le - prev_le) * (rank - prev_c) / (c - prev_c)
+                return "> " + us(prev_le)
+            return us(prev_le + (le - prev_le) * (rank - prev_c) / (c - prev_c))
         prev_le, prev_c = le, c
-    return prev_le
+    return "> " + us(prev_le)
+
+
+def first_bucket_share(buckets, count):
+    """"89 % ≤ 500 µs": the share of lookups in the histogram's first bucket."""
+    if not count or not buckets:
+        return "–"
+    return "%.0f %% ≤ %s" % (100.0 * buckets[0][1] / count, us(buckets[0][0]))
 
 
 def us(s):
@@ -227,9 +245,9 @@ def main():
     notes = []
     loads = [l for o in obs.values() for l in o.loads]
     md = ["# pgstash benchmark — the result cache", "",
-          "Produced by `bench/run.sh --cache%s` (see [docs/benchmarks.md](../../docs/benchmarks.md), "
+          "Produced by `%s` (see [docs/benchmarks.md](../../docs/benchmarks.md), "
           "\"The result cache\"). Do not edit by hand. Figures and ratios are printed, never asserted." % (
-              " --quick" if meta.get("QUICK") == "1" else ""), "",
+              meta.get("COMMAND") or ("bench/run.sh --cache" + (" --quick" if meta.get("QUICK") == "1" else ""))), "",
           "- started %s on %s; load average (1 min) during the runs: %s — a shared machine: pgbench, pgstash, "
           "Redis and PostgreSQL share these cores with other work" % (
               meta.get("STARTED", "?"), meta.get("HOST", "?"),
@@ -325,6 +343,8 @@ def main():
                "|---|---|---|--:|--:|--:|--:|--:|"] + rule_rows
         md += ["", "The warm-up before each cell filled the entries first, so misses here are entries that "
                "expired, were invalidated by a write, or were never filled (keys the warm-up did not draw). "
+               "*Fills refused* were captured on a miss but not stored: too large, a notice, or a tag the entry "
+               "depends on was bumped by a write since its lookup (the metric does not split the reasons). "
                "*not looked up* counts requests pgstash sent to PostgreSQL without a lookup, by reason."]
 
     # ---- primary-key read
@@ -335,7 +355,7 @@ def main():
                "Latency per transaction from pgbench's `--log`, in µs; the target is p50 ≤ %d µs for the cached "
                "read." % PK_TARGET_US, "",
                "| -M | direct TPS | direct p50 / p99 | pgstash (cache) TPS | pgstash p50 / p99 | **p50 ≤ %d µs** | "
-               "hit rate | pgstash CPU per tx | Redis CPU per tx | pgbench CPU per tx | Redis lookup p50 / mean |" % PK_TARGET_US,
+               "hit rate | pgstash CPU per tx | Redis CPU per tx | pgbench CPU per tx | lookups ≤ first bucket / mean |" % PK_TARGET_US,
                "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
         for k, c in pk:
             t = c["targets"]
@@ -352,7 +372,7 @@ def main():
                         us(o.proxy_cpu / n) if o.has_proxy else "–",
                         us(o.redis_cpu / n) if o.has_redis else "–",
                         us(o.pgbench_cpu / n) if o.has_pgbench else "–",
-                        "%s / %s" % (us(quantile(bk, cnt, 0.5)), us(sm / cnt if cnt else None))]
+                        "%s / %s" % (first_bucket_share(bk, cnt), us(sm / cnt if cnt else None))]
             else:
                 row += ["–"] * 5
             md.append("| " + " | ".join(row) + " |")
@@ -373,7 +393,8 @@ def main():
             cnt, sm, bk = o.histogram("pgstash_cache_lookup_duration_seconds")
             util = o.cpu_busy / (o.cpu_busy + o.cpu_idle) if (o.cpu_busy + o.cpu_idle) else None
             title = WORKLOADS[c["label"]][0] if c["label"] in WORKLOADS else c["label"]
-            wt.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            calls, per = o.redis_script_call()
+            wt.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 title, c["mode"], c["clients"], label,
                 "%.0f %%" % (100 * util) if util is not None else "–",
                 us(o.cpu_busy / n),
@@ -381,24 +402,29 @@ def main():
                 us(o.redis_cpu / n) if o.has_redis else "–",
                 us(o.pgbench_cpu / n) if o.has_pgbench else "–",
                 us(max(0.0, o.cpu_busy - o.proxy_cpu - o.redis_cpu - o.pgbench_cpu) / n),
-                ("%s / %s / %s" % (us(quantile(bk, cnt, 0.5)), us(quantile(bk, cnt, 0.99)), us(sm / cnt)))
-                if cnt else "–"))
+                ("%s / %s / %s" % (quantile(bk, cnt, 0.5), quantile(bk, cnt, 0.99), us(sm / cnt)))
+                if cnt else "–",
+                ("%.2f, %.1f µs" % (calls / n, per)) if calls and per is not None else "–"))
     if wt:
         md += ["", "## Where the time goes", "",
                "CPU per transaction over each target's measured runs: the whole machine's busy time (/proc/stat, "
                "both cores, including other work on this shared machine), the proxy's (/proc/PID/stat), Redis's "
                "(`INFO cpu`), pgbench's (its process), and the rest (PostgreSQL, other work). Logins are included "
-               "(64 SCRAM logins per run). The Redis lookup column is `pgstash_cache_lookup_duration_seconds` "
-               "(send of the lookup script to its answer, estimated from the histogram's buckets).", "",
+               "(64 SCRAM logins per run). The lookup histogram column is `pgstash_cache_lookup_duration_seconds` "
+               "(estimated from its buckets, whose first bound is 0.5 ms, so a quantile below it reads \"≤ 500 µs\"). It starts "
+               "from the event loop's clock, which is read once per loop iteration after `epoll_wait`: it includes "
+               "pgstash's own work on the requests of that iteration before the lookup is sent, and the wait for the "
+               "loop to get back to the reply — an upper bound of the Redis round trip, not the round trip. The last column "
+               "is Redis's `INFO commandstats` for EVALSHA/EVAL: scripts called per transaction (lookups, fills, "
+               "publications, lease renewals) and the time each spent executing inside Redis.", "",
                "| workload | -M | clients | target | machine busy | machine CPU / tx | proxy CPU / tx | Redis CPU / tx | "
-               "pgbench CPU / tx | rest / tx | Redis lookup p50 / p99 / mean |",
-               "|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|"] + wt
+               "pgbench CPU / tx | rest / tx | lookup histogram p50 / p99 / mean | Redis scripts per tx, µs each inside Redis |",
+               "|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|"] + wt
     perf = os.path.join(a.run, "perf.txt")
     if os.path.exists(perf) and os.path.getsize(perf):
         md += ["", "### perf profile of pgstash answering hits", "",
                "`perf record -F 997 -g -p <pgstash>` for %s s while 64 clients ran `dashboard_stats` with "
-               "`-M prepared` (every statement a hit); flat profile (self time), by shared object, then by "
-               "symbol (demangled):" % meta.get("DURATION", "?"), "", "```",
+               "`-M prepared` (every statement a hit), Swift names demangled:" % meta.get("DURATION", "?"), "", "```",
                open(perf, errors="replace").read().rstrip(), "```"]
 
     # ---- summary
