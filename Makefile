@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEMO_DIR ?= /tmp/pgstash-demo
 SWIFT_FLAGS ?=
 
-.PHONY: all deps build release test demo demo-stop bench bench-quick clean driver-suites fuzz fuzz-build
+.PHONY: all deps build release test demo demo-stop bench bench-quick bench-cache clean driver-suites fuzz fuzz-build
 
 all: build
 
@@ -34,6 +34,12 @@ bench: release
 
 bench-quick: release
 	@bench/run.sh --quick
+
+# The result cache against direct PostgreSQL and PgBouncer (docs/benchmarks.md, "The result
+# cache"): quick by default (2 rounds × 5 s, about 6–8 minutes); BENCH_CACHE_FLAGS= for 3 × 10 s.
+BENCH_CACHE_FLAGS ?= --quick
+bench-cache: release
+	@bench/run.sh --cache $(BENCH_CACHE_FLAGS)
 
 # Real drivers' own test suites, direct and through pgstash (see docs/drivers.md).
 driver-suites: deps

@@ -7,6 +7,12 @@
 #   bench/run.sh --pooling [--quick]  transaction pooling: pgbench -S at 8/64/256 clients, simple and
 #                                     extended, 3 rounds × 10 s (quick: 2 × 5 s); then RSS per idle
 #                                     client (900 held); writes bench/results/pooling-latest.md
+#   bench/run.sh --cache [--quick]    the result cache (make bench-cache): pgstash with proxy.conf's
+#                                     [cache] rules and tiers against direct and PgBouncer at 64
+#                                     clients, -M extended and prepared (orders page, dashboard,
+#                                     dashboard_stats, the mix), then a primary-key read at 1 client;
+#                                     3 rounds × 10 s (quick: 2 × 5 s); hit rates per rule from
+#                                     /metrics; writes bench/results/cache-latest.md
 #
 # Starts a throwaway PostgreSQL 15 and Redis (scripts/pg.sh, scripts/redis.sh) under
 # $BENCH_DIR (default /tmp/pgstash-bench), loads the seed plan's data once (kept between runs),
@@ -18,7 +24,9 @@
 # (default: Redis and metrics ports of this run), POOL_SIZE (20), DURATION, ROUNDS, BUDGET,
 # HANG_MARGIN, TARGETS (e.g. "direct pgbouncer"), WORKLOADS (e.g. "mix search"),
 # WIDE_WORKLOADS (those also run at 256 clients), CLIENTS (e.g. "8 64"), MODES (e.g. "prepared"),
-# SCENARIOS; for --pooling also IDLE_CLIENTS (900), DIRECT_MAX_CLIENTS (64).
+# SCENARIOS; for --pooling also IDLE_CLIENTS (900), DIRECT_MAX_CLIENTS (64); for --cache also
+# WARMUP (s of untimed load through pgstash before each cell), PK_CLIENTS (1), CACHE_PERF (1: a
+# perf profile of pgstash serving hits; 0: none).
 set -euo pipefail
 {   # the whole script is one block, so editing this file cannot disturb a run in progress
 
@@ -37,14 +45,18 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 
 # Any of these set by the caller narrows the run: its report goes to $BENCH_DIR/run/partial.md.
 NARROWED=${WORKLOADS:-}${MODES:-}${CLIENTS:-}${TARGETS:-}${DURATION:-}${ROUNDS:-}
+ARGS="$*"      # for the report's "produced by" line, with the caller's narrowing below
+WORKLOADS_ENV=${WORKLOADS:-}; MODES_ENV=${MODES:-}; CLIENTS_ENV=${CLIENTS:-}; TARGETS_ENV=${TARGETS:-}
+DURATION_ENV=${DURATION:-}; ROUNDS_ENV=${ROUNDS:-}; WARMUP_ENV=${WARMUP:-}
 CLIENTS_SET=${CLIENTS:-}; MODES_SET=${MODES:-}; TARGETS_SET=${TARGETS:-}   # --pooling: a narrowed matrix
 MODE=""; SCENARIO=""; QUICK=0
 while [ $# -gt 0 ]; do
     case "$1" in
-        --quick) QUICK=1; [ "$MODE" = pooling ] || MODE=quick ;;
+        --quick) QUICK=1; case "$MODE" in pooling|cache) ;; *) MODE=quick ;; esac ;;
         --full) MODE=full ;;
         --scenario) MODE=scenario; SCENARIO=${2:?--scenario NAME}; shift ;;
         --pooling) MODE=pooling ;;
+        --cache) MODE=cache ;;
         -h|--help) usage 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; usage 2 ;;
     esac
@@ -63,6 +75,12 @@ case "$MODE" in
         if [ "$QUICK" = 1 ]; then DURATION=${DURATION:-5}; ROUNDS=${ROUNDS:-2}
         else DURATION=${DURATION:-10}; ROUNDS=${ROUNDS:-3}; fi
         SCENARIOS=pooling; MODES=${MODES:-"simple extended"} ;;
+    cache)
+        if [ "$QUICK" = 1 ]; then DURATION=${DURATION:-5}; ROUNDS=${ROUNDS:-2}; WARMUP=${WARMUP:-6}
+        else DURATION=${DURATION:-10}; ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-10}; fi
+        SCENARIOS=""; MODES=${MODES:-"extended prepared"}; CLIENTS=${CLIENTS:-64}
+        WORKLOADS=${WORKLOADS:-"orders_page dashboard dashboard_stats mix"}
+        TARGETS=${TARGETS:-"direct pgstash_cache pgbouncer"} ;;
 esac
 # Runs that would end past BUDGET seconds are skipped and reported as such (0: no budget);
 # it keeps --quick under 10 minutes whatever the proxies do.
@@ -74,6 +92,7 @@ MODES=${MODES:-"simple prepared"}
 CLIENTS=${CLIENTS:-"8 64 256"}
 TARGETS=${TARGETS:-"direct pgstash pgbouncer"}
 case "$MODE" in scenario|pooling) WORKLOADS="" ;; esac
+PK_CLIENTS=${PK_CLIENTS:-1}; CACHE_PERF=${CACHE_PERF:-1}
 IDLE_CLIENTS=${IDLE_CLIENTS:-900}
 DIRECT_MAX_CLIENTS=${DIRECT_MAX_CLIENTS:-64}   # PostgreSQL has max_connections 300
 # A run still going this many seconds after its -T is killed and reported as hung (PgBouncer
@@ -169,7 +188,7 @@ ensure_pgbench_db() {
 
 # ---------------------------------------------------------------- proxies
 # Each target has a port, a pid (proxies) and a status: "ok" or the reason it cannot be used.
-declare -A PORT PID STATUS LOGF HUNG
+declare -A PORT PID STATUS LOGF HUNG MPORT
 PORT[direct]=$PGPORT; PID[direct]=""; STATUS[direct]=ok
 
 why_exited() {       # the first error-looking line of a log, else its last line
@@ -210,6 +229,48 @@ start_pgstash() {    # start_pgstash NAME DB POOLMODE
         >"${LOGF[$name]}" 2>&1 < /dev/null &
     PID[$name]=$!; PIDS_TO_KILL+=("${PID[$name]}")
     if wait_accepting "$name" "$db"; then log "$name: up on 127.0.0.1:${PORT[$name]} (pid ${PID[$name]}, $mode mode, pool $POOL_SIZE)"
+    else log "$name: ${STATUS[$name]}"; fi
+}
+
+# The result cache (--cache): proxy.conf's [cache], [cache.tiers] and [[cache.rules]] verbatim,
+# behind sections pointing at this run's PostgreSQL, Redis and ports. The other keys keep their
+# defaults, as for the `pgstash` target (so no query digests).
+cache_config() {     # cache_config FILE PORT METRICSPORT DB
+    local f=$1 port=$2 mport=$3 db=$4
+    printf '"postgres" "%s"\n' "$PGPASS" > "$RUN/userlist.txt"; chmod 600 "$RUN/userlist.txt"
+    {
+        echo "# Written by bench/run.sh --cache: this run's servers, then proxy.conf's cache sections."
+        printf '[listen]\nhost = "127.0.0.1"\nport = %s\n\n' "$port"
+        printf '[pool]\nmode = "transaction"\nmax_upstream = %s\n\n' "$POOL_SIZE"
+        printf '[databases.%s]\nhost = "127.0.0.1"\nport = %s\ndbname = "%s"\nuser = "postgres"\npassword = "%s"\n\n' \
+            "$db" "$PGPORT" "$db" "$PGPASS"
+        printf '[auth]\ntype = "scram-sha-256"\nauth_file = "userlist.txt"\n\n'
+        printf '[redis]\nhost = "127.0.0.1"\nport = %s\n\n' "$REDISPORT"
+        printf '[metrics]\nenabled = true\nhost = "127.0.0.1"\nport = %s\n\n' "$mport"
+        # from the line "[cache]" up to the next section that is not a cache one
+        awk '/^\[cache\]$/ { on = 1 } on && /^\[/ && !/^\[cache\]$/ && !/^\[cache\.tiers\]$/ && !/^\[\[cache\.rules\]\]$/ { on = 0 } on' \
+            "$ROOT/proxy.conf"
+    } > "$f"
+}
+start_pgstash_cache() {   # start_pgstash_cache NAME DB
+    local name=$1 db=$2 conf
+    LOGF[$name]=$RUN/$name.log; : > "${LOGF[$name]}"
+    if [ ! -x "$PGSTASH_BIN" ]; then
+        STATUS[$name]="not built ($PGSTASH_BIN missing; run make release)"; PID[$name]=""
+        log "$name: ${STATUS[$name]}"; return 0
+    fi
+    PORT[$name]=$(free_port); MPORT[$name]=$(free_port); conf=$RUN/$name.conf
+    cache_config "$conf" "${PORT[$name]}" "${MPORT[$name]}" "$db"
+    if ! "$PGSTASH_BIN" check --config "$conf" >"$RUN/$name.check" 2>&1; then
+        STATUS[$name]="config rejected: $(why_exited "$RUN/$name.check")"; PID[$name]=""
+        log "$name: ${STATUS[$name]}"; return 0
+    fi
+    # shellcheck disable=SC2086
+    "$PGSTASH_BIN" --config "$conf" -c cache.enabled=true ${PGSTASH_EXTRA_ARGS:-} \
+        >"${LOGF[$name]}" 2>&1 < /dev/null &
+    PID[$name]=$!; PIDS_TO_KILL+=("${PID[$name]}")
+    if wait_accepting "$name" "$db"; then
+        log "$name: up on 127.0.0.1:${PORT[$name]} (pid ${PID[$name]}, cache on, metrics :${MPORT[$name]}, pool $POOL_SIZE)"
     else log "$name: ${STATUS[$name]}"; fi
 }
 
@@ -264,6 +325,31 @@ INI
 stop_target() { local name=$1; [ -n "${PID[$name]:-}" ] && stop_pid "${PID[$name]}"; STATUS[$name]="${STATUS[$name]:-stopped}"; }
 
 # ---------------------------------------------------------------- one pgbench run
+# observe FILE TARGET: counters read just before and just after a run, so that the report can
+# say where the time went: the load average, the machine's CPU (/proc/stat), the proxy's CPU
+# (/proc/PID/stat), Redis's CPU and, for a target with a metrics port, its /metrics.
+observe() {
+    local f=$1 t=$2 pid=${PID[$2]:-}
+    mkdir -p "$RUN/obs"
+    {
+        echo "time_ns=$(date +%s%N)"
+        echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+        awk '/^cpu / { print "cpu_busy=" $2+$3+$4+$7+$8; print "cpu_idle=" $5+$6 }' /proc/stat
+        [ -n "$pid" ] && awk '{ print "proxy_cpu=" $14+$15 }' "/proc/$pid/stat" 2>/dev/null
+        if [ -n "${MPORT[$t]:-}" ]; then
+            redis-cli -p "$REDISPORT" INFO cpu 2>/dev/null | tr -d '\r' \
+                | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "redis_cpu_s=%.3f\n", s }'
+            redis-cli -p "$REDISPORT" INFO commandstats 2>/dev/null | tr -d '\r' \
+                | awk -F'[:=,]' '/^cmdstat_/ { printf "redis_%s_calls=%s\nredis_%s_usec=%s\n", $1, $3, $1, $5 }'
+        fi
+    } > "$f" 2>/dev/null || true
+    [ -n "${MPORT[$t]:-}" ] && { curl -s --max-time 5 "http://127.0.0.1:${MPORT[$t]}/metrics" > "$f.metrics" || true; }
+    return 0
+}
+# The CPU seconds of this shell's finished children, from bash's `times` written to a file
+# (a subshell's `times` would start from zero): around a pgbench run, that is pgbench's CPU.
+children_cpu() { awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f\n", u[1]*60 + u[2] + s[1]*60 + s[2] }' "$1"; }
+
 RUN_NO=0
 # run_one TARGET DB LABEL CELL MODE CLIENTS ROUND -- pgbench script args...
 run_one() {
@@ -289,12 +375,18 @@ run_one() {
     [ -n "$pid" ] && echo 5 > "/proc/$pid/clear_refs" 2>/dev/null || true   # reset VmHWM
     # pgbench's -T clock includes connecting the clients (SCRAM: ~2 s for 256 through a proxy
     # on this 2-core box), and its TPS excludes that time: many clients get extra seconds (secs).
+    observe "$RUN/obs/$id.before" "$target"
+    times > "$RUN/obs/$id.times0"
     set +e
     timeout --foreground -k 5 $((secs + HANG_MARGIN)) pgbench -n -h 127.0.0.1 -p "${PORT[$target]}" -U postgres \
         -M "$mode" -c "$clients" -j 2 -T "$secs" --log --log-prefix="$RUN/lat/$id" "$@" "$db" \
         >"$out" 2>&1
     rc=$?
+    times > "$RUN/obs/$id.times1"
     set -e
+    echo "pgbench_cpu_s=$(awk -v a="$(children_cpu "$RUN/obs/$id.times0")" -v b="$(children_cpu "$RUN/obs/$id.times1")" \
+        'BEGIN { printf "%.3f", b - a }')" > "$RUN/obs/$id.pgbench"
+    observe "$RUN/obs/$id.after" "$target"
     [ "$rc" = 130 ] && { echo; log "interrupted"; exit 130; }      # Ctrl-C reached pgbench
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then HUNG[$target/$mode]=$(( ${HUNG[$target/$mode]:-0} + 1 )); fi
     local rss=""
@@ -326,6 +418,7 @@ workload_args() {
 
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 
+meta COMMAND "$(for v in WORKLOADS MODES CLIENTS TARGETS DURATION ROUNDS WARMUP; do [ -n "$(eval echo "\${${v}_ENV:-}")" ] && printf '%s=%s ' "$v" "$(eval echo "\${${v}_ENV}")"; done)bench/run.sh $ARGS"
 meta MODE "$MODE"; meta DURATION "$DURATION"; meta ROUNDS "$ROUNDS"; meta POOL_SIZE "$POOL_SIZE"; meta QUICK "$QUICK"
 meta STARTED "$(date -u '+%Y-%m-%d %H:%M UTC')"; meta HOST "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 meta PG_VERSION "$(q -d postgres -c 'SHOW server_version')"
@@ -339,7 +432,7 @@ fi
 meta PGSTASH_COMMIT "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 
 # ---------------------------------------------------------------- the seed plan's workloads
-if [ -n "$WORKLOADS" ]; then
+if [ -n "$WORKLOADS" ] && [ "$MODE" != cache ]; then
     has_target pgstash && start_pgstash pgstash bench transaction
     has_target pgbouncer && start_pgbouncer pgbouncer transaction bench
     meta STATUS_pgstash "${STATUS[pgstash]:-not run}"; meta STATUS_pgbouncer "${STATUS[pgbouncer]:-not run}"
@@ -362,6 +455,81 @@ if [ -n "$WORKLOADS" ]; then
     done
     meta STATUS_END_pgstash "${STATUS[pgstash]:-not run}"
     stop_target pgstash 2>/dev/null || true; stop_target pgbouncer 2>/dev/null || true
+fi
+
+# ---------------------------------------------------------------- --cache
+# The result cache: pgstash_cache (proxy.conf's rules and tiers, cache on, this run's Redis)
+# against direct PostgreSQL and PgBouncer, same pool size. Before a cell, WARMUP seconds of the
+# same workload through pgstash_cache fill the entries the cell will read (untimed); the cell
+# then runs its ROUNDS interleaved as everywhere else. /metrics is read before and after every
+# pgstash_cache run (observe), so each figure comes with its own hit rate per rule.
+warm_cache() {       # warm_cache TARGET DB MODE CLIENTS -- pgbench script args...
+    local target=$1 db=$2 mode=$3 clients=$4 out; shift 4
+    [ "${1:-}" = "--" ] && shift
+    [ "${STATUS[$target]}" = ok ] && [ "$WARMUP" -gt 0 ] || return 0
+    if [ -n "${PID[$target]}" ] && ! kill -0 "${PID[$target]}" 2>/dev/null; then return 0; fi
+    out=$RUN/out/warmup-$RUN_NO-$mode-$clients.txt
+    observe "$out.before" "$target"
+    timeout --foreground -k 5 $((WARMUP + HANG_MARGIN)) pgbench -n -h 127.0.0.1 -p "${PORT[$target]}" -U postgres \
+        -M "$mode" -c "$clients" -j 2 -T "$WARMUP" "$@" "$db" >"$out" 2>&1 || true
+    observe "$out.after" "$target"
+    log "  warm-up through $target, -M $mode, $clients clients, $WARMUP s: $(grep -m1 -oE '^tps = [0-9.]+' "$out" || echo 'no tps') (not counted)"
+}
+perf_report() {      # perf_report PERF.DATA BINARY-NAME: self time by object and symbol, then inclusive time of the binary's functions
+    local dm=cat
+    command -v swift-demangle >/dev/null && dm="swift-demangle --simplified"
+    { echo "self time by shared object:"
+      perf report -i "$1" --stdio --no-children --sort dso -g none --percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
+      echo; echo "self time by symbol:"
+      perf report -i "$1" --stdio --no-children --sort dso,symbol -g none --percent-limit 0.7 2>/dev/null | grep -v '^#' | grep -v '^$' | head -30
+      echo; echo "inclusive time (self + callees; call graphs from frame pointers), user space, from $2's main loop down:"
+      perf report -i "$1" --stdio --children --sort dso,symbol -g none --percent-limit 2.5 2>/dev/null | grep -v '^#' \
+          | awk '$3 != "[kernel.kallsyms]" && $3 != "[unknown]" && NF > 4' | grep -v '0000000000' | head -40
+    } | $dm | sed -E 's/([[:space:]]+-)+[[:space:]]*$//; s/[[:space:]]+$//; s/   +/  /g'
+}
+if [ "$MODE" = cache ]; then
+    log "cache: $ROUNDS round(s) × $DURATION s per cell, warm-up $WARMUP s, workloads $WORKLOADS, -M $MODES, $CLIENTS clients; primary-key read at $PK_CLIENTS client(s)"
+    has_target pgstash_cache && start_pgstash_cache pgstash_cache bench
+    has_target pgbouncer && start_pgbouncer pgbouncer transaction bench
+    meta STATUS_pgstash_cache "${STATUS[pgstash_cache]:-not run}"; meta STATUS_pgbouncer "${STATUS[pgbouncer]:-not run}"
+    meta WARMUP "$WARMUP"; meta PK_CLIENTS "$PK_CLIENTS"; meta CACHE_PID "${PID[pgstash_cache]:-}"
+    for w in $WORKLOADS pk_read; do
+        for m in $MODES; do
+            if [ "$w" = pk_read ]; then cs=$PK_CLIENTS; else cs=$CLIENTS; fi
+            for c in $cs; do
+                ts=""
+                for t in direct pgstash_cache pgbouncer; do
+                    has_target "$t" || continue
+                    [ "$w" = pk_read ] && [ "$t" = pgbouncer ] && continue   # the latency figure is cached vs direct
+                    ts="$ts $t"
+                done
+                log "cache: workload $w, -M $m, $c clients:$ts"
+                # shellcheck disable=SC2046
+                has_target pgstash_cache && warm_cache pgstash_cache bench "$m" $([ "$w" = pk_read ] && echo 8 || echo "$c") \
+                    -- $(workload_args "$w")
+                # shellcheck disable=SC2046
+                run_cell "$w/$m/$c" "$w" bench "$m" "$c" "$ts" $(workload_args "$w")
+            done
+        done
+    done
+    # Where the time of a hit goes: a perf profile of pgstash while it answers dashboard_stats
+    # (every statement a hit) at 64 clients, -M prepared. Untimed; not one of the figures.
+    if [ "$CACHE_PERF" = 1 ] && command -v perf >/dev/null && [ "${STATUS[pgstash_cache]:-}" = ok ] \
+        && kill -0 "${PID[pgstash_cache]}" 2>/dev/null; then
+        log "cache: perf profile of pgstash (pid ${PID[pgstash_cache]}), dashboard_stats -M prepared, 64 clients, $DURATION s"
+        pgbench -n -h 127.0.0.1 -p "${PORT[pgstash_cache]}" -U postgres -M prepared -c 64 -j 2 -T $((DURATION + 2)) \
+            -f "$HERE/workloads/dashboard_stats.sql" bench >"$RUN/out/perf-pgbench.txt" 2>&1 &
+        pb=$!
+        sleep 1.5
+        perf record -q -F 997 -g -p "${PID[pgstash_cache]}" -o "$RUN/perf.data" -- sleep "$DURATION" >"$RUN/perf-record.log" 2>&1 || true
+        wait "$pb" || true
+        if [ -s "$RUN/perf.data" ]; then
+            dm=cat; command -v swift-demangle >/dev/null && dm="swift-demangle --simplified"
+            perf_report "$RUN/perf.data" "$(basename "$PGSTASH_BIN")" > "$RUN/perf.txt" || true
+        fi
+    fi
+    meta STATUS_END_pgstash_cache "${STATUS[pgstash_cache]:-not run}"
+    stop_target pgstash_cache 2>/dev/null || true; stop_target pgbouncer 2>/dev/null || true
 fi
 
 # ---------------------------------------------------------------- named scenarios
@@ -449,7 +617,7 @@ if [ "$MODE" = pooling ]; then
 fi
 
 # ---------------------------------------------------------------- micro-benchmarks, report
-if [ "$MODE" = pooling ]; then
+if [ "$MODE" = pooling ] || [ "$MODE" = cache ]; then
     : # not part of this comparison
 elif [ -x "$MICRO_BIN" ]; then
     log "micro-benchmarks: $MICRO_BIN"
@@ -465,6 +633,13 @@ if [ "$MODE" = pooling ]; then
     out_md=$HERE/results/pooling-latest.md
     [ -n "${CLIENTS_SET}${MODES_SET}${TARGETS_SET}" ] && out_md=$RUN/pooling-partial.md
     "$PY" "$HERE/lib/report.py" pooling --run "$RUN" --md "$out_md"
+    log "done in $(( $(date +%s) - T0 )) s: $out_md"
+    exit 0
+fi
+if [ "$MODE" = cache ]; then
+    out_md=$HERE/results/cache-latest.md
+    [ -n "$NARROWED" ] && out_md=$RUN/cache-partial.md
+    "$PY" "$HERE/lib/cache_report.py" --run "$RUN" --md "$out_md"
     log "done in $(( $(date +%s) - T0 )) s: $out_md"
     exit 0
 fi
