@@ -263,7 +263,7 @@ def main():
         sent = []
         for s in socks:
             try:
-                send_msg(s, b"Q", b"SELECT pg_sleep(0.001)\0")
+                send_msg(s, b"Q", b"SELECT 1\0")
                 sent.append(s)
             except OSError:
                 pass
