@@ -285,6 +285,8 @@ def main():
         res["burst"] = len(socks)
         res["burst_failed"] = burst_failed
         res["burst_seconds"] = round(time.time() - t1, 2)
+        time.sleep(a.settle)
+        res["after_burst_kb"] = vm(a.pid, "VmRSS")
         if burst_err:
             res["burst_error"] = burst_err
     res["failed"] = failed
@@ -302,7 +304,8 @@ def main():
         line += "; SELECT 1 on %d of them: %d failed, median %s ms, max %s ms" % (
             res["sample"], res["sample_failed"], res.get("sample_ms_median"), res.get("sample_ms_max"))
     if res.get("burst"):
-        line += "; all %d at once: %d failed, %.2f s" % (res["burst"], res["burst_failed"], res["burst_seconds"])
+        line += "; all %d at once: %d failed, %.2f s, RSS then %s kB" % (
+            res["burst"], res["burst_failed"], res["burst_seconds"], res.get("after_burst_kb"))
     if res.get("error") or first_err:
         line += "; error: %s" % (res.get("error") or first_err)
     print("    " + line, flush=True)
