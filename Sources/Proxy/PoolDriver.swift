@@ -99,7 +99,33 @@ final class PoolDriver {
         run(pool.serverClosed(s.id, now: now))
     }
 
-    func tick(now: Double) { run(pool.tick(now: now)) }
+    func tick(now: Double) {
+        enforceClientTimeouts(now: now)
+        run(pool.tick(now: now))
+    }
+
+    /// `query_timeout` and `idle_transaction_timeout` (PgBouncer's), checked at each janitor
+    /// tick against the servers' times: a request running too long is cancelled as the
+    /// client's own CancelRequest would be (it gets 57014 from PostgreSQL and stays); a client
+    /// idle too long inside a transaction is disconnected as PostgreSQL's
+    /// `idle_in_transaction_session_timeout` would (25P03) and its server closed.
+    private func enforceClientTimeouts(now: Double) {
+        let queryLimit = config.queryTimeout, idleLimit = config.idleTransactionTimeout
+        guard queryLimit > 0 || idleLimit > 0 else { return }
+        for (sid, times) in serverTimes {
+            guard let s = servers[sid], let c = s.client else { continue }
+            if queryLimit > 0, let started = times.queryStart, times.cancelledQuery != started,
+               now - started >= queryLimit, c.session?.shouldCancel(s.state) == true {
+                serverTimes[sid]?.cancelledQuery = started
+                server.log.info("client \(c.id): query_timeout (\(queryLimit) s) reached; cancelling its request on \(sid)")
+                s.sendCancel()
+            }
+            if idleLimit > 0, let since = times.idleInTransactionSince, now - since >= idleLimit, s.state.tracker.isIdle {
+                c.fatal("25P03", "terminating connection due to idle-in-transaction timeout (pool.idle_transaction_timeout = \(idleLimit) s)",
+                        hint: "The transaction was rolled back; end transactions promptly, or raise pool.idle_transaction_timeout.")
+            }
+        }
+    }
 
     // MARK: Admin console
 
@@ -111,6 +137,7 @@ final class PoolDriver {
     /// The server got bytes to run on a client's behalf: a request starts unless one runs.
     func requestSent(_ s: ServerHandler, bytes: Int) {
         traffic.stats.bytesReceived(bytes)
+        serverTimes[s.id]?.idleInTransactionSince = nil
         guard serverTimes[s.id]?.queryStart == nil else { return }
         let t = now
         serverTimes[s.id]?.queryStart = t
@@ -120,6 +147,7 @@ final class PoolDriver {
     /// The server answered ReadyForQuery with `status` ('I': the transaction is over).
     func readyForQueryRelayed(_ s: ServerHandler, status: UInt8) {
         if let c = s.client, c.admin.digest != nil { c.digestRequestAnswered(s) }
+        serverTimes[s.id]?.idleInTransactionSince = status == TransactionStatus.idle.rawValue ? nil : now
         guard let times = serverTimes[s.id], let started = times.queryStart else { return }
         let t = now
         let idle = status == TransactionStatus.idle.rawValue
@@ -227,6 +255,10 @@ struct ServerTimes {
     var leasedAt: Double?
     var queryStart: Double?
     var transactionStart: Double?
+    /// Since when the client sits inside a transaction with nothing running (`T` or `E`).
+    var idleInTransactionSince: Double?
+    /// The request (by its start) already cancelled for `query_timeout`.
+    var cancelledQuery: Double?
 }
 
 /// The SHOW STATS counters of one database, shared by reference by its pools.

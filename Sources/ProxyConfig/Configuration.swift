@@ -58,6 +58,8 @@ public struct PoolOverrides: Sendable, Equatable {
     public var maxPinned: Int?
     public var maxListeners: Int?
     public var maxPendingNotifications: Int?
+    public var queryTimeout: Double?
+    public var idleTransactionTimeout: Double?
     public init() {}
 }
 
@@ -85,6 +87,11 @@ public struct PoolConfig: Sendable, Equatable {
     /// Notifications queued for one client that is busy or not reading; past it the client
     /// is disconnected with an error.
     public var maxPendingNotifications = 10_000
+    /// PgBouncer's `query_timeout`: a request running longer is cancelled (0: never).
+    public var queryTimeout: Double = 0
+    /// PgBouncer's `idle_transaction_timeout`: a client idle inside a transaction longer than
+    /// this is disconnected and its server closed (0: never).
+    public var idleTransactionTimeout: Double = 0
     /// Sent to a session-mode server before another client gets it.
     public var serverResetQuery = "DISCARD ALL"
     /// `[pool.users.NAME]`: overrides for one user.
@@ -105,6 +112,8 @@ public struct PoolConfig: Sendable, Equatable {
         if let v = o.maxPinned { maxPinned = v }
         if let v = o.maxListeners { maxListeners = v }
         if let v = o.maxPendingNotifications { maxPendingNotifications = v }
+        if let v = o.queryTimeout { queryTimeout = v }
+        if let v = o.idleTransactionTimeout { idleTransactionTimeout = v }
     }
 
     /// `max_pinned` in effect.

@@ -35,10 +35,13 @@ import Testing
             max_prepared_statements = 100
             pin_on_session_state = true
             server_reset_query = ""
+            query_timeout = "30s"
+            idle_transaction_timeout = 60
 
             [pool.users.bob]
             mode = "transaction"
             max_upstream = 4
+            idle_transaction_timeout = "5s"
 
             [databases.app]
             host = "db.internal"
@@ -111,6 +114,10 @@ import Testing
         #expect(pool.maxPreparedStatements == 100)
         #expect(pool.pinOnSessionState)
         #expect(pool.serverResetQuery == "")
+        #expect(pool.queryTimeout == 30)
+        #expect(pool.idleTransactionTimeout == 60)
+        #expect(pool.users["bob"]?.idleTransactionTimeout == 5)
+        #expect(pool.users["bob"]?.queryTimeout == nil)
         #expect(pool.users["bob"]?.mode == .transaction)
         #expect(pool.users["bob"]?.maxUpstream == 4)
         #expect(pool.users["bob"]?.minIdle == nil)

@@ -175,7 +175,8 @@ struct PoolTests {
         #expect(p.acquireRequested(by: C1, now: 0) == [.connect(S0)])
         #expect(p.acquireRequested(by: C2, now: 0) == [.connect(S1)])
         #expect(p.serverConnectFailed(S0, sqlState: "28P01", error: "bad password", now: 1) == [])
-        #expect(p.serverConnected(S1, now: 1) == [.assign(S1, to: C1)])
+        // The upstream answers again: C2's connect starts at once (not at the next tick).
+        #expect(p.serverConnected(S1, now: 1) == [.assign(S1, to: C1), .connect(S2)])
         #expect(p.isWaiting(C2))
     }
 
@@ -207,6 +208,21 @@ struct PoolTests {
         #expect(p.tick(now: 1.5) == [.connect(S1)])
         #expect(p.serverConnected(S1, now: 1.6) == [.assign(S1, to: C2)])
         #expect(p.lastError == nil)
+    }
+
+    @Test func aFailingUpstreamIsProbedByOneConnectAtATime() {
+        var p = Self.pool(max: 3, retry: 1)
+        #expect(p.acquireRequested(by: C0, now: 0) == [.connect(S0)])
+        #expect(p.serverConnectFailed(S0, error: "refused", now: 0) == [.fail(C0, .connectFailed(sqlState: "08006", message: "refused"))])
+        // Three clients come back at once: one probe, not three connects.
+        for c in [C1, C2, C3] { #expect(p.acquireRequested(by: c, now: 0.1) == []) }
+        #expect(p.tick(now: 1) == [.connect(S1)])
+        #expect(p.tick(now: 1.1) == [])
+        #expect(p.serverConnectFailed(S1, error: "refused", now: 1.2).count == 3)
+        for c in [C1, C2, C3] { #expect(p.acquireRequested(by: c, now: 1.3) == []) }
+        #expect(p.tick(now: 2.2) == [.connect(S2)])
+        // The probe gets through: it serves the first waiter and the others' connects start.
+        #expect(p.serverConnected(S2, now: 2.3) == [.assign(S2, to: C1), .connect(ServerID(3)), .connect(ServerID(4))])
     }
 
     // MARK: Clients and servers going away

@@ -2,7 +2,7 @@
 """Hold N idle, logged-in PostgreSQL client connections and measure a process's RSS around them.
 
   idle_clients.py --port P --pid PID [--host H] [--user U] [--password PW] [--db DB] [--n 900]
-                  [--settle 2] [--json OUT.json]
+                  [--settle 2] [--sample K] [--json OUT.json]
 
 Standard library only (pgbench cannot hold idle connections; psycopg is not on every box).
 Speaks the v3 startup and trust / cleartext / md5 / SCRAM-SHA-256 authentication itself.
@@ -13,7 +13,10 @@ Speaks the v3 startup and trust / cleartext / md5 / SCRAM-SHA-256 authentication
 3. N connections are opened one after the other, each until ReadyForQuery, and held open,
    sending nothing more;
 4. after --settle seconds, VmRSS is read again: "after"; the figure is (after − before) / N;
-5. every connection is closed (Terminate) and the result printed (and written as JSON).
+5. with --sample K, K of the held connections (spread over them) each run `SELECT 1` and the
+   latencies are reported (the held clients are still served); with --burst, every held
+   connection then sends a query at once and all answers are read (they queue for the pool);
+6. every connection is closed (Terminate) and the result printed (and written as JSON).
 
 It never asserts anything: a connection that fails is counted and the first error reported.
 """
@@ -180,6 +183,8 @@ def main():
     p.add_argument("--db", default="postgres")
     p.add_argument("--n", type=int, default=900)
     p.add_argument("--settle", type=float, default=2.0)
+    p.add_argument("--sample", type=int, default=0, help="held connections that run SELECT 1 at the end")
+    p.add_argument("--burst", action="store_true", help="then every held connection runs a query at once")
     p.add_argument("--label", default="")
     p.add_argument("--json")
     a = p.parse_args()
@@ -232,6 +237,58 @@ def main():
             s.setblocking(True)
     res["held"] = len(socks)
     res["alive_at_after"] = alive
+    if a.sample and socks:
+        step = max(len(socks) // a.sample, 1)
+        lat, sample_failed, sample_err = [], 0, None
+        for s in socks[::step][:a.sample]:
+            t1 = time.time()
+            try:
+                simple_query(s, "SELECT 1")
+                lat.append((time.time() - t1) * 1000.0)
+            except (OSError, PgError) as e:
+                sample_failed += 1
+                sample_err = sample_err or str(e)
+        lat.sort()
+        res["sample"] = len(lat) + sample_failed
+        res["sample_failed"] = sample_failed
+        if lat:
+            res["sample_ms_median"] = round(lat[len(lat) // 2], 2)
+            res["sample_ms_max"] = round(lat[-1], 2)
+        if sample_err:
+            res["sample_error"] = sample_err
+    if a.burst and socks:
+        # Every held client sends SELECT 1 at once, then every answer is read:
+        # the clients queue for the pool's servers (max_upstream) and each must be served.
+        t1 = time.time()
+        sent = []
+        for s in socks:
+            try:
+                send_msg(s, b"Q", b"SELECT 1\0")
+                sent.append(s)
+            except OSError:
+                pass
+        burst_failed, burst_err = len(socks) - len(sent), None
+        for s in sent:
+            try:
+                err = None
+                while True:
+                    t, m = read_msg(s)
+                    if t == b"E":
+                        err = error_text(m)
+                    if t == b"Z":
+                        break
+                if err:
+                    raise PgError(err)
+            except (OSError, PgError) as e:
+                burst_failed += 1
+                burst_err = burst_err or str(e)
+        res["burst"] = len(socks)
+        res["burst_failed"] = burst_failed
+        res["burst_seconds"] = round(time.time() - t1, 2)
+        time.sleep(a.settle)
+        res["after_burst_kb"] = vm(a.pid, "VmRSS")
+        if burst_err:
+            res["burst_error"] = burst_err
     res["failed"] = failed
     if first_err:
         res["first_error"] = first_err
@@ -243,6 +300,12 @@ def main():
         a.label or "target", len(socks), failed, res.get("before_kb"), res.get("after_kb"))
     if "per_client_kb" in res:
         line += ", %.2f kB per client" % res["per_client_kb"]
+    if res.get("sample"):
+        line += "; SELECT 1 on %d of them: %d failed, median %s ms, max %s ms" % (
+            res["sample"], res["sample_failed"], res.get("sample_ms_median"), res.get("sample_ms_max"))
+    if res.get("burst"):
+        line += "; all %d at once: %d failed, %.2f s, RSS then %s kB" % (
+            res["burst"], res["burst_failed"], res["burst_seconds"], res.get("after_burst_kb"))
     if res.get("error") or first_err:
         line += "; error: %s" % (res.get("error") or first_err)
     print("    " + line, flush=True)

@@ -6,7 +6,7 @@ enum ConfigKeys {
     static let poolSettings = [
         "max_upstream", "min_idle", "acquire_timeout", "connect_timeout", "idle_timeout", "server_lifetime",
         "connect_retry_interval", "max_prepared_statements", "pin_on_session_state", "max_pinned",
-        "max_listeners", "max_pending_notifications",
+        "max_listeners", "max_pending_notifications", "query_timeout", "idle_transaction_timeout",
     ]
     static let pool = ["mode"] + poolSettings + ["server_reset_query", "users"]
     /// Overrides accept the mode as `mode` or `pool_mode`.
@@ -124,6 +124,8 @@ extension ConfigMapper {
         o.maxPinned = integer(t, "max_pinned", in: p, range: 0...Int.max)
         o.maxListeners = integer(t, "max_listeners", in: p, range: 0...1)
         o.maxPendingNotifications = integer(t, "max_pending_notifications", in: p, range: 1...Int.max)
+        o.queryTimeout = duration(t, "query_timeout", in: p)
+        o.idleTransactionTimeout = duration(t, "idle_transaction_timeout", in: p)
         return o
     }
 

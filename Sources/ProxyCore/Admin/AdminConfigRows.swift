@@ -25,6 +25,8 @@ enum AdminConfigRows {
             row("pool.connect_retry_interval", { number($0.pool.connectRetryInterval) }),
             row("pool.max_prepared_statements", { "\($0.pool.maxPreparedStatements)" }),
             row("pool.pin_on_session_state", { "\($0.pool.pinOnSessionState)" }),
+            row("pool.query_timeout", { number($0.pool.queryTimeout) }),
+            row("pool.idle_transaction_timeout", { number($0.pool.idleTransactionTimeout) }),
             row("pool.server_reset_query", { $0.pool.serverResetQuery }),
             row("auth.type", { $0.auth.type.rawValue }),
             row("auth.auth_file", { $0.auth.authFile }),

@@ -142,9 +142,11 @@ public struct Pool: Sendable {
 
     public mutating func serverConnected(_ s: ServerID, now: Double) -> [PoolAction] {
         guard servers[s] != nil else { return [] }
+        let wasFailing = lastConnectFailure != nil
         lastConnectFailure = nil
         lastError = nil
-        return handOut(s, now: now)
+        // The probe after a failure succeeded: the other waiters' connects start now.
+        return handOut(s, now: now) + (wasFailing ? connectIfNeeded(now: now) : [])
     }
 
     public mutating func serverConnectFailed(_ s: ServerID, sqlState: String = "08006", error: String, now: Double) -> [PoolAction] {
@@ -214,6 +216,9 @@ public struct Pool: Sendable {
         let connecting = connectingCount
         var wanted = max(waiters.count - connecting, 0)
         if waiters.count == 0 { wanted = max(config.minIdle - idle.count - connecting, 0) }
+        // While the upstream is failing, one connect at a time probes it: N waiting clients
+        // must not become N connects against a dead server every retry interval.
+        if lastConnectFailure != nil { wanted = connecting > 0 ? 0 : min(wanted, 1) }
         var actions: [PoolAction] = []
         while wanted > 0 && servers.count < config.maxUpstream {
             let s = ServerID(nextServer)
