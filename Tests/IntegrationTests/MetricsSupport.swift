@@ -14,7 +14,13 @@ final class HTTPProbe {
     private var pending: [UInt8] = []
 
     init(port: Int) throws {
-        fd = connectLoopback(port: port)
+        // A loaded machine may start the endpoint a moment after the client port: retry briefly.
+        var fd = connectLoopback(port: port)
+        for _ in 0..<40 where fd < 0 {
+            usleep(50_000)
+            fd = connectLoopback(port: port)
+        }
+        self.fd = fd
         guard fd >= 0 else { throw TestFailure("cannot connect to the metrics port \(port)") }
         var tv = timeval(tv_sec: 15, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
