@@ -273,11 +273,23 @@ extension ClientHandler {
         if n > 0 { for _ in 0..<n { cacheState!.gate.requestQueued() } }
     }
 
+    /// What `sql` writes, remembered per statement and session context like read plans. In a
+    /// session whose names pgstash cannot resolve (a search_path expression), any write bumps
+    /// the epoch: its target may not be the relation the default path names.
     private func writeSet(of sql: String, cache: ResultCache) -> WriteSet {
-        guard let prefix = cachePrefix else { return WriteSet() }
-        let context = session?.cacheContext(database: prefix, loginUser: user) ?? SessionContext(database: prefix, role: user)
+        guard let prefix = cachePrefix, let session else { return WriteSet() }
+        let known = cacheContext(session, prefix: prefix)
+        let key = ResultCache.PlanKey(prefix: prefix, context: known?.1 ?? "\u{0}unknown", statement: sql,
+                                      extended: false, parameterTypes: [])
+        if let w = cache.rememberedWriteSet(key) { return w }
+        let context = known?.0 ?? SessionContext(database: prefix, role: user)
         let catalog = cache.catalogs[prefix] ?? CatalogSnapshot(relations: [])
-        return cache.policy.writeSet(server.analysisCache.analysis(of: sql), session: context, catalog: catalog)
+        var w = cache.policy.writeSet(server.analysisCache.analysis(of: sql), session: context, catalog: catalog)
+        if known == nil, !w.isEmpty, !w.bumpsEpoch {
+            w = WriteSet(epochReason: "a write in a session whose search_path or isolation pgstash does not follow")
+        }
+        cache.rememberWriteSet(key, w)
+        return w
     }
 
     /// Publishes writes that may have committed without the client hearing of it (its server

@@ -107,8 +107,7 @@ final class ListenerConnection: ConnectionDelegate {
             c.startTLS(context, role: role)
         case .sendStartup:
             tlsStart = nil
-            let l = ServerLogin(user: pool.key.user, password: pool.upstreamPassword, database: pool.database.dbname,
-                                clientNonce: Crypto.base64(Crypto.randomBytes(18)))
+            let l = pool.newLogin()
             login = l
             c.send(l.startupPacket)
         case let .fail(_, message):

@@ -33,6 +33,12 @@ final class PoolDriver {
 
     /// Takes its settings from `configuration` for `key` (`effectivePool` of the key's
     /// database and overriding client user), as `reconfigure` does after a reload.
+    /// The login of a new upstream connection of this pool (servers and the listener).
+    func newLogin() -> ServerLogin {
+        ServerLogin(user: key.user, password: upstreamPassword, database: database.dbname,
+                    clientNonce: Crypto.base64(Crypto.randomBytes(18)))
+    }
+
     init(key: PoolKey, database: DatabaseConfig, upstreamPassword: String?, configuration: ProxyConfiguration,
          server: ProxyServer, idBase: Int, idStride: Int) {
         self.key = key

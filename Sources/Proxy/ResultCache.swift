@@ -201,6 +201,17 @@ final class ResultCache {
     private func plansChanged() {
         planGeneration &+= 1
         plans.removeAll(keepingCapacity: true)
+        writeSets.removeAll(keepingCapacity: true)
+    }
+
+    /// What statements write, per session context (cleared with the plans).
+    private var writeSets: [PlanKey: WriteSet] = [:]
+
+    func rememberedWriteSet(_ key: PlanKey) -> WriteSet? { writeSets[key] }
+
+    func rememberWriteSet(_ key: PlanKey, _ w: WriteSet) {
+        if writeSets.count >= Self.maxPlans { writeSets.removeAll(keepingCapacity: true) }
+        writeSets[key] = w
     }
 
     // MARK: Membership (cache.md §1.5)

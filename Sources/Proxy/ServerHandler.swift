@@ -103,8 +103,7 @@ final class ServerHandler: ConnectionDelegate {
             c.startTLS(context, role: role)
         case .sendStartup:
             tlsStart = nil
-            let l = ServerLogin(user: pool.key.user, password: pool.upstreamPassword, database: pool.database.dbname,
-                                clientNonce: Crypto.base64(Crypto.randomBytes(18)))
+            let l = pool.newLogin()
             login = l
             c.send(l.startupPacket)
         case let .fail(sqlState, message):

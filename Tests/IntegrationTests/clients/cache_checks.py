@@ -163,6 +163,15 @@ with conn(A) as a:
     p2 = one(a, "SELECT status FROM orders WHERE id = 1")
     p2b = one(a, "SELECT status FROM orders WHERE id = 1")
     check("search_path: the same text reads the table the path names", p2 == p2b == "other-schema" and p1 != p2, (p1, p2))
+with conn(A) as reader, conn(B) as writer:
+    # The writer's search_path is a quoted string pgstash does not parse: its write must still
+    # invalidate what the reader (plain path) cached of the same relation.
+    reader.execute("SET search_path = other, public")
+    one(reader, "SELECT status FROM orders WHERE id = 1"); one(reader, "SELECT status FROM orders WHERE id = 1")
+    writer.execute("SET search_path = 'other'")
+    writer.execute("UPDATE orders SET status = 'quoted-path' WHERE id = 1")
+    got = one(reader, "SELECT status FROM orders WHERE id = 1")
+    check("search_path pgstash does not parse: its writes still invalidate", got == "quoted-path", got)
 with conn(A) as a:
     a.execute("SET TimeZone = 'UTC'")
     t1 = str(one(a, "SELECT created::text FROM orders WHERE id = 5"))
