@@ -100,7 +100,7 @@ extension ClientHandler {
                                                parameterValues: extended?.bind.parameters ?? [],
                                                resultFormats: extended?.bind.resultFormats ?? [],
                                                describesPortal: extended?.describesPortal ?? false)
-        let hash = CacheKey.hex(Crypto.sha256(memo.statementKey + execution))
+        let hash = CacheKey.hex(Crypto.sha256(memo.statementKey, then: execution))
         let tagNames = memo.tagNames
         if let entry = cache.localHit(prefix, hash: hash) {
             cache.stats.localHits += 1

@@ -184,8 +184,8 @@ final class ResultCache {
 
     struct PlanMemo {
         var decision: CacheDecision
-        /// `CacheKey.statementPart` of the read (empty for a bypass).
-        var statementKey: [UInt8]
+        /// SHA-256 state after `CacheKey.statementPart` of the read (the key's constant part).
+        var statementKey: SHA256Prefix
         /// The plan's tags as Redis names them.
         var tagNames: [String]
         var generation: Int
@@ -203,7 +203,7 @@ final class ResultCache {
     }
 
     func remember(_ key: PlanKey, decision: CacheDecision, statementKey: [UInt8]) -> PlanMemo {
-        let m = PlanMemo(decision: decision, statementKey: statementKey,
+        let m = PlanMemo(decision: decision, statementKey: Crypto.sha256Prefix(statementKey),
                          tagNames: decision.plan?.tags.map(\.description) ?? [], generation: planGeneration)
         if plans.count >= Self.maxPlans { plans.removeAll(keepingCapacity: true) }
         plans[key] = m
