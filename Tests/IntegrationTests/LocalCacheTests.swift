@@ -92,4 +92,51 @@ import Testing
         let after = try status(a)
         #expect(after["local_solo"] == "0", "\(after)")
     }
+
+    /// psql and pgbench (`-M simple`, `extended`, `prepared`) through a caching pgstash: psql's
+    /// output of a hit equals PostgreSQL's own; each pgbench transaction writes a row, reads it
+    /// back (a read the cache answers) and fails with a division by zero if the read is older
+    /// than the write it was acknowledged — none may fail.
+    @Test func psqlAndPgbenchReadTheirWrites() throws {
+        let env = try TestEnvironment.require()
+        let db = try TestDatabase(env, prefix: "localpgbench")
+        defer { db.drop() }
+        _ = try db.connect().query("CREATE TABLE hot (id int PRIMARY KEY, v bigint NOT NULL, note text)")
+        _ = try db.connect().query("INSERT INTO hot SELECT g, 0, 'row ' || g FROM generate_series(1, 20) g")
+        let redis = try TestRedis(env)
+        let p = try start(env, db, redisPort: redis.port)
+        defer { p.stop() }
+        try waitSolo(p)
+
+        let read = "SELECT id, v, note FROM hot WHERE id <= 5 ORDER BY id"
+        let direct = try psql(env.directDSN(db: db.name), read, args: ["-X"])
+        let miss = try psql(scriptDSN(p, db), read, args: ["-X"])
+        usleep(100_000)
+        let hit = try psql(scriptDSN(p, db), read, args: ["-X"])
+        #expect(miss.status == 0 && miss.stdout == direct.stdout && hit.stdout == direct.stdout,
+                "psql through the cache differs:\n\(direct.stdout)\n\(miss.stdout)\n\(hit.stdout)")
+        let w = try psql(scriptDSN(p, db), "UPDATE hot SET note = 'changed' WHERE id = 2; " + read, args: ["-X", "-A", "-t"])
+        #expect(w.stdout.contains("2|0|changed"), "\(w.stdout)")
+
+        let script = "\(env.tmp)/localpgbench-\(db.name).sql"
+        try """
+            \\set id random(1, 20)
+            UPDATE hot SET v = v + 1 WHERE id = :id RETURNING v AS w \\gset
+            SELECT v FROM hot WHERE id = :id \\gset
+            SELECT 1 / (CASE WHEN :v >= :w THEN 1 ELSE 0 END) AS fresh;
+            SELECT note FROM hot WHERE id = :id;
+
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let before = Int(try status(p)["local_hits"] ?? "") ?? 0
+        for mode in ["simple", "extended", "prepared"] {
+            let r = try runCommand(["pgbench", "-n", "-M", mode, "-c", "4", "-t", "150", "-f", script, scriptDSN(p, db)],
+                                   env: ["PGPASSWORD": env.pgPassword], timeout: 180)
+            #expect(r.status == 0 && r.stdout.contains("number of failed transactions: 0"),
+                    "pgbench -M \(mode):\n\(r.stdout.suffix(1500))\n\(r.stderr.suffix(1500))\n\(logTail(p))")
+        }
+        let hits = (Int(try status(p)["local_hits"] ?? "") ?? 0) - before
+        #expect(hits > 300, "the reads were not answered from the cache (\(hits) local hits)")
+        let total = try db.connect().query("SELECT sum(v) FROM hot")
+        #expect(total.first?.first == "1800", "\(total)")
+    }
 }
