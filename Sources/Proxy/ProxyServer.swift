@@ -35,6 +35,8 @@ public final class ProxyServer {
     lazy var resolver = AsyncResolver(loop: loop, cacheTTL: 30, maxConcurrentLookups: 4)
     /// `[auth]` users' credentials, prepared at load and reload (no login derives keys).
     var credentials: CredentialStore
+    /// `[auth] auth_query` answers and lookups in flight (ProxyServer+AuthQuery.swift).
+    var authQueries: AuthQueryCache
     var accepting = true
     /// Shutting down: the cache is being left, `onDrained` follows.
     var draining = false
@@ -52,6 +54,7 @@ public final class ProxyServer {
         self.loop = loop
         self.log = log
         self.credentials = CredentialStore(auth: config.auth)
+        self.authQueries = AuthQueryCache(ttl: config.auth.authCacheTTL)
         admin.configureDigests(capacity: config.admin.queryDigests)
     }
 
@@ -78,6 +81,7 @@ public final class ProxyServer {
         }
         config = new
         credentials.update(auth: new.auth)
+        reloadAuthQueries(new)
         for p in pools.values { p.reconfigure(config: new) }
         cache?.reload(new)
         reloadOperations(new)

@@ -1,0 +1,62 @@
+import EventLoop
+import ProxyConfig
+import ProxyCore
+
+/// What a pool of a user found by `auth_query` logs in upstream with: the secret found (an
+/// md5 hash, or a plain password from a custom query), and the SCRAM keys recovered from the
+/// last client's proof.
+struct LookedUpSecret: Equatable {
+    var password: String?
+    var passThrough: ScramPassThroughKeys?
+}
+
+/// `[auth] auth_user` / `auth_query`: users not in the auth file are looked up in PostgreSQL,
+/// off the loop, through the `AuthQueryCache` machine.
+extension ProxyServer {
+    /// Whether `user`'s login waits for a lookup: auth_query is on, and the auth file (which
+    /// takes precedence, as in PgBouncer) does not have the user.
+    func needsAuthLookup(user: String) -> Bool {
+        config.auth.authUser != nil && config.auth.type != .trust && credentials.credential(for: user) == nil
+    }
+
+    /// Asks for `client`'s user; `client.authLookupCompleted` is called with the answer (at
+    /// once when cached). A database pgstash does not serve (with no `auth_dbname`) has no
+    /// upstream to ask: the user is treated as unknown, so the refusal is the usual 28P01.
+    func lookUpCredential(for client: ClientHandler) {
+        let database = config.auth.authDbname ?? client.databaseName
+        guard config.databases[database] != nil else {
+            return client.authLookupCompleted(.success(AuthQueryAnswer(credential: nil, refusal: "unknown database")))
+        }
+        run(authQueries.lookupRequested(AuthLookupKey(database: database, user: client.user), by: client.id, now: loop.now))
+    }
+
+    /// The client left while its lookup ran.
+    func authLookupAbandoned(by client: ClientHandler) {
+        authQueries.clientGaveUp(client.id)
+    }
+
+    /// After a reload: answers are dropped (the query, TTL or `auth_user` may have changed).
+    func reloadAuthQueries(_ new: ProxyConfiguration) {
+        authQueries.ttl = new.auth.authCacheTTL
+        authQueries.flush()
+    }
+
+    private func run(_ actions: [AuthQueryCache.Action]) {
+        for action in actions {
+            switch action {
+            case .startLookup(let key):
+                guard let params = AuthQueryParameters(database: key.database, in: config) else {
+                    run(authQueries.lookupCompleted(key, .failure(.overloaded("auth_query is no longer configured for database \(key.database)")), now: loop.now))
+                    continue
+                }
+                log.debug("auth_query lookup of \(key)")
+                AuthQueryLoader.lookUp(params, user: key.user, on: loop) { [weak self] outcome in
+                    guard let self else { return }
+                    self.run(self.authQueries.lookupCompleted(key, outcome, now: self.loop.now))
+                }
+            case let .answer(id, outcome):
+                clients[id.raw]?.authLookupCompleted(outcome)
+            }
+        }
+    }
+}
