@@ -145,6 +145,54 @@ import Testing
         #expect(lookups.filter { $0.contains("app/\(b)") }.count == 1, "\(lookups)")
     }
 
+    /// A lookup runs off the event loop: while auth_query sleeps 2 s, a user of the auth file
+    /// logs in and queries at once.
+    @Test func aSlowLookupStallsNobodyElse() throws {
+        let env = try TestEnvironment.require()
+        let role = Self.roleName("aq_slow")
+        try Self.admin(env, "CREATE ROLE \(role) LOGIN PASSWORD 'pw'")
+        let proxy = try Self.start(env, extra: "auth_query = \"SELECT usename, passwd FROM pg_shadow, pg_sleep(2) WHERE usename = $1\"")
+        defer { proxy.stop() }
+
+        let slow = Box<Result<String, Refusal>?>(nil)
+        let started = Date()
+        let t = Thread { slow.update { $0 = Self.currentUser(proxy, user: role, password: "pw") } }
+        t.start()
+        usleep(300_000)
+        let before = Date()
+        #expect(try Self.currentUser(proxy, user: "postgres", password: env.pgPassword).get() == "postgres")
+        let other = Date().timeIntervalSince(before)
+        #expect(other < 1, "a login took \(other) s while a lookup ran")
+        while slow.value == nil && Date().timeIntervalSince(started) < 10 { usleep(20_000) }
+        #expect(try slow.value?.get() == role)
+        #expect(Date().timeIntervalSince(started) >= 2)
+    }
+
+    /// `[databases.app] user` forces the upstream login: a looked-up client runs as that user,
+    /// and auth_user's password comes from the database entry (no auth file at all).
+    @Test func forcedUpstreamUserAndPasswordFromTheDatabaseEntry() throws {
+        let env = try TestEnvironment.require()
+        let role = Self.roleName("aq_forced")
+        try Self.admin(env, "CREATE ROLE \(role) LOGIN PASSWORD 'pw'")
+        let dir = "\(env.tmp)/aq-\(freePort())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try """
+            [databases.app]
+            host = "127.0.0.1"
+            port = \(env.pgPort)
+            dbname = "postgres"
+            user = "postgres"
+            password = "\(env.pgPassword)"
+            [auth]
+            type = "scram-sha-256"
+            auth_user = "postgres"
+            """.write(toFile: "\(dir)/proxy.conf", atomically: true, encoding: .utf8)
+        let proxy = try PgStashProcess(env, config: "\(dir)/proxy.conf")
+        defer { proxy.stop() }
+        #expect(try Self.currentUser(proxy, user: role, password: "pw").get() == "postgres")
+        #expect(Self.sqlState(Self.currentUser(proxy, user: role, password: "bad")) == "28P01")
+    }
+
     /// The auth_user cannot log in (PostgreSQL down for pgstash's purpose): users not in the
     /// auth file are refused with 08006; users in it still log in.
     @Test func failedLookupRefusesWith08006() throws {
