@@ -169,25 +169,15 @@ import Testing
     }
 
     /// `[databases.app] user` forces the upstream login: a looked-up client runs as that user,
-    /// and auth_user's password comes from the database entry (no auth file at all).
+    /// and auth_user's password comes from the database entry.
     @Test func forcedUpstreamUserAndPasswordFromTheDatabaseEntry() throws {
         let env = try TestEnvironment.require()
         let role = Self.roleName("aq_forced")
         try Self.admin(env, "CREATE ROLE \(role) LOGIN PASSWORD 'pw'")
-        let dir = "\(env.tmp)/aq-\(freePort())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try """
-            [databases.app]
-            host = "127.0.0.1"
-            port = \(env.pgPort)
-            dbname = "postgres"
-            user = "postgres"
-            password = "\(env.pgPassword)"
-            [auth]
-            type = "scram-sha-256"
-            auth_user = "postgres"
-            """.write(toFile: "\(dir)/proxy.conf", atomically: true, encoding: .utf8)
-        let proxy = try PgStashProcess(env, config: "\(dir)/proxy.conf")
+        // auth_user (postgres) is not in the auth file: its password is the database entry's.
+        let config = try AuthHardeningTests.writeConfig(env, upstreamUser: "postgres", users: ["someone": "x"],
+                                                        extra: "auth_user = \"postgres\"")
+        let proxy = try PgStashProcess(env, config: config)
         defer { proxy.stop() }
         #expect(try Self.currentUser(proxy, user: role, password: "pw").get() == "postgres")
         #expect(Self.sqlState(Self.currentUser(proxy, user: role, password: "bad")) == "28P01")

@@ -44,21 +44,32 @@ struct ScramPassThroughTests {
         }
     }
 
-    /// The whole path: a client authenticates to pgstash, pgstash keeps what the authenticator
-    /// recovered, and an upstream server holding the same verifier accepts pgstash's login.
-    @Test func clientLoginThenUpstreamLoginWithTheRecoveredKey() throws {
-        let keys = ScramKeys(password: "s3cret", salt: Array(repeating: 7, count: 16), iterations: 4096)
-        var auth = ClientAuthenticator(type: .scramSHA256, user: "carol", credential: StoredCredential(md5Secret: nil, scramKeys: keys),
-                                       nonce: "pgstashNonce", salt: [1, 2, 3, 4], mockKeys: keys)
-        var client = ScramClient(password: "s3cret", clientNonce: "cli")
+    static let carolKeys = ScramKeys(password: "s3cret", salt: Array(repeating: 7, count: 16), iterations: 4096)
+
+    static func authenticator() -> ClientAuthenticator {
+        ClientAuthenticator(type: .scramSHA256, user: "carol", credential: StoredCredential(md5Secret: nil, scramKeys: carolKeys),
+                            nonce: "pgstashNonce", salt: [1, 2, 3, 4], mockKeys: carolKeys)
+    }
+
+    /// A SCRAM exchange of a client with `password` against `auth`: the authenticator's last action.
+    static func clientLogin(_ auth: inout ClientAuthenticator, password: String) throws -> ClientAuthenticator.Action {
+        var client = ScramClient(password: password, clientNonce: "cli")
         _ = auth.start()
         guard case .send(let first) = auth.passwordDataReceived(saslInitialBody("SCRAM-SHA-256", client.clientFirstMessage)),
               case .authentication(.saslContinue(let serverFirst)) = try backendMessage(first) else {
-            Issue.record("no server-first"); return
+            throw ScramError.malformedMessage("no server-first")
         }
-        guard case .succeed = auth.passwordDataReceived(try client.serverFirstReceived(serverFirst)) else {
+        return auth.passwordDataReceived(try client.serverFirstReceived(serverFirst))
+    }
+
+    /// The whole path: a client authenticates to pgstash, pgstash keeps what the authenticator
+    /// recovered, and an upstream server holding the same verifier accepts pgstash's login.
+    @Test func clientLoginThenUpstreamLoginWithTheRecoveredKey() throws {
+        var auth = Self.authenticator()
+        guard case .succeed = try Self.clientLogin(&auth, password: "s3cret") else {
             Issue.record("client refused"); return
         }
+        let keys = Self.carolKeys
         let recovered = try #require(auth.passThrough)
         #expect(Crypto.sha256(recovered.clientKey) == keys.storedKey)
 
@@ -81,17 +92,8 @@ struct ScramPassThroughTests {
 
     /// A failed or md5 login recovers nothing.
     @Test func nothingIsRecoveredWithoutASCRAMSuccess() throws {
-        let keys = ScramKeys(password: "s3cret", salt: Array(repeating: 7, count: 16), iterations: 4096)
-        var auth = ClientAuthenticator(type: .scramSHA256, user: "carol", credential: StoredCredential(md5Secret: nil, scramKeys: keys),
-                                       nonce: "pgstashNonce", salt: [1, 2, 3, 4], mockKeys: keys)
-        var client = ScramClient(password: "wrong", clientNonce: "cli")
-        _ = auth.start()
-        guard case .send(let first) = auth.passwordDataReceived(saslInitialBody("SCRAM-SHA-256", client.clientFirstMessage)),
-              case .authentication(.saslContinue(let serverFirst)) = try backendMessage(first) else {
-            Issue.record("no server-first"); return
-        }
-        #expect(auth.passwordDataReceived(try client.serverFirstReceived(serverFirst))
-                == .fail(sqlState: "28P01", message: "password authentication failed for user \"carol\""))
+        var auth = Self.authenticator()
+        #expect(try Self.clientLogin(&auth, password: "wrong") == .fail(sqlState: "28P01", message: "password authentication failed for user \"carol\""))
         #expect(auth.passThrough == nil)
     }
 }

@@ -1,15 +1,14 @@
-import EventLoop
 import Glibc
 
 /// Runs blocking work (a libpq connection and query) on a short-lived detached thread and
 /// hands its result back on the loop thread through the loop's eventfd
 /// (`EventLoopHandle.execute`), as `AsyncResolver`'s answers come back. Used by
-/// `CatalogLoader` and `AuthQueryLoader`; the work must bound its own duration.
-enum BackgroundThread {
+/// `AsyncResolver`, `CatalogLoader` and `AuthQueryLoader`; the work must bound its own duration.
+public enum BackgroundThread {
     /// Starts `work` on a new thread; `completion` runs once on `loop`'s thread with its
     /// result, never from inside this call. Returns false (and never calls `completion`) when
     /// the system refused a thread. Call it on the loop thread.
-    static func run<T: Sendable>(on loop: EventLoop, _ work: @escaping @Sendable () -> T,
+    public static func run<T: Sendable>(on loop: EventLoop, _ work: @escaping @Sendable () -> T,
                                  completion: @escaping (T) -> Void) -> Bool {
         assert(loop.isInLoopThread, "BackgroundThread.run called off its loop's thread")
         let box = CompletionBox(completion)
@@ -21,7 +20,7 @@ enum BackgroundThread {
     }
 
     /// Runs `body` on a new detached thread; false if the system refused one.
-    private static func start(_ body: @escaping @Sendable () -> Void) -> Bool {
+    static func start(_ body: @escaping @Sendable () -> Void) -> Bool {
         let context = Unmanaged.passRetained(Job(body)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { context in
