@@ -183,6 +183,26 @@ import Testing
         #expect(Self.sqlState(Self.currentUser(proxy, user: role, password: "bad")) == "28P01")
     }
 
+    /// Over TLS with SCRAM-SHA-256-PLUS (libpq's `channel_binding=require`): the ClientKey is
+    /// recovered from a channel-bound proof too, and the upstream login (plain SCRAM) works.
+    @Test func channelBoundClientPassesThrough() throws {
+        let tls = TLSTests()
+        let (env, pki) = try tls.setUp()
+        let role = Self.roleName("aq_plus")
+        try Self.admin(env, "CREATE ROLE \(role) LOGIN PASSWORD 'pw'")
+        let path = try tls.writeConfig(
+            env, tls: tls.serverTLS(pki, mode: "require"),
+            databases: "[databases.app]\nhost = \"127.0.0.1\"\nport = \(env.pgPort)\ndbname = \"postgres\"",
+            auth: "type = \"scram-sha-256\"\nauth_file = \"users.txt\"\nauth_user = \"postgres\"")
+        let proxy = try PgStashProcess(env, config: path)
+        defer { proxy.stop() }
+        let dsn = "host=127.0.0.1 port=\(proxy.port) user=\(role) dbname=app sslmode=verify-full sslrootcert=\(pki.pem("ca")) channel_binding=require"
+        let r = libpqQuery("\(dsn) password=pw", "SELECT current_user")
+        #expect(r.connected && r.sslInUse && r.value == role, "\(r)")
+        let wrong = libpqQuery("\(dsn) password=nope")
+        #expect(wrong.error.contains("password authentication failed"), "\(wrong.error)")
+    }
+
     /// The auth_user cannot log in (PostgreSQL down for pgstash's purpose): users not in the
     /// auth file are refused with 08006; users in it still log in.
     @Test func failedLookupRefusesWith08006() throws {
