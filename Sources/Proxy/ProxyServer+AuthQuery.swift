@@ -41,6 +41,13 @@ extension ProxyServer {
         authQueries.flush()
     }
 
+    private static func metricOutcome(_ outcome: Result<AuthQueryAnswer, AuthQueryError>) -> String {
+        switch outcome {
+        case .success(let answer): return answer.credential == nil ? "refused" : "found"
+        case .failure: return "failed"
+        }
+    }
+
     private func run(_ actions: [AuthQueryCache.Action]) {
         for action in actions {
             switch action {
@@ -50,8 +57,11 @@ extension ProxyServer {
                     continue
                 }
                 log.debug("auth_query lookup of \(key)")
+                let started = loop.now
                 AuthQueryLoader.lookUp(params, user: key.user, on: loop) { [weak self] outcome in
                     guard let self else { return }
+                    self.metrics.authQueryDuration.labels().observe(self.loop.now - started)
+                    self.metrics.authQueryLookups.labels(Self.metricOutcome(outcome)).increment()
                     self.run(self.authQueries.lookupCompleted(key, outcome, now: self.loop.now))
                 }
             case let .answer(id, outcome):

@@ -11,11 +11,12 @@ import Testing
 @Suite(.serialized) struct AuthQueryTests {
     /// A pgstash whose auth file has only `postgres` (the auth_user); `[databases.app]` has
     /// no `user`, so each client logs in upstream as itself.
-    static func start(_ env: TestEnvironment, ttl: String = "1s", extra: String = "") throws -> PgStashProcess {
+    static func start(_ env: TestEnvironment, ttl: String = "1s", extra: String = "",
+                      overrides: [String] = []) throws -> PgStashProcess {
         let config = try AuthHardeningTests.writeConfig(
             env, upstreamUser: nil, users: ["postgres": env.pgPassword],
             extra: "auth_user = \"postgres\"\nauth_cache_ttl = \"\(ttl)\"\n\(extra)")
-        return try PgStashProcess(env, config: config)
+        return try PgStashProcess(env, overrides: overrides, config: config)
     }
 
     /// A role name no other test run uses (the fixture PostgreSQL outlives a test).
@@ -128,7 +129,9 @@ import Testing
         let env = try TestEnvironment.require()
         let a = Self.roleName("aq_a"), b = Self.roleName("aq_b")
         try Self.admin(env, "CREATE ROLE \(a) LOGIN PASSWORD 'pa'; CREATE ROLE \(b) LOGIN PASSWORD 'pb'")
-        let proxy = try Self.start(env, ttl: "60s", extra: "[log]\nlevel = \"debug\"")
+        let metricsPort = freePort()
+        let proxy = try Self.start(env, ttl: "60s", extra: "[log]\nlevel = \"debug\"",
+                                   overrides: ["metrics.port=\(metricsPort)"])
         defer { proxy.stop() }
 
         let results = Box<[String: Int]>([:])
@@ -143,6 +146,9 @@ import Testing
         let lookups = proxy.log.components(separatedBy: "\n").filter { $0.contains("auth_query lookup of") }
         #expect(lookups.filter { $0.contains("app/\(a)") }.count == 1, "\(lookups)")
         #expect(lookups.filter { $0.contains("app/\(b)") }.count == 1, "\(lookups)")
+        let metrics = try scrape(metricsPort)
+        #expect(metrics.value("pgstash_auth_query_lookups_total", ["outcome": "found"]) == 2)
+        #expect(metrics.value("pgstash_auth_query_duration_seconds_count") == 2)
     }
 
     /// A lookup runs off the event loop: while auth_query sleeps 2 s, a user of the auth file
