@@ -92,9 +92,11 @@ extension ClientHandler {
         conn.resumeReading()
         switch outcome {
         case .failure(let error):
+            // The cause (host, port, libpq's words) goes to the log only: the client has not
+            // authenticated.
             log.warning("auth_query lookup failed", ["user": user, "sqlstate": error.sqlState, "error": error.description])
-            fatal(error.sqlState, "pgstash could not look up the password of user \"\(user)\": \(error)",
-                  hint: "Check [auth] auth_user and auth_query in proxy.conf, and that PostgreSQL is reachable.")
+            fatal(error.sqlState, "pgstash could not look up the password of user \"\(user)\"",
+                  hint: "The cause is in pgstash's log; check [auth] auth_user and auth_query, and that PostgreSQL is reachable.")
         case .success(let answer):
             let now = wallClock()
             if let why = answer.refusal(at: now) { log.info("auth_query refuses user \(user): \(why)") }

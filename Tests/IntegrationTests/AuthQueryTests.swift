@@ -218,8 +218,14 @@ import Testing
             extra: "auth_user = \"aq_lookup\"")
         let proxy = try PgStashProcess(env, config: config)
         defer { proxy.stop() }
-        let r = Self.currentUser(proxy, user: Self.roleName("aq_any"), password: "x")
+        let user = Self.roleName("aq_any")
+        let r = Self.currentUser(proxy, user: user, password: "x")
         #expect(Self.sqlState(r) == "08006")
+        // The cause (libpq's words, with the upstream's address) is logged, not shown.
+        if case .failure(let f) = r {
+            #expect(f.fields.message == "pgstash could not look up the password of user \"\(user)\"")
+        }
+        #expect(proxy.log.contains("auth_query lookup failed"))
         #expect(try Self.currentUser(proxy, user: "postgres", password: env.pgPassword).get() == "postgres")
     }
 }
