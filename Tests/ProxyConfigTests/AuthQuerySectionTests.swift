@@ -30,6 +30,11 @@ import Testing
         #expect(auth.authDbname == "app")
     }
 
+    @Test func summaryNamesTheAuthUser() throws {
+        let config = try load("[databases.app]\n[auth]\ntype = \"md5\"\nauth_user = \"pgstash\"")
+        #expect(config.summary == "1 database, 0 users (others by auth_query as pgstash), pool mode transaction, max_upstream 20, cache disabled")
+    }
+
     @Test func lookupKeysWithoutAuthUser() {
         let found = errors("[databases.app]\n[auth]\ntype = \"trust\"\nauth_query = \"SELECT 1\"")
         #expect(found.count == 1)
