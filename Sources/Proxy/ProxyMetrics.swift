@@ -21,6 +21,7 @@ final class ProxyMetrics {
     let cacheLookupDuration: MetricFamily<Histogram>
     let authQueryLookups: MetricFamily<Counter>
     let authQueryDuration: MetricFamily<Histogram>
+    let authQueryConnections: MetricFamily<Counter>
     /// Bytes of clients that have gone (live clients' bytes are read from their connections).
     var closedClientBytesReceived = 0
     var closedClientBytesSent = 0
@@ -50,6 +51,8 @@ final class ProxyMetrics {
             labels: ["outcome"])
         authQueryDuration = registry.histogram("pgstash_auth_query_duration_seconds", help:
             "Time of one auth_query lookup: connecting as auth_user, the query, reading the row.")
+        authQueryConnections = registry.counter("pgstash_auth_query_connections_total", help:
+            "libpq connections opened as auth_user for auth_query (idle ones are reused for 60 s).")
         // The result cache's counters are a collector (ProxyMetrics+Cache.swift).
         cacheLookupDuration = registry.histogram("pgstash_cache_lookup_duration_seconds", help:
             "Redis round trip of cache lookups, from sending the lookup script to its answer.")

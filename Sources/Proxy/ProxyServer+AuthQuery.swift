@@ -58,11 +58,12 @@ extension ProxyServer {
                 }
                 log.debug("auth_query lookup of \(key)")
                 let started = loop.now
-                AuthQueryLoader.lookUp(params, user: key.user, on: loop) { [weak self] outcome in
+                AuthQueryLoader.lookUp(params, user: key.user, connections: authConnections, on: loop) { [weak self] lookup in
                     guard let self else { return }
                     self.metrics.authQueryDuration.labels().observe(self.loop.now - started)
-                    self.metrics.authQueryLookups.labels(Self.metricOutcome(outcome)).increment()
-                    self.run(self.authQueries.lookupCompleted(key, outcome, now: self.loop.now))
+                    self.metrics.authQueryLookups.labels(Self.metricOutcome(lookup.outcome)).increment()
+                    self.metrics.authQueryConnections.labels().increment(by: lookup.connectionsOpened)
+                    self.run(self.authQueries.lookupCompleted(key, lookup.outcome, now: self.loop.now))
                 }
             case let .answer(id, outcome):
                 clients[id.raw]?.authLookupCompleted(outcome)

@@ -37,6 +37,8 @@ public final class ProxyServer {
     var credentials: CredentialStore
     /// `[auth] auth_query` answers and lookups in flight (ProxyServer+AuthQuery.swift).
     var authQueries: AuthQueryCache
+    /// `auth_user`'s libpq connections between lookups (used by the lookup threads).
+    let authConnections = AuthQueryConnections(maxPerKey: 8, idleTimeout: 60)
     var accepting = true
     /// Shutting down: the cache is being left, `onDrained` follows.
     var draining = false

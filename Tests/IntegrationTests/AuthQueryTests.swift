@@ -189,6 +189,27 @@ import Testing
         #expect(Self.sqlState(Self.currentUser(proxy, user: role, password: "bad")) == "28P01")
     }
 
+    /// Lookups reuse auth_user's connection: five users looked up one after the other open
+    /// one connection; a connection PostgreSQL terminated meanwhile is replaced, unnoticed.
+    @Test func lookupsReuseOneConnection() throws {
+        let env = try TestEnvironment.require()
+        let roles = (0..<6).map { _ in Self.roleName("aq_reuse") }
+        try Self.admin(env, roles.map { "CREATE ROLE \($0) LOGIN PASSWORD 'pw';" }.joined())
+        let metricsPort = freePort()
+        let proxy = try Self.start(env, overrides: ["metrics.port=\(metricsPort)"])
+        defer { proxy.stop() }
+        for role in roles.prefix(5) {
+            #expect(try Self.currentUser(proxy, user: role, password: "pw").get() == role)
+        }
+        #expect(try scrape(metricsPort).value("pgstash_auth_query_connections_total") == 1)
+        try Self.admin(env, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgstash auth_query'")
+        usleep(100_000)
+        #expect(try Self.currentUser(proxy, user: roles[5], password: "pw").get() == roles[5])
+        let metrics = try scrape(metricsPort)
+        #expect(metrics.value("pgstash_auth_query_connections_total") == 2)
+        #expect(metrics.value("pgstash_auth_query_lookups_total", ["outcome": "found"]) == 6)
+    }
+
     /// Over TLS with SCRAM-SHA-256-PLUS (libpq's `channel_binding=require`): the ClientKey is
     /// recovered from a channel-bound proof too, and the upstream login (plain SCRAM) works.
     @Test func channelBoundClientPassesThrough() throws {
