@@ -85,8 +85,8 @@ public enum AuthQueryError: Error, Sendable, Equatable, CustomStringConvertible 
     /// reached (as for a pool that cannot connect), 28000 when it answered something unusable.
     public var sqlState: String {
         switch self {
-        case .connectionFailed, .overloaded: return "08006"
-        case .queryFailed, .tooManyRows, .tooFewColumns, .unreadableExpiry: return "28000"
+        case .connectionFailed, .overloaded: return SQLState.connectionFailure
+        case .queryFailed, .tooManyRows, .tooFewColumns, .unreadableExpiry: return SQLState.invalidAuthorizationSpecification
         }
     }
 }

@@ -83,7 +83,7 @@ public struct ServerLogin: Sendable {
                 }
                 let reply: [UInt8]
                 do { reply = try client.serverFirstReceived(data) } catch ScramError.passThroughMismatch {
-                    return .fail(sqlState: "28P01", message: "upstream server's SCRAM salt or iteration count for user \"\(user)\" is not the verifier pgstash looked up (the password changed since); log in again")
+                    return .fail(sqlState: SQLState.invalidPassword, message: "upstream server's SCRAM salt or iteration count for user \"\(user)\" is not the verifier pgstash looked up (the password changed since); log in again")
                 } catch {
                     return .fail(sqlState: "08P01", message: "upstream server sent a malformed SCRAM message")
                 }
