@@ -44,6 +44,20 @@ struct ScramPassThroughTests {
         }
     }
 
+    /// Through ServerLogin: the upstream's other salt ends the login with 28P01, before any proof.
+    @Test func serverLoginRefusesAnotherVerifier() {
+        let keys = ScramPassThroughKeys(keys: Self.verifier, clientKey: Self.rfcClientKey)
+        var login = ServerLogin(user: "alice", password: nil, passThrough: keys, database: "shop", clientNonce: "abc")
+        guard case .send = login.messageReceived(.authentication(.sasl(mechanisms: ["SCRAM-SHA-256"]))) else {
+            Issue.record("pass-through keys did not answer SCRAM"); return
+        }
+        guard case .fail(let state, let message) = login.messageReceived(.authentication(.saslContinue(utf8("r=abcdef,s=QSXCR+Q6sek8bf92,i=4096")))) else {
+            Issue.record("another salt was answered"); return
+        }
+        #expect(state == "28P01")
+        #expect(message.contains("not the verifier pgstash looked up"))
+    }
+
     static let carolKeys = ScramKeys(password: "s3cret", salt: Array(repeating: 7, count: 16), iterations: 4096)
 
     static func authenticator() -> ClientAuthenticator {
