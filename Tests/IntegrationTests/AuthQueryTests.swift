@@ -107,6 +107,24 @@ import Testing
         #expect(Self.sqlState(Self.currentUser(proxy, user: role, password: "pw")) == "28P01")
     }
 
+    /// ALTER ROLE … PASSWORD: after the TTL the new password logs in and the old one is
+    /// refused, and new upstream connections of the user's pool log in with the new key.
+    @Test func changedPasswordIsSeenAfterTheTTL() throws {
+        let env = try TestEnvironment.require()
+        let role = Self.roleName("aq_change")
+        try Self.admin(env, "CREATE ROLE \(role) LOGIN PASSWORD 'old'")
+        let proxy = try Self.start(env, ttl: "1s")
+        defer { proxy.stop() }
+        #expect(try Self.currentUser(proxy, user: role, password: "old").get() == role)
+        try Self.admin(env, "ALTER ROLE \(role) PASSWORD 'new'")
+        usleep(1_200_000)
+        #expect(Self.sqlState(Self.currentUser(proxy, user: role, password: "old")) == "28P01")
+        // The pool's server logged in with the old key: make it log in again.
+        try Self.admin(env, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(role)'")
+        usleep(100_000)
+        #expect(try Self.currentUser(proxy, user: role, password: "new").get() == role)
+    }
+
     @Test func rolesWithoutUsablePasswordsAreRefused() throws {
         let env = try TestEnvironment.require()
         let expired = Self.roleName("aq_expired"), none = Self.roleName("aq_nopw"), later = Self.roleName("aq_valid")
