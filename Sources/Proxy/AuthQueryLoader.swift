@@ -15,7 +15,8 @@ struct AuthQueryParameters: Sendable, Equatable {
         var authUser: String
         /// Plain password; nil: none (trust, or libpq's own `~/.pgpass`).
         var password: String?
-        var sslmode: String
+        /// The database entry's `sslmode`, `sslrootcert`, `sslcert`, `sslkey` (docs/tls.md).
+        var tls: UpstreamTLSConfig
         var connectTimeout: Int
     }
 
@@ -31,7 +32,7 @@ struct AuthQueryParameters: Sendable, Equatable {
         guard let authUser = config.auth.authUser, let db = config.databases[database] else { return nil }
         let fileSecret = config.auth.users[authUser].flatMap { AuthSecretKind(secret: $0) == .plain ? $0 : nil }
         login = Login(host: db.host, port: db.port, dbname: db.dbname, authUser: authUser,
-                      password: fileSecret ?? db.password, sslmode: db.tls.sslmode.rawValue,
+                      password: fileSecret ?? db.password, tls: db.tls,
                       connectTimeout: max(1, Int(config.pool.connectTimeout.rounded(.up))))
         query = config.auth.authQuery
         scram = config.auth.type == .scramSHA256
@@ -110,7 +111,9 @@ enum AuthQueryLoader {
 
     private static func connect(_ login: AuthQueryParameters.Login) -> Result<OpaquePointer, LibPQError> {
         LibPQ.connect([("host", login.host), ("port", String(login.port)), ("dbname", login.dbname),
-                       ("user", login.authUser), ("password", login.password), ("sslmode", login.sslmode),
+                       ("user", login.authUser), ("password", login.password),
+                       ("sslmode", login.tls.sslmode.rawValue), ("sslrootcert", login.tls.sslrootcert),
+                       ("sslcert", login.tls.sslcert), ("sslkey", login.tls.sslkey),
                        ("connect_timeout", String(login.connectTimeout)),
                        ("options", "-c statement_timeout=10000"),
                        ("application_name", "pgstash auth_query")])

@@ -248,6 +248,33 @@ import Testing
         #expect(wrong.error.contains("password authentication failed"), "\(wrong.error)")
     }
 
+    /// Lookups use the database entry's TLS settings: against a PostgreSQL that takes only
+    /// TLS, with `sslmode = "verify-full"` and the test CA as `sslrootcert`.
+    @Test func lookupsUseTheEntrysTLSSettings() throws {
+        let tls = TLSTests()
+        let (env, pki) = try tls.setUp()
+        let pg = try TLSPostgres(env: env, pki: pki)
+        defer { pg.stop() }
+        let role = Self.roleName("aq_tls")
+        let direct = "host=localhost port=\(pg.port) user=postgres password=secret dbname=postgres sslmode=require"
+        let made = try psql(direct, "CREATE ROLE \(role) LOGIN PASSWORD 'pw'", args: ["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let path = try tls.writeConfig(
+            env, tls: "client_mode = \"disable\"",
+            databases: """
+                [databases.app]
+                host = "localhost"
+                port = \(pg.port)
+                dbname = "postgres"
+                sslmode = "verify-full"
+                sslrootcert = "\(pki.pem("ca"))"
+                """,
+            auth: "type = \"scram-sha-256\"\nauth_file = \"users.txt\"\nauth_user = \"postgres\"")
+        let proxy = try PgStashProcess(env, config: path)
+        defer { proxy.stop() }
+        #expect(try Self.currentUser(proxy, user: role, password: "pw").get() == role, "\(proxy.log)")
+    }
+
     /// The auth_user cannot log in (PostgreSQL down for pgstash's purpose): users not in the
     /// auth file are refused with 08006; users in it still log in.
     @Test func failedLookupRefusesWith08006() throws {
