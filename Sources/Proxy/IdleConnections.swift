@@ -20,6 +20,19 @@ final class IdleConnections<Connection, Key: Hashable>: @unchecked Sendable {
     func take(_ key: Key, now: Double) -> (connection: Connection?, expired: [Connection]) {
         lock.lock()
         defer { lock.unlock() }
+        let expired = removeExpired(now: now)
+        return (idle[key]?.popLast()?.connection, expired)
+    }
+
+    /// Every connection that idled too long, which the caller closes (the janitor's call,
+    /// so that none outlives `idleTimeout` by much when no lookup comes).
+    func takeExpired(now: Double) -> [Connection] {
+        lock.lock()
+        defer { lock.unlock() }
+        return removeExpired(now: now)
+    }
+
+    private func removeExpired(now: Double) -> [Connection] {
         var expired: [Connection] = []
         for (k, list) in idle {
             let fresh = list.filter { now - $0.since < idleTimeout }
@@ -28,7 +41,7 @@ final class IdleConnections<Connection, Key: Hashable>: @unchecked Sendable {
                 idle[k] = fresh.isEmpty ? nil : fresh
             }
         }
-        return (idle[key]?.popLast()?.connection, expired)
+        return expired
     }
 
     /// Puts `connection` aside for `key`; false when `maxPerKey` already wait (the caller

@@ -1,3 +1,4 @@
+import CLibPQ
 import EventLoop
 import ProxyConfig
 import ProxyCore
@@ -35,6 +36,14 @@ extension ProxyServer {
         authQueries.clientGaveUp(client.id)
     }
 
+    /// The janitor's part: `auth_user` connections unused for 60 s are closed, off the loop.
+    func closeIdleAuthConnections(now: Double) {
+        let expired = authConnections.takeExpired(now: now)
+        guard !expired.isEmpty else { return }
+        let box = ConnectionsToClose(expired)
+        _ = BackgroundThread.run(on: loop, { box.closeAll() }, completion: { _ in })
+    }
+
     /// After a reload: answers are dropped (the query, TTL or `auth_user` may have changed).
     func reloadAuthQueries(_ new: ProxyConfiguration) {
         authQueries.ttl = new.auth.authCacheTTL
@@ -70,4 +79,12 @@ extension ProxyServer {
             }
         }
     }
+}
+
+/// libpq connections handed to a background thread to be closed (`PQfinish` writes to the
+/// socket, so it stays off the loop). The loop never touches them again.
+private final class ConnectionsToClose: @unchecked Sendable {
+    let connections: [OpaquePointer]
+    init(_ connections: [OpaquePointer]) { self.connections = connections }
+    func closeAll() { for c in connections { PQfinish(c) } }
 }

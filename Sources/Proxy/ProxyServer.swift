@@ -69,6 +69,7 @@ public final class ProxyServer {
             guard let self else { return }
             let now = self.loop.now
             for p in self.pools.values { p.tick(now: now) }
+            self.closeIdleAuthConnections(now: now)
             self.scheduleJanitor()
         }
     }

@@ -30,4 +30,13 @@ import Testing
         #expect(expired == [1])
         #expect(idle.take("db2", now: 60) == (2, []))
     }
+
+    @Test func theJanitorTakesExpiredOnesOnly() {
+        let idle = IdleConnections<Int, String>(maxPerKey: 4, idleTimeout: 60)
+        _ = idle.put(1, for: "db1", now: 0)
+        _ = idle.put(2, for: "db1", now: 10)
+        #expect(idle.takeExpired(now: 59) == [])
+        #expect(idle.takeExpired(now: 65) == [1])
+        #expect(idle.count == 1)
+    }
 }
