@@ -77,6 +77,11 @@ import Testing
             #expect(u.fields.message?.hasPrefix("password authentication failed for user") == true)
             #expect(w.fields["H"] == u.fields["H"])
         }
+        // The unknown name runs the mock exchange: a salt of the same form, stable per name.
+        let nobody = Self.roleName("aq_nobody")
+        let mockSalt = try #require(try AuthHardeningTests.scramSalt(proxy.port, user: nobody))
+        #expect(try AuthHardeningTests.scramSalt(proxy.port, user: nobody) == mockSalt)
+        #expect(try AuthHardeningTests.scramSalt(proxy.port, user: role)?.count == mockSalt.count)
     }
 
     @Test func md5RoleLogsInWithItsHash() throws {
