@@ -130,6 +130,33 @@ import Testing
         #expect(try Self.currentUser(proxy, user: role, password: "new").get() == role)
     }
 
+    /// A reload empties the cache: an auth_query that now finds nobody refuses a user at once,
+    /// however long its answer would still have been cached; without auth_user, looked-up
+    /// users are refused and auth-file users go on.
+    @Test func reloadEmptiesTheCache() throws {
+        let env = try TestEnvironment.require()
+        let role = Self.roleName("aq_reload")
+        try Self.admin(env, "CREATE ROLE \(role) LOGIN PASSWORD 'pw'")
+        let config = try AuthHardeningTests.writeConfig(
+            env, upstreamUser: nil, users: ["postgres": env.pgPassword],
+            extra: "auth_user = \"postgres\"\nauth_cache_ttl = \"1h\"")
+        let proxy = try PgStashProcess(env, config: config)
+        defer { proxy.stop() }
+        #expect(try Self.currentUser(proxy, user: role, password: "pw").get() == role)
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        func reload(_ keys: String) throws {
+            try text.replacingOccurrences(of: "auth_user = \"postgres\"\nauth_cache_ttl = \"1h\"", with: keys)
+                .write(toFile: config, atomically: true, encoding: .utf8)
+            proxy.signal(SIGHUP)
+            usleep(500_000)
+        }
+        try reload("auth_user = \"postgres\"\nauth_cache_ttl = \"1h\"\nauth_query = \"SELECT usename, passwd FROM pg_shadow WHERE false AND usename = $1\"")
+        #expect(Self.sqlState(Self.currentUser(proxy, user: role, password: "pw")) == "28P01")
+        try reload("")
+        #expect(Self.sqlState(Self.currentUser(proxy, user: role, password: "pw")) == "28P01")
+        #expect(try Self.currentUser(proxy, user: "postgres", password: env.pgPassword).get() == "postgres")
+    }
+
     @Test func rolesWithoutUsablePasswordsAreRefused() throws {
         let env = try TestEnvironment.require()
         let expired = Self.roleName("aq_expired"), none = Self.roleName("aq_nopw"), later = Self.roleName("aq_valid")
