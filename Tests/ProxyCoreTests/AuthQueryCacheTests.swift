@@ -56,6 +56,37 @@ struct AuthQueryCacheTests {
                 == [.answer(c2, .success(Self.found))])
     }
 
+    /// A key stored again counts from its new time: the other, older key goes first.
+    @Test func aKeyStoredAgainIsNoLongerTheOldest() {
+        var cache = AuthQueryCache(ttl: 10, maxEntries: 2)
+        func store(_ user: String, at t: Double) {
+            let key = AuthLookupKey(database: "app", user: user)
+            _ = cache.lookupRequested(key, by: c1, now: t)
+            _ = cache.lookupCompleted(key, .success(Self.found), now: t)
+        }
+        store("a", at: 0)
+        store("b", at: 5)
+        store("a", at: 11)          // a expired, looked up again
+        store("c", at: 12)          // over the bound: b (5) is the oldest now
+        #expect(cache.count == 2)
+        #expect(cache.lookupRequested(AuthLookupKey(database: "app", user: "a"), by: c2, now: 13) == [.answer(c2, .success(Self.found))])
+        #expect(cache.lookupRequested(AuthLookupKey(database: "app", user: "b"), by: c2, now: 13)
+                == [.startLookup(AuthLookupKey(database: "app", user: "b"))])
+    }
+
+    /// 100,000 distinct names through a cache of 1,000: each store stays cheap (no scan).
+    @Test func storesStayCheapAtTheBound() {
+        var cache = AuthQueryCache(ttl: 3600, maxEntries: 1_000)
+        let start = ContinuousClock.now
+        for i in 0..<100_000 {
+            let key = AuthLookupKey(database: "app", user: "u\(i)")
+            _ = cache.lookupRequested(key, by: ClientID(i), now: Double(i) / 1000)
+            _ = cache.lookupCompleted(key, .success(Self.unknown), now: Double(i) / 1000)
+        }
+        #expect(cache.count == 1_000)
+        #expect(ContinuousClock.now - start < .seconds(10))
+    }
+
     @Test func lookupsBeyondTheLimitQueueAndSkipAbandonedKeys() {
         var cache = AuthQueryCache(ttl: 30, maxConcurrentLookups: 1)
         let carol = AuthLookupKey(database: "app", user: "carol")

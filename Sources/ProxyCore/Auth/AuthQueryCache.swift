@@ -20,7 +20,8 @@ public struct AuthLookupKey: Hashable, Sendable, CustomStringConvertible {
 ///   them all.
 /// - An answer (a password, or "no such role") is kept `ttl` seconds; a failed lookup is not
 ///   kept, so the next login tries again.
-/// - At most `maxEntries` answers are kept: past it the expired ones go, then the oldest.
+/// - At most `maxEntries` answers are kept: past it the oldest goes (expired ones go first
+///   anyway, at every store), in O(1) amortized.
 /// - At most `maxConcurrentLookups` lookups run at once; further keys queue in arrival order.
 public struct AuthQueryCache: Sendable {
     /// What the driver does.
@@ -40,6 +41,10 @@ public struct AuthQueryCache: Sendable {
     public let maxEntries: Int
     public let maxConcurrentLookups: Int
     private var entries: [AuthLookupKey: Entry] = [:]
+    /// Keys in the order they were stored (a key stored again appears again; only the record
+    /// whose time matches its entry counts): the oldest answer is at the front, so eviction
+    /// costs O(1) amortized, whatever the cache's size.
+    private var order = FIFOQueue<(key: AuthLookupKey, storedAt: Double)>()
     /// Clients waiting, by the key they wait for (running or queued lookups).
     private var waiters: [AuthLookupKey: [ClientID]] = [:]
     private var running: Set<AuthLookupKey> = []
@@ -103,15 +108,26 @@ public struct AuthQueryCache: Sendable {
     }
 
     /// Forgets every answer (the configuration changed); lookups in flight go on.
-    public mutating func flush() { entries.removeAll() }
+    public mutating func flush() {
+        entries.removeAll()
+        order = FIFOQueue()
+    }
 
     private mutating func store(_ answer: AuthQueryAnswer, for key: AuthLookupKey, now: Double) {
-        if entries[key] == nil, entries.count >= maxEntries {
-            entries = entries.filter { now - $0.value.storedAt < ttl }
-            if entries.count >= maxEntries, let oldest = entries.min(by: { $0.value.storedAt < $1.value.storedAt }) {
-                entries[oldest.key] = nil
+        entries[key] = Entry(answer: answer, storedAt: now)
+        order.append((key, now))
+        // Drop expired answers and, past the bound, the oldest; skip records of keys stored
+        // again since (or already gone).
+        while let first = order.first {
+            let current = entries[first.key]
+            if current?.storedAt != first.storedAt {
+                _ = order.popFirst()
+            } else if now - first.storedAt >= ttl || entries.count > maxEntries {
+                entries[first.key] = nil
+                _ = order.popFirst()
+            } else {
+                break
             }
         }
-        entries[key] = Entry(answer: answer, storedAt: now)
     }
 }
