@@ -123,7 +123,7 @@ import Testing
             \\set id random(1, 20)
             UPDATE hot SET v = v + 1 WHERE id = :id RETURNING v AS w \\gset
             SELECT v FROM hot WHERE id = :id \\gset
-            SELECT 1 / (CASE WHEN :v >= :w THEN 1 ELSE 0 END) AS fresh;
+            SELECT 1 / (CASE WHEN :v::bigint >= :w::bigint THEN 1 ELSE 0 END) AS fresh;
             SELECT note FROM hot WHERE id = :id;
 
             """.write(toFile: script, atomically: true, encoding: .utf8)
