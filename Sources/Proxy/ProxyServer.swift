@@ -52,6 +52,7 @@ public final class ProxyServer {
         self.loop = loop
         self.log = log
         self.credentials = CredentialStore(auth: config.auth)
+        metrics.recording = config.metrics.enabled
         admin.configureDigests(capacity: config.admin.queryDigests)
     }
 
