@@ -173,18 +173,6 @@ public enum CacheAdvice {
             || s.functions.contains { aggregates.contains(String($0.split(separator: ".").last ?? "").lowercased()) }
     }
 
-    /// A TOML basic string.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out + "\""
-    }
+    /// A TOML basic string (a JSON string literal is one).
+    static func quoted(_ s: String) -> String { jsonString(s) }
 }
