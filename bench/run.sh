@@ -26,7 +26,7 @@
 # WIDE_WORKLOADS (those also run at 256 clients), CLIENTS (e.g. "8 64"), MODES (e.g. "prepared"),
 # SCENARIOS; for --pooling also IDLE_CLIENTS (900), DIRECT_MAX_CLIENTS (64); for --cache also
 # WARMUP (s of untimed load through pgstash before each cell), PK_CLIENTS (1), CACHE_PERF (1: a
-# perf profile of pgstash serving hits; 0: none).
+# perf profile of pgstash serving hits; 0: none), PERF_MODE (its pgbench -M: prepared).
 set -euo pipefail
 {   # the whole script is one block, so editing this file cannot disturb a run in progress
 
@@ -492,7 +492,7 @@ if [ "$MODE" = cache ]; then
     has_target pgstash_cache && start_pgstash_cache pgstash_cache bench
     has_target pgbouncer && start_pgbouncer pgbouncer transaction bench
     meta STATUS_pgstash_cache "${STATUS[pgstash_cache]:-not run}"; meta STATUS_pgbouncer "${STATUS[pgbouncer]:-not run}"
-    meta WARMUP "$WARMUP"; meta PK_CLIENTS "$PK_CLIENTS"; meta CACHE_PID "${PID[pgstash_cache]:-}"
+    meta WARMUP "$WARMUP"; meta PK_CLIENTS "$PK_CLIENTS"; meta PERF_MODE "${PERF_MODE:-prepared}"; meta CACHE_PID "${PID[pgstash_cache]:-}"
     for w in $WORKLOADS pk_read; do
         for m in $MODES; do
             if [ "$w" = pk_read ]; then cs=$PK_CLIENTS; else cs=$CLIENTS; fi
@@ -513,11 +513,11 @@ if [ "$MODE" = cache ]; then
         done
     done
     # Where the time of a hit goes: a perf profile of pgstash while it answers dashboard_stats
-    # (every statement a hit) at 64 clients, -M prepared. Untimed; not one of the figures.
+    # (every statement a hit) at 64 clients, -M $PERF_MODE (prepared). Untimed; not one of the figures.
     if [ "$CACHE_PERF" = 1 ] && command -v perf >/dev/null && [ "${STATUS[pgstash_cache]:-}" = ok ] \
         && kill -0 "${PID[pgstash_cache]}" 2>/dev/null; then
-        log "cache: perf profile of pgstash (pid ${PID[pgstash_cache]}), dashboard_stats -M prepared, 64 clients, $DURATION s"
-        pgbench -n -h 127.0.0.1 -p "${PORT[pgstash_cache]}" -U postgres -M prepared -c 64 -j 2 -T $((DURATION + 2)) \
+        log "cache: perf profile of pgstash (pid ${PID[pgstash_cache]}), dashboard_stats -M ${PERF_MODE:-prepared}, 64 clients, $DURATION s"
+        pgbench -n -h 127.0.0.1 -p "${PORT[pgstash_cache]}" -U postgres -M "${PERF_MODE:-prepared}" -c 64 -j 2 -T $((DURATION + 2)) \
             -f "$HERE/workloads/dashboard_stats.sql" bench >"$RUN/out/perf-pgbench.txt" 2>&1 &
         pb=$!
         sleep 1.5

@@ -32,3 +32,11 @@ static inline uint64_t copenssl_ctx_set_default_options(SSL_CTX *ctx) {
 }
 static inline int copenssl_tls1_2_version(void) { return TLS1_2_VERSION; }
 static inline int copenssl_tls1_3_version(void) { return TLS1_3_VERSION; }
+/* The direct SHA-256 calls (deprecated in OpenSSL 3, but free of the per-call algorithm fetch
+   of SHA256()/EVP_Digest), wrapped so that Swift does not warn at each use. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static inline int copenssl_sha256_init(SHA256_CTX *c) { return SHA256_Init(c); }
+static inline int copenssl_sha256_update(SHA256_CTX *c, const void *data, size_t len) { return SHA256_Update(c, data, len); }
+static inline int copenssl_sha256_final(unsigned char *md, SHA256_CTX *c) { return SHA256_Final(md, c); }
+#pragma GCC diagnostic pop

@@ -34,6 +34,8 @@ struct CacheStats {
     var epochBumps = 0
     /// Publications that could not reach Redis and were kept as debt.
     var publicationsOwed = 0
+    /// Hits answered from this instance's local copy (counted in the rules' hits too).
+    var localHits = 0
 
     static let maxReasons = 200
 

@@ -34,6 +34,7 @@ struct ClientCacheState {
         var capturedTags: String
         var token: String
         var capture: ResultCapture
+        var local: LocalResults.Marker?
         /// The statement's text, for the record of a refused fill (ClientHandler+FillRefusals.swift).
         var statement = ""
     }
@@ -101,13 +102,17 @@ extension ClientHandler {
                                                parameterValues: extended?.bind.parameters ?? [],
                                                resultFormats: extended?.bind.resultFormats ?? [],
                                                describesPortal: extended?.describesPortal ?? false)
-        let hash = CacheKey.hex(Crypto.sha256(memo.statementKey + execution))
+        let hash = CacheKey.hex(Crypto.sha256(memo.statementKey, then: execution))
         let tagNames = memo.tagNames
+        if let entry = cache.localHit(prefix, hash: hash) {
+            cache.stats.localHits += 1
+            if serveHit(batch, payload: entry.payload, rule: plan.rule, into: &out.toClient) { return .served }
+        }
         cacheState!.lookupInFlight = true
         cacheState!.attempts += 1
         updateReading()
         if cacheState!.attempts <= 3, cache.joinFlight(hash, waiter: { [weak self] in self?.cacheRetry() }) { return .wait }
-        cache.lookup(prefix, hash: hash, tagNames: tagNames) { [weak self] outcome in
+        cache.lookup(prefix, hash: hash, rule: plan.rule, tagNames: tagNames) { [weak self] outcome in
             self?.lookupCompleted(batch, prefix: prefix, hash: hash, plan: plan, tagNames: tagNames, outcome: outcome)
         }
         return .wait
@@ -151,16 +156,9 @@ extension ClientHandler {
         cacheState!.lookupInFlight = false
         switch outcome {
         case .hit(let payload):
-            if let result = CachedResult(payload: payload), let reply = batch.reply(from: result, status: .idle) {
-                cache.stats.rules[plan.rule, default: CacheStats.Rule()].hits += 1
-                if server.admin.digests != nil { digestCacheLookup(batch, hit: result) }
-                conn.inbound.moveReaderIndex(forwardBy: batch.length)
-                session!.cacheHitServed(batch, names: &server.statementNames)
-                cacheState!.attempts = 0
-                var b = ByteBuffer()
-                b.append(reply)
+            var b = ByteBuffer()
+            if serveHit(batch, payload: payload, rule: plan.rule, into: &b) {
                 sendToClient(b)
-                requestStartedAt = nil
             } else {
                 // An entry that cannot answer this request (it was stored without a
                 // RowDescription): PostgreSQL answers, nothing is stored.
@@ -168,7 +166,7 @@ extension ClientHandler {
                 cache.stats.rules[plan.rule, default: CacheStats.Rule()].misses += 1
                 if server.admin.digests != nil { digestCacheLookup(batch, hit: nil) }
             }
-        case let .miss(captured, leaseAcquired, token):
+        case let .miss(captured, leaseAcquired, token, localMarker, _):
             if !leaseAcquired && cacheState!.attempts <= 6 {
                 // Another instance is filling this key: wait a little for its fill (§4).
                 cacheState!.lookupInFlight = true
@@ -180,7 +178,8 @@ extension ClientHandler {
             if server.admin.digests != nil { digestCacheLookup(batch, hit: nil) }
             cacheState!.decided = true
             cacheState!.fill = ClientCacheState.PendingFill(prefix: prefix, hash: hash, plan: plan, tagNames: tagNames, capturedTags: captured,
-                                                            token: token, capture: ResultCapture(limit: cache.policy.config.maxResultBytes))
+                                                            token: token, capture: ResultCapture(limit: cache.policy.config.maxResultBytes),
+                                                            local: localMarker)
             cacheState!.fill!.statement = fillStatement(batch)
             cache.startFlight(hash)
         case .unavailable(let reason):
@@ -189,6 +188,21 @@ extension ClientHandler {
         }
         updateReading()
         relayInput()
+    }
+
+    /// Answers the batch at the head of the input with a stored result (appended to `reply`);
+    /// false when the entry cannot answer it (stored without a RowDescription).
+    private func serveHit(_ batch: CacheBatch, payload: [UInt8], rule: String, into reply: inout ByteBuffer) -> Bool {
+        guard let result = CachedResult(payload: payload), let bytes = batch.reply(from: result, status: .idle),
+              let cache = server.cache else { return false }
+        cache.stats.rules[rule, default: CacheStats.Rule()].hits += 1
+        if server.admin.digests != nil { digestCacheLookup(batch, hit: result) }
+        conn.inbound.moveReaderIndex(forwardBy: batch.length)
+        session!.cacheHitServed(batch, names: &server.statementNames)
+        cacheState!.attempts = 0
+        reply.append(bytes)
+        requestStartedAt = nil
+        return true
     }
 
     /// The client's input was consumed without a server, or its lease ended: the next
@@ -224,7 +238,7 @@ extension ClientHandler {
         case .complete(let result):
             let payload = result.payload
             cache.fill(f.prefix, hash: f.hash, plan: f.plan, tagNames: f.tagNames, capturedTags: f.capturedTags, token: f.token,
-                       payload: payload) { stored in
+                       payload: payload, local: f.local) { stored in
                 if stored {
                     cache.stats.rules[f.plan.rule, default: CacheStats.Rule()].fills += 1
                     cache.stats.rules[f.plan.rule, default: CacheStats.Rule()].bytesStored += payload.count

@@ -9,7 +9,8 @@ extension ProxyMetrics {
                                    "pgstash_cache_publications_total", "pgstash_cache_epoch_bumps_total",
                                    "pgstash_cache_publications_owed_total", "pgstash_redis_up",
                                    "pgstash_redis_timeouts_total", "pgstash_redis_connects_total",
-                                   "pgstash_cache_joined"]) { [unowned server] w in
+                                   "pgstash_cache_joined", "pgstash_cache_local_hits_total", "pgstash_cache_local_entries",
+                                   "pgstash_cache_local_bytes", "pgstash_cache_local_solo"]) { [unowned server] w in
             guard let cache = server.cache else { return }
             let s = cache.stats
             let rules = s.rules.keys.sorted()
@@ -33,6 +34,13 @@ extension ProxyMetrics {
             w.gauge("pgstash_redis_up", help: "1 while the Redis connection is ready.", samples: [([], cache.store.isReady ? 1 : 0)])
             w.gauge("pgstash_cache_joined", help: "1 while this instance serves from the cache (joined, no debt, lease renewed).",
                     samples: [([], cache.joined ? 1 : 0)])
+            let l = cache.localTotals
+            w.counter("pgstash_cache_local_hits_total", help: "Hits answered from this instance's local copy, with no Redis round trip (also counted as hits in pgstash_cache_lookups_total).",
+                      samples: [([], UInt64(s.localHits))])
+            w.gauge("pgstash_cache_local_entries", help: "Entries in this instance's local copy.", samples: [([], Double(l.entries))])
+            w.gauge("pgstash_cache_local_bytes", help: "Bytes held by this instance's local copy ([cache] local_memory bounds it).", samples: [([], Double(l.bytes))])
+            w.gauge("pgstash_cache_local_solo", help: "1 while this instance is the only one on the Redis, so its local copy may serve.",
+                    samples: [([], l.solo ? 1 : 0)])
             w.counter("pgstash_redis_timeouts_total", help: "Redis commands that timed out.", samples: [([], UInt64(cache.store.stats.timeouts))])
             w.counter("pgstash_redis_connects_total", help: "Connections made to Redis.", samples: [([], UInt64(cache.store.stats.connects))])
         }

@@ -23,6 +23,12 @@ extension ProxyServer {
         f.bypasses = CacheStats.Bypass.allCases.map { ($0.rawValue, s.bypasses[$0] ?? 0) }
         f.bypassReasons = s.bypassReasons
         f.fillRefusals = s.fillRefusals
+        let l = cache.localTotals
+        f.local = CacheFigures.Local()
+        f.local.hits = s.localHits
+        f.local.entries = l.entries
+        f.local.bytes = l.bytes
+        f.local.solo = l.solo
         f.catalogsLoaded = config.databases.keys.sorted().filter { cache.catalogs[ResultCache.prefix(config.databases[$0]!)] != nil }
         return f
     }

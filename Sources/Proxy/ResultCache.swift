@@ -3,6 +3,7 @@ import EventLoop
 import Glibc
 import Metrics
 import ProxyConfig
+import ProxyCore
 import RedisStore
 import SQLAnalysis
 
@@ -48,6 +49,13 @@ final class ResultCache {
     private var flights: [String: [() -> Void]] = [:]
     private var tokenCounter = 0
     var stats = CacheStats()
+    /// This instance's copies of hot entries, by prefix (`ResultCache+Local`).
+    var local: [String: LocalResults] = [:]
+    /// When this instance's membership was last registered (loop time; nil while not since
+    /// the connection was made): peers may trust a solo heartbeat until `soloLease` after.
+    var registeredAt: Double?
+    /// Acknowledgements waiting for the registration (`ResultCache+Local`).
+    var awaitingRegistration: [() -> Void] = []
     /// Observes each lookup's round trip (set by the server).
     var lookupDuration: Histogram?
 
@@ -66,6 +74,9 @@ final class ResultCache {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, 255)
         instance = config.cache.instance ?? "\(String(cString: host)):\(config.listen.port)"
+        if config.cache.localMemory > 0, !prefixes.isEmpty {
+            for p in prefixes { local[p] = LocalResults(byteLimit: config.cache.localMemory / prefixes.count, soloLease: Self.soloLease) }
+        }
     }
 
     /// The key prefix of a database: its upstream identity, so that instances sharing a Redis
@@ -80,6 +91,7 @@ final class ResultCache {
         store.onConnectionLost = { [weak self] reason in
             guard let self else { return }
             self.joined = false
+            self.connectionLost()
             self.log.warning("cache: Redis connection lost (\(reason)); serving from PostgreSQL until it is back")
         }
         store.start()
@@ -172,8 +184,8 @@ final class ResultCache {
 
     struct PlanMemo {
         var decision: CacheDecision
-        /// `CacheKey.statementPart` of the read (empty for a bypass).
-        var statementKey: [UInt8]
+        /// SHA-256 state after `CacheKey.statementPart` of the read (the key's constant part).
+        var statementKey: SHA256Prefix
         /// The plan's tags as Redis names them.
         var tagNames: [String]
         var generation: Int
@@ -191,7 +203,7 @@ final class ResultCache {
     }
 
     func remember(_ key: PlanKey, decision: CacheDecision, statementKey: [UInt8]) -> PlanMemo {
-        let m = PlanMemo(decision: decision, statementKey: statementKey,
+        let m = PlanMemo(decision: decision, statementKey: Crypto.sha256Prefix(statementKey),
                          tagNames: decision.plan?.tags.map(\.description) ?? [], generation: planGeneration)
         if plans.count >= Self.maxPlans { plans.removeAll(keepingCapacity: true) }
         plans[key] = m
@@ -270,15 +282,17 @@ final class ResultCache {
                 let before = Int64((Self.wallClock() - forgetAfter) * 1000)
                 store.command(["ZREMRANGEBYSCORE", keys(p).members, "-inf", "(\(before)"]) { _ in }
             }
+            var registered = false
             store.heartbeat(keys(p), instance: instance, expiresAtMs: Int64(until * 1000)) { [weak self] r in
                 guard let self else { return }
-                if case .failure = r { failed = true }
+                if case .failure = r { failed = true } else { registered = true; self.registered() }
                 remaining -= 1
                 if remaining == 0, !failed, !self.joined, self.debt.isEmpty {
                     self.joined = true
                     self.log.info("cache: joined Redis as \(self.instance); serving from the cache")
                 }
             }
+            checkSolo(p, registered: { registered })
         }
     }
 
@@ -286,7 +300,9 @@ final class ResultCache {
 
     enum LookupOutcome {
         case hit([UInt8])
-        case miss(capturedTags: String, leaseAcquired: Bool, token: String)
+        /// `local`: the state of the local copy when the lookup was sent, for keeping a copy
+        /// of the fill (`sentAt`: loop time).
+        case miss(capturedTags: String, leaseAcquired: Bool, token: String, local: LocalResults.Marker?, sentAt: Double)
         /// Redis is unavailable or a member's lease lapsed: read from PostgreSQL, fill nothing.
         case unavailable(String)
     }
@@ -296,15 +312,22 @@ final class ResultCache {
         return "\(instance)#\(tokenCounter)"
     }
 
-    func lookup(_ prefix: String, hash: String, tagNames: [String], _ completion: @escaping (LookupOutcome) -> Void) {
+    func lookup(_ prefix: String, hash: String, rule: String, tagNames: [String], _ completion: @escaping (LookupOutcome) -> Void) {
         let token = nextToken()
         let started = loop.now
+        let marker = local[prefix]?.marker(tags: tagNames)
         store.lookup(keys(prefix), hash: hash, tags: tagNames, token: token,
                      leaseMs: Self.fillLeaseMs, versionTTLms: versionTTLms) { [weak self] result in
             if let self { self.lookupDuration?.observe(self.loop.now - started) }
             switch result {
-            case .success(.hit(let payload)): completion(.hit(payload))
-            case .success(.miss(let captured, let lease)): completion(.miss(capturedTags: captured, leaseAcquired: lease, token: token))
+            case .success(.hit(let payload, let ttlMs)):
+                if let self, let marker {
+                    self.local[prefix]?.store(hash, payload: payload, rule: rule, tags: tagNames, marker: marker,
+                                              expiresAt: started + Double(ttlMs) / 1000, now: self.loop.now)
+                }
+                completion(.hit(payload))
+            case .success(.miss(let captured, let lease)):
+                completion(.miss(capturedTags: captured, leaseAcquired: lease, token: token, local: marker, sentAt: started))
             case .success(.degraded): completion(.unavailable("a pgstash instance's lease lapsed (it may owe invalidations)"))
             case .failure(let e): completion(.unavailable("Redis: \(e)"))
             }
@@ -312,10 +335,16 @@ final class ResultCache {
     }
 
     func fill(_ prefix: String, hash: String, plan: CachePlan, tagNames: [String], capturedTags: String, token: String,
-              payload: [UInt8], _ completion: @escaping (Bool) -> Void) {
+              payload: [UInt8], local marker: LocalResults.Marker?, _ completion: @escaping (Bool) -> Void) {
+        let sentAt = loop.now
         store.fill(keys(prefix), hash: hash, tags: tagNames, capturedTags: capturedTags,
-                   ttlMs: Int(plan.ttl * 1000), payload: payload, token: token, versionTTLms: versionTTLms) { result in
-            if case .success(true) = result { completion(true) } else { completion(false) }
+                   ttlMs: Int(plan.ttl * 1000), payload: payload, token: token, versionTTLms: versionTTLms) { [weak self] result in
+            guard case .success(true) = result else { return completion(false) }
+            if let self, let marker {
+                self.local[prefix]?.store(hash, payload: payload, rule: plan.rule, tags: tagNames, marker: marker,
+                                          expiresAt: sentAt + plan.ttl, now: self.loop.now)
+            }
+            completion(true)
         }
     }
 
@@ -346,6 +375,8 @@ final class ResultCache {
             stats.epochBumps += 1
             log.info("cache: every entry of \(prefix) invalidated: \(w.epochReason ?? "unknown write")")
         }
+        // Before the acknowledgement, which may follow at once when Redis is unreachable.
+        local[prefix]?.invalidate(tags: w.sortedTags.map(\.description), everything: w.bumpsEpoch)
         if w.changesCatalog {
             outdatedCatalogs.insert(prefix)
             plansChanged()
@@ -360,7 +391,7 @@ final class ResultCache {
         guard debt.isEmpty || debt[prefix] == nil else { return owe(prefix, w, completion) }
         bump(prefix, w) { [weak self] ok in
             guard let self else { return completion() }
-            if ok { return completion() }
+            if ok { return self.whenRegistered(completion) }
             if Self.wallClock() > self.leaseSentUntil + 0.05 { return self.owe(prefix, w, completion) }
             _ = self.loop.schedule(after: 0.05) { [weak self] in
                 guard let self else { return completion() }
@@ -380,7 +411,14 @@ final class ResultCache {
     private func bump(_ prefix: String, _ w: WriteSet, _ completion: @escaping (Bool) -> Void) {
         store.bump(keys(prefix), tags: w.sortedTags.map(\.description), epoch: w.bumpsEpoch,
                    versionTTLms: versionTTLms) { [weak self] result in
-            if case .failure(let e) = result { self?.log.debug("cache: bump failed: \(e)"); completion(false) } else { completion(true) }
+            switch result {
+            case .failure(let e):
+                self?.log.debug("cache: bump failed: \(e)")
+                completion(false)
+            case .success(let v):
+                if w.bumpsEpoch { self?.local[prefix]?.epochBumped(to: String(v)) }
+                completion(true)
+            }
         }
     }
 }

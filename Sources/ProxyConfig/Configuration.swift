@@ -215,6 +215,9 @@ public struct CacheConfig: Sendable, Equatable {
     /// crashed instance that never comes back stops keeping the others from serving (0: never,
     /// the safe default — see docs/caching.md).
     public var forgetAfter: Double = 0
+    /// Bytes of hot entries this instance keeps a copy of, served without a Redis round trip
+    /// while it is the only instance on the Redis (docs/caching.md, "Local copies"); 0: none.
+    public var localMemory = 64 * 1024 * 1024
     public init() {}
 }
 

@@ -2,8 +2,8 @@
 public enum LookupResult: Sendable, Equatable {
     /// A member's lease lapsed (it may owe bumps): do not serve or fill from the cache.
     case degraded
-    /// The entry is valid under the current epoch and tags.
-    case hit(payload: [UInt8])
+    /// The entry is valid under the current epoch and tags; it expires in `ttlMs`.
+    case hit(payload: [UInt8], ttlMs: Int64)
     /// No valid entry. `capturedTags` must be passed to the fill; `leaseAcquired` says
     /// whether this caller is the one filler across proxies (§4).
     case miss(capturedTags: String, leaseAcquired: Bool)
@@ -26,8 +26,10 @@ extension RedisStore {
         }
         switch (code, items.count) {
         case (0, 1): return .success(.degraded)
-        case (1, 2):
-            if case .string(let payload) = items[1] { return .success(.hit(payload: payload)) }
+        case (1, 3):
+            if case .string(let payload) = items[1], let ttl = items[2].integer {
+                return .success(.hit(payload: payload, ttlMs: ttl))
+            }
         case (2, 3):
             if let captured = items[1].text, let lease = items[2].integer {
                 return .success(.miss(capturedTags: captured, leaseAcquired: lease == 1))

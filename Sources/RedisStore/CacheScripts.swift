@@ -9,7 +9,7 @@ public struct RedisScript: Sendable, Hashable {
     public static let all = [lookup, fill, bump, checkRunID]
 
     /// KEYS: SEQ, M, E:h, L:h, EP, tag…  ARGV: token, leaseMs, versionTTLms.
-    /// Returns `{0}` degraded (a member's lease lapsed), `{1, payload}` hit, or
+    /// Returns `{0}` degraded (a member's lease lapsed), `{1, payload, PTTL}` hit, or
     /// `{2, captured tags, lease acquired 0/1}` miss. Missing tags are seeded above every value
     /// issued before (a fresh `INCR SEQ`; SEQ itself is seeded from `TIME` in µs).
     public static let lookup = RedisScript(name: "lookup", source: """
@@ -26,7 +26,7 @@ public struct RedisScript: Sendable, Hashable {
           tag[#tag+1]=v
         end
         tag=table.concat(tag,',')
-        if redis.call('HGET',KEYS[3],'t')==tag then return {1,redis.call('HGET',KEYS[3],'p')} end
+        if redis.call('HGET',KEYS[3],'t')==tag then return {1,redis.call('HGET',KEYS[3],'p'),redis.call('PTTL',KEYS[3])} end
         return {2,tag,redis.call('SET',KEYS[4],ARGV[1],'NX','PX',ARGV[2]) and 1 or 0}
         """)
 

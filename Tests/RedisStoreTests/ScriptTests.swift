@@ -143,7 +143,7 @@ func describe(_ r: LookupResult?) -> String {
     switch r {
     case nil: return "failed"
     case .degraded?: return "degraded"
-    case .hit(let payload)?: return "hit \(payload)"
+    case .hit(let payload, let ttl)?: return "hit \(payload)" + (ttl > 0 ? "" : " ttl=\(ttl)")
     case .miss(_, let lease)?: return "miss lease=\(lease)"
     }
 }

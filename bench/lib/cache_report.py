@@ -424,7 +424,7 @@ def main():
     if os.path.exists(perf) and os.path.getsize(perf):
         md += ["", "### perf profile of pgstash answering hits", "",
                "`perf record -F 997 -g -p <pgstash>` for %s s while 64 clients ran `dashboard_stats` with "
-               "`-M prepared` (every statement a hit), Swift names demangled:" % meta.get("DURATION", "?"), "", "```",
+               "`-M %s` (every statement a hit), Swift names demangled:" % (meta.get("DURATION", "?"), meta.get("PERF_MODE", "prepared")), "", "```",
                open(perf, errors="replace").read().rstrip(), "```"]
 
     # ---- summary

@@ -9,6 +9,7 @@ extension ConfigMapper {
         if let v = size(t, "max_result_bytes", in: p, range: 1...Int.max) { c.maxResultBytes = v }
         if let v = string(t, "instance", in: p) { c.instance = v }
         if let v = duration(t, "forget_after", in: p) { c.forgetAfter = v }
+        if let v = size(t, "local_memory", in: p, range: 0...Int.max) { c.localMemory = v }
         if let tiers = table(t, "tiers", in: p, what: "a table of NAME = TTL") {
             for (name, _) in tiers.entries {
                 guard let ttl = duration(tiers, name, in: "cache.tiers", positive: true) else { continue }

@@ -19,7 +19,7 @@ enum ConfigKeys {
         "host", "port", "unix_socket", "user", "password", "database", "enabled", "connect_timeout",
         "command_timeout", "breaker_threshold", "breaker_cooldown",
     ]
-    static let cache = ["enabled", "max_result_bytes", "instance", "forget_after", "tiers", "rules"]
+    static let cache = ["enabled", "max_result_bytes", "instance", "forget_after", "local_memory", "tiers", "rules"]
     static let rule = ["name", "tier", "tables", "fingerprint", "pattern", "shared", "cache"]
     static let metrics = ["enabled", "host", "port"]
     static let admin = ["users", "query_digests"]

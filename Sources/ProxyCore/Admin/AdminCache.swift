@@ -32,6 +32,13 @@ public struct CacheFigures: Sendable, Equatable {
     public var fillRefusals: [String: Int] = [:]
     /// Databases whose catalog snapshot is loaded.
     public var catalogsLoaded: [String] = []
+    /// This instance's local copy (docs/caching.md, "Local copies").
+    public var local = Local()
+    public struct Local: Sendable, Equatable {
+        public var hits = 0, entries = 0, bytes = 0
+        public var solo = false
+        public init() {}
+    }
 
     public init() {}
 
@@ -40,6 +47,7 @@ public struct CacheFigures: Sendable, Equatable {
             && a.epochBumps == b.epochBumps && a.publicationsOwed == b.publicationsOwed
             && a.bypasses.map(\.category) == b.bypasses.map(\.category) && a.bypasses.map(\.count) == b.bypasses.map(\.count)
             && a.bypassReasons == b.bypassReasons && a.fillRefusals == b.fillRefusals && a.catalogsLoaded == b.catalogsLoaded
+            && a.local == b.local
     }
 }
 
@@ -104,6 +112,11 @@ public enum AdminCache {
             ["publications", "\(f.publications)", nil],
             ["epoch_bumps", "\(f.epochBumps)", nil],
             ["publications_owed", "\(f.publicationsOwed)", nil],
+            ["local_solo", f.local.solo ? "1" : "0", f.local.solo ? "the only instance on the Redis: the local copy serves"
+                                                               : "the local copy is off, or another instance shares the Redis"],
+            ["local_hits", "\(f.local.hits)", "answered from the local copy, with no Redis round trip"],
+            ["local_entries", "\(f.local.entries)", nil],
+            ["local_bytes", "\(f.local.bytes)", nil],
         ]
         for b in f.bypasses { out.append(["bypasses", "\(b.count)", b.category]) }
         for (reason, n) in top(f.bypassReasons) { out.append(["bypass_reason", "\(n)", reason]) }

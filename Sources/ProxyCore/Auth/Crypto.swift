@@ -10,9 +10,27 @@ public enum Crypto {
         return out
     }
 
+    /// SHA-256 through the direct digest calls: OpenSSL 3's one-shot `SHA256()` fetches the
+    /// algorithm (locks, a table lookup) on every call, which cost more than hashing a
+    /// cache key itself.
     public static func sha256(_ data: [UInt8]) -> [UInt8] {
+        sha256(SHA256Prefix(), then: data)
+    }
+
+    /// The state of SHA-256 after `data`: a key's constant part hashed once (`CacheKey`'s
+    /// statement part), finished many times with `sha256(_:then:)`.
+    public static func sha256Prefix(_ data: [UInt8]) -> SHA256Prefix {
+        var p = SHA256Prefix()
+        _ = copenssl_sha256_update(&p.context, data, data.count)
+        return p
+    }
+
+    /// SHA-256 of the prefix's bytes followed by `data`.
+    public static func sha256(_ prefix: SHA256Prefix, then data: [UInt8]) -> [UInt8] {
+        var ctx = prefix.context
         var out = [UInt8](repeating: 0, count: 32)
-        _ = SHA256(data, data.count, &out)
+        _ = copenssl_sha256_update(&ctx, data, data.count)
+        _ = copenssl_sha256_final(&out, &ctx)
         return out
     }
 
@@ -59,4 +77,11 @@ public enum Crypto {
         for i in 0..<a.count { d |= a[i] ^ b[i] }
         return d == 0
     }
+}
+
+/// A SHA-256 state part-way through a message (`Crypto.sha256Prefix`); a plain value, copied
+/// to go on.
+public struct SHA256Prefix: @unchecked Sendable {
+    var context = SHA256_CTX()
+    public init() { _ = copenssl_sha256_init(&context) }
 }
