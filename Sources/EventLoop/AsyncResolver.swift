@@ -128,7 +128,7 @@ private final class ResolverTarget: @unchecked Sendable {
 }
 
 /// One getaddrinfo call on a detached thread, answered through the loop's handle.
-private final class LookupJob {
+private final class LookupJob: Sendable {
     let host: String
     let port: Int
     let handle: EventLoopHandle
@@ -143,18 +143,7 @@ private final class LookupJob {
 
     /// Starts the thread; false if the system refused one.
     func start() -> Bool {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { context in
-            Unmanaged<LookupJob>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<LookupJob>.fromOpaque(context).release()
-            return false
-        }
-        pthread_detach(thread)
-        return true
+        BackgroundThread.start { self.run() }
     }
 
     private func run() {

@@ -89,9 +89,7 @@ public enum CatalogLoader {
     /// thread, never from inside this call. Call it on the loop thread.
     public static func load(_ params: CatalogConnectionParameters, on loop: EventLoop,
                             completion: @escaping Completion) {
-        assert(loop.isInLoopThread, "CatalogLoader.load called off its loop's thread")
-        let job = CatalogLoadJob(params: params, handle: loop.handle, completion: CompletionBox(completion))
-        if !job.start() {
+        if !BackgroundThread.run(on: loop, { loadBlocking(params) }, completion: completion) {
             loop.runBeforeNextWait { completion(.failure(.threadUnavailable)) }
         }
     }
@@ -99,17 +97,17 @@ public enum CatalogLoader {
     /// Connects, runs the script and builds the snapshot, blocking the calling thread. The
     /// loader's thread body; usable directly by tools and tests that own their thread.
     public static func loadBlocking(_ params: CatalogConnectionParameters) -> Result<CatalogSnapshot, CatalogLoadError> {
-        let keywords = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout", "application_name"]
-        let values: [String?] = [params.host, String(params.port), params.dbname, params.user, params.password,
-                                 params.sslMode, String(params.connectTimeout), "pgstash catalog loader"]
-        let conn = withCStrings(keywords.map(Optional.some)) { k in
-            withCStrings(values) { v in PQconnectdbParams(k, v, 0) }
+        let conn: OpaquePointer
+        switch LibPQ.connect([("host", params.host), ("port", String(params.port)), ("dbname", params.dbname),
+                              ("user", params.user), ("password", params.password), ("sslmode", params.sslMode),
+                              ("connect_timeout", String(params.connectTimeout)),
+                              ("application_name", "pgstash catalog loader")]) {
+        case .failure(let e): return .failure(.connectionFailed(e.message))
+        case .success(let c): conn = c
         }
-        guard let conn else { return .failure(.connectionFailed("libpq could not allocate a connection")) }
         defer { PQfinish(conn) }
-        guard PQstatus(conn) == CONNECTION_OK else { return .failure(.connectionFailed(message(PQerrorMessage(conn)))) }
-        switch run(CatalogQuery.script, on: conn) {
-        case .failure(let error): return .failure(error)
+        switch LibPQ.query(CatalogQuery.script, on: conn) {
+        case .failure(let e): return .failure(.queryFailed(e.message))
         case .success(let results):
             do throws(CatalogQueryError) {
                 return .success(try CatalogQuery.snapshot(from: results))
@@ -117,97 +115,5 @@ public enum CatalogLoader {
                 return .failure(.unexpectedRows(error))
             }
         }
-    }
-
-    /// Sends `sql` as one simple query and collects the rows of each result that has rows.
-    private static func run(_ sql: String, on conn: OpaquePointer) -> Result<[[[String?]]], CatalogLoadError> {
-        guard PQsendQuery(conn, sql) == 1 else { return .failure(.queryFailed(message(PQerrorMessage(conn)))) }
-        var results: [[[String?]]] = []
-        var failure: String?
-        while let r = PQgetResult(conn) {
-            defer { PQclear(r) }
-            switch PQresultStatus(r) {
-            case PGRES_TUPLES_OK:
-                let (rows, columns) = (PQntuples(r), PQnfields(r))
-                var set: [[String?]] = []
-                set.reserveCapacity(Int(rows))
-                for i in 0..<rows {
-                    set.append((0..<columns).map { j in
-                        PQgetisnull(r, i, j) == 1 ? nil : String(cString: PQgetvalue(r, i, j))
-                    })
-                }
-                results.append(set)
-            case PGRES_COMMAND_OK:
-                break
-            default:
-                if failure == nil { failure = message(PQresultErrorMessage(r)) }
-            }
-        }
-        if let failure { return .failure(.queryFailed(failure)) }
-        return .success(results)
-    }
-
-    private static func message(_ p: UnsafePointer<CChar>?) -> String {
-        guard let p else { return "unknown libpq error" }
-        var s = String(cString: p)
-        while s.last == "\n" || s.last == " " { s.removeLast() }
-        return s
-    }
-
-    /// Calls `body` with a NULL-terminated array of C strings (nil entries stay NULL).
-    private static func withCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
-        let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
-        defer { for c in copies { free(c) } }
-        let pointers = copies.map { $0.map { UnsafePointer($0) } } + [nil]
-        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
-    }
-}
-
-/// Carries the loop-confined completion through the background thread, which never touches
-/// it: `deliver` runs on the loop thread and releases the closure there, so whatever it
-/// captured is never freed on the background thread (which may drop the box last).
-private final class CompletionBox: @unchecked Sendable {
-    private var body: CatalogLoader.Completion?
-    init(_ body: @escaping CatalogLoader.Completion) { self.body = body }
-
-    func deliver(_ result: Result<CatalogSnapshot, CatalogLoadError>) {
-        let b = body
-        body = nil
-        b?(result)
-    }
-}
-
-/// One catalog load on a detached thread, answered through the loop's handle.
-private final class CatalogLoadJob {
-    let params: CatalogConnectionParameters
-    let handle: EventLoopHandle
-    let completion: CompletionBox
-
-    init(params: CatalogConnectionParameters, handle: EventLoopHandle, completion: CompletionBox) {
-        self.params = params
-        self.handle = handle
-        self.completion = completion
-    }
-
-    /// Starts the thread; false if the system refused one.
-    func start() -> Bool {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { context in
-            Unmanaged<CatalogLoadJob>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<CatalogLoadJob>.fromOpaque(context).release()
-            return false
-        }
-        pthread_detach(thread)
-        return true
-    }
-
-    private func run() {
-        let result = CatalogLoader.loadBlocking(params)
-        let completion = completion
-        handle.execute { completion.deliver(result) }
     }
 }

@@ -69,10 +69,41 @@ extension ClientHandler {
         // No pool before authentication (an unknown name must not leave one behind), and the
         // database is checked only after it, as PostgreSQL does: a client that cannot log in
         // learns nothing about which databases exist.
-        var auth = server.authenticator(user: user, channelBinding: conn.tlsServerEndPoint)
+        if server.needsAuthLookup(user: user) {
+            phase = .lookingUp
+            return server.lookUpCredential(for: self)
+        }
+        authenticate(credential: server.credentials.credential(for: user))
+    }
+
+    /// Starts the exchange against `credential` (nil: the user is unknown; the mock
+    /// exchange runs and fails as a wrong password would).
+    func authenticate(credential: StoredCredential?) {
+        var auth = server.authenticator(user: user, credential: credential, channelBinding: conn.tlsServerEndPoint)
         let action = auth.start()
         phase = .authenticating(auth)
         perform(action)
+    }
+
+    /// `[auth] auth_query` answered for this client's user: authenticate against what it
+    /// found, or refuse when the lookup failed (08006 when PostgreSQL was unreachable).
+    func authLookupCompleted(_ outcome: Result<AuthQueryAnswer, AuthQueryError>) {
+        guard case .lookingUp = phase else { return }
+        conn.resumeReading()
+        switch outcome {
+        case .failure(let error):
+            // The cause (host, port, libpq's words) goes to the log only: the client has not
+            // authenticated.
+            log.warning("auth_query lookup failed", ["user": user, "sqlstate": error.sqlState, "error": error.description])
+            fatal(error.sqlState, "pgstash could not look up the password of user \"\(user)\"",
+                  hint: "The cause is in pgstash's log; check [auth] auth_user and auth_query, and that PostgreSQL is reachable.")
+        case .success(let answer):
+            let now = wallClock()
+            if let why = answer.refusal(at: now) { log.info("auth_query refuses user \(user): \(why)") }
+            lookedUp = answer.credential(at: now)
+            authenticate(credential: lookedUp)
+            if conn.inbound.readableBytes > 0 { authInput() }
+        }
     }
 
     func authInput() {
@@ -103,6 +134,9 @@ extension ClientHandler {
                 : nil
             fatal(sqlState, message, hint: hint)
         case .succeed(let final):
+            if let lookedUp, case .authenticating(let auth) = phase {
+                upstreamSecret = LookedUpSecret(password: lookedUp.md5Secret, passThrough: auth.passThrough)
+            }
             if let final { conn.send(final) }
             conn.send(BackendMessage.authentication(.ok).encoded)
             authenticated()
@@ -112,7 +146,7 @@ extension ClientHandler {
     /// Authentication succeeded: find (or create) the pool, then wait for its parameters.
     func authenticated() {
         if databaseName == AdminConsole.databaseName { return adminAuthenticated() }
-        guard let pool = server.pool(database: databaseName, user: user) else {
+        guard let pool = server.pool(database: databaseName, user: user, lookedUp: upstreamSecret) else {
             let known = server.config.databases.keys.sorted().joined(separator: ", ")
             return fatal("3D000", "database \"\(databaseName)\" does not exist in pgstash",
                          hint: "Connect to one of: \(known), or add a [databases.\(databaseName)] section to proxy.conf.")

@@ -10,6 +10,8 @@ import ProxyCore
 final class ClientHandler: ConnectionDelegate {
     enum Phase {
         case startup
+        /// Waiting for `[auth] auth_query`'s answer about the user (`ProxyServer+AuthQuery`).
+        case lookingUp
         case authenticating(ClientAuthenticator)
         /// Authenticated; waiting for a first server to learn the parameters to report.
         case awaitingParameters
@@ -27,6 +29,10 @@ final class ClientHandler: ConnectionDelegate {
     var user = ""
     var databaseName = ""
     var startupParameters: [(String, String)] = []
+    /// The credential `[auth] auth_query` found for this client's user (nil: in the auth file).
+    var lookedUp: StoredCredential?
+    /// What its pool logs in upstream with, once authenticated against `lookedUp`.
+    var upstreamSecret: LookedUpSecret?
     var pool: PoolDriver?
     /// pgstash's own cancel key for this client (sent as BackendKeyData).
     var cancelKey: (processID: Int32, secretKey: Int32)?
@@ -72,7 +78,7 @@ final class ClientHandler: ConnectionDelegate {
         startupTimer = server.loop.schedule(after: config.listen.startupTimeout) { [weak self] in
             guard let self else { return }
             switch self.phase {
-            case .startup, .authenticating, .rejecting:
+            case .startup, .lookingUp, .authenticating, .rejecting:
                 self.fatal("08006", "client did not complete startup and authentication within \(self.config.listen.startupTimeout) s",
                            hint: "Check the client's connection settings; the limit is listen.startup_timeout.")
             default: break
@@ -85,6 +91,7 @@ final class ClientHandler: ConnectionDelegate {
     func connectionDidRead(_ c: Connection) {
         switch phase {
         case .startup, .rejecting: startupInput()
+        case .lookingUp: c.pauseReading()      // nothing is due before the first request; resumed after the lookup
         case .authenticating: authInput()
         case .awaitingParameters: updateReading()     // read again once logged in
         case .ready: if admin.session != nil { adminInput() } else { relayInput() }
@@ -190,9 +197,11 @@ final class ClientHandler: ConnectionDelegate {
     /// Releases what the client held; runs once.
     private func finish() {
         if case .closed = phase { return }
+        let phaseBeforeClose = phase
         phase = .closed
         logClosed()
         if let t = startupTimer { server.loop.cancel(t) }
+        if case .lookingUp = phaseBeforeClose { server.authLookupAbandoned(by: self) }
         if waitingForServer { pool?.cancelWait(for: self) }
         waitingForServer = false
         cachePublishOrphanedWrites()

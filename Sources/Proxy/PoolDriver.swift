@@ -9,6 +9,9 @@ final class PoolDriver {
     let key: PoolKey
     private(set) var database: DatabaseConfig
     let upstreamPassword: String?
+    /// For a user found by `[auth] auth_query`: what its last authenticated client left to
+    /// log in upstream with (md5 hash or recovered SCRAM keys).
+    var upstreamSecret: LookedUpSecret?
     private(set) var pool: Pool
     unowned let server: ProxyServer
     var servers: [ServerID: ServerHandler] = [:]
@@ -35,7 +38,8 @@ final class PoolDriver {
     /// database and overriding client user), as `reconfigure` does after a reload.
     /// The login of a new upstream connection of this pool (servers and the listener).
     func newLogin() -> ServerLogin {
-        ServerLogin(user: key.user, password: upstreamPassword, database: database.dbname,
+        ServerLogin(user: key.user, password: upstreamPassword ?? upstreamSecret?.password,
+                    passThrough: upstreamSecret?.passThrough, database: database.dbname,
                     clientNonce: Crypto.base64(Crypto.randomBytes(18)))
     }
 

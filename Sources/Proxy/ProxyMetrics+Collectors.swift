@@ -98,7 +98,7 @@ extension ProxyMetrics {
     /// The state a client is counted in, nil once closed.
     static func clientState(_ c: ClientHandler) -> String? {
         switch c.phase {
-        case .startup, .authenticating, .awaitingParameters, .rejecting: return "login"
+        case .startup, .lookingUp, .authenticating, .awaitingParameters, .rejecting: return "login"
         case .closed: return nil
         case .ready:
             if c.waitingForServer { return "waiting" }

@@ -19,6 +19,9 @@ final class ProxyMetrics {
     /// ErrorResponses clients received, by SQLSTATE class and whether PostgreSQL or pgstash sent it.
     let errors: MetricFamily<Counter>
     let cacheLookupDuration: MetricFamily<Histogram>
+    let authQueryLookups: MetricFamily<Counter>
+    let authQueryDuration: MetricFamily<Histogram>
+    let authQueryConnections: MetricFamily<Counter>
     /// Bytes of clients that have gone (live clients' bytes are read from their connections).
     var closedClientBytesReceived = 0
     var closedClientBytesSent = 0
@@ -48,6 +51,13 @@ final class ProxyMetrics {
         errors = registry.counter("pgstash_errors_total", help:
             "ErrorResponses sent to clients, by SQLSTATE class (first two characters) and origin (postgres or pgstash).",
             labels: ["origin", "class"])
+        authQueryLookups = registry.counter("pgstash_auth_query_lookups_total", help:
+            "auth_query lookups run (answers served from the cache are not counted), by outcome: found, refused (no row or no password) or failed.",
+            labels: ["outcome"])
+        authQueryDuration = registry.histogram("pgstash_auth_query_duration_seconds", help:
+            "Time of one auth_query lookup: connecting as auth_user, the query, reading the row.")
+        authQueryConnections = registry.counter("pgstash_auth_query_connections_total", help:
+            "libpq connections opened as auth_user for auth_query (idle ones are reused for 60 s).")
         // The result cache's counters are a collector (ProxyMetrics+Cache.swift).
         cacheLookupDuration = registry.histogram("pgstash_cache_lookup_duration_seconds", help:
             "Redis round trip of cache lookups, from sending the lookup script to its answer.")

@@ -42,7 +42,7 @@ extension ProxyServer {
     private func clientRow(_ c: ClientHandler, now: Double) -> AdminSnapshot.ConnectionRow {
         let state: String
         switch c.phase {
-        case .startup, .authenticating, .rejecting, .closed: state = "login"
+        case .startup, .lookingUp, .authenticating, .rejecting, .closed: state = "login"
         case .awaitingParameters: state = "waiting"
         case .ready: state = c.waitingForServer ? "waiting" : "active"
         }

@@ -35,6 +35,10 @@ public final class ProxyServer {
     lazy var resolver = AsyncResolver(loop: loop, cacheTTL: 30, maxConcurrentLookups: 4)
     /// `[auth]` users' credentials, prepared at load and reload (no login derives keys).
     var credentials: CredentialStore
+    /// `[auth] auth_query` answers and lookups in flight (ProxyServer+AuthQuery.swift).
+    var authQueries: AuthQueryCache
+    /// `auth_user`'s libpq connections between lookups (used by the lookup threads).
+    let authConnections = AuthQueryConnections(maxPerKey: 8, idleTimeout: 60)
     var accepting = true
     /// Shutting down: the cache is being left, `onDrained` follows.
     var draining = false
@@ -53,6 +57,7 @@ public final class ProxyServer {
         self.log = log
         self.credentials = CredentialStore(auth: config.auth)
         metrics.recording = config.metrics.enabled
+        self.authQueries = AuthQueryCache(ttl: config.auth.authCacheTTL)
         admin.configureDigests(capacity: config.admin.queryDigests)
     }
 
@@ -65,6 +70,7 @@ public final class ProxyServer {
             guard let self else { return }
             let now = self.loop.now
             for p in self.pools.values { p.tick(now: now) }
+            self.closeIdleAuthConnections(now: now)
             self.scheduleJanitor()
         }
     }
@@ -79,6 +85,7 @@ public final class ProxyServer {
         }
         config = new
         credentials.update(auth: new.auth)
+        reloadAuthQueries(new)
         for p in pools.values { p.reconfigure(config: new) }
         cache?.reload(new)
         reloadOperations(new)

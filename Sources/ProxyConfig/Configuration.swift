@@ -150,6 +150,20 @@ public struct AuthConfig: Sendable, Equatable {
     /// User → secret: a plain password, `md5…` or `SCRAM-SHA-256$…` verifier. Filled from
     /// `auth_file` (and from `--upstream` credentials when run without a file).
     public var users: [String: String] = [:]
+    /// `auth_user`: the role pgstash logs in as to run `auth_query` for users not in the auth
+    /// file; nil: no lookups. Its password: its auth-file entry, else the database entry's.
+    public var authUser: String?
+    /// Gets `$1` (the user name); returns `usename, passwd[, valid-until as Unix seconds]`.
+    public var authQuery = AuthConfig.defaultAuthQuery
+    /// How long a lookup's answer (a password, or "no such role") is reused.
+    public var authCacheTTL: Double = 30
+    /// `auth_dbname`: the `[databases.NAME]` entry lookups run on; nil: the client's database.
+    public var authDbname: String?
+
+    /// PgBouncer's default query, plus the password's expiry (rolvaliduntil) as a third column.
+    public static let defaultAuthQuery =
+        "SELECT usename, passwd, extract(epoch FROM valuntil) FROM pg_shadow WHERE usename = $1"
+
     public init() {}
 }
 

@@ -14,7 +14,7 @@ enum ConfigKeys {
     static let database = ["host", "port", "dbname", "user", "password", "sslmode", "sslrootcert", "sslcert", "sslkey"]
         + overrides
     static let tls = ["client_mode", "cert_file", "key_file", "ca_file", "protocols", "ciphers"]
-    static let auth = ["type", "auth_file"]
+    static let auth = ["type", "auth_file", "auth_user", "auth_query", "auth_cache_ttl", "auth_dbname"]
     static let redis = [
         "host", "port", "unix_socket", "user", "password", "database", "enabled", "connect_timeout",
         "command_timeout", "breaker_threshold", "breaker_cooldown",
@@ -164,6 +164,14 @@ extension ConfigMapper {
         var c = AuthConfig()
         if let v = choice(t, "type", in: p, as: AuthType.self) { c.type = v }
         c.authFile = string(t, "auth_file", in: p, nonEmpty: true)
+        c.authUser = string(t, "auth_user", in: p, nonEmpty: true)
+        if let v = string(t, "auth_query", in: p, nonEmpty: true) { c.authQuery = v }
+        if let v = duration(t, "auth_cache_ttl", in: p) { c.authCacheTTL = v }
+        c.authDbname = string(t, "auth_dbname", in: p, nonEmpty: true)
+        for key in ["auth_query", "auth_cache_ttl", "auth_dbname"] where t[key] != nil && c.authUser == nil {
+            let k = Self.join(p, key)
+            report(t[key]?.origin, key: k, "\(k) is set without auth.auth_user, so no lookup runs; set auth.auth_user")
+        }
         return c
     }
 

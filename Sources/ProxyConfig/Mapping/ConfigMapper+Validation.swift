@@ -7,10 +7,17 @@ extension ConfigMapper {
         }
         checkMinIdle(config)
         loadUsers(&config.auth)
-        if config.auth.type != .trust, config.auth.users.isEmpty, config.auth.authFile == nil {
+        if let db = config.auth.authDbname, config.databases[db] == nil {
+            report(origins["auth.auth_dbname"], key: "auth.auth_dbname",
+                "auth.auth_dbname \"\(db)\" names no [databases] entry; known: "
+                    + config.databases.keys.sorted().joined(separator: ", "))
+        }
+        if config.auth.type != .trust, config.auth.users.isEmpty, config.auth.authFile == nil,
+            config.auth.authUser == nil
+        {
             report(origins["auth.type"], key: "auth.auth_file",
                 "auth.type is \"\(config.auth.type.rawValue)\" but no users are defined; "
-                    + "set auth.auth_file, or auth.type = \"trust\"")
+                    + "set auth.auth_file or auth.auth_user (auth_query), or auth.type = \"trust\"")
         }
         if config.metrics.enabled, config.metrics.port == config.listen.port,
             config.metrics.host == config.listen.host

@@ -35,6 +35,9 @@ public struct ClientAuthenticator: Sendable {
     /// offered too.
     let channelBinding: [UInt8]?
     private var state = State.initial
+    /// After a SCRAM success: the verifier's keys and the ClientKey recovered from the
+    /// client's proof, enough to log in upstream as this user (auth_query users).
+    public private(set) var passThrough: ScramPassThroughKeys?
 
     /// `salt`: fresh random bytes (the md5 challenge takes 4). `mockKeys`: the keys shown to
     /// an unknown user (`MockCredentials.scramKeys(for:)`), stable for that name.
@@ -107,8 +110,9 @@ public struct ClientAuthenticator: Sendable {
         case .awaitingSASLFinal(let server):
             state = .done
             do {
-                let final = try server.clientFinalReceived(data)
-                guard credential?.scramKeys != nil else { return failure }   // mock keys: doomed
+                let (final, clientKey) = try server.clientFinalVerified(data)
+                guard let keys = credential?.scramKeys else { return failure }   // mock keys: doomed
+                passThrough = ScramPassThroughKeys(keys: keys, clientKey: clientKey)
                 return .succeed(final: BackendMessage.authentication(.saslFinal(final)).encoded)
             } catch ScramError.invalidProof {
                 return failure

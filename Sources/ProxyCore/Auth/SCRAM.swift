@@ -56,6 +56,8 @@ public enum ScramError: Error, Equatable, Sendable {
     case nonceMismatch
     case invalidProof
     case invalidServerSignature
+    /// The upstream's salt or iteration count is not the verifier's (its password changed).
+    case passThroughMismatch
 }
 
 /// Server side of one SCRAM exchange, used to authenticate clients.
@@ -114,6 +116,14 @@ public struct ScramServer: Sendable {
 
     /// Takes the client-final message; returns the server-final message on success.
     public func clientFinalReceived(_ message: [UInt8]) throws -> [UInt8] {
+        try clientFinalVerified(message).serverFinal
+    }
+
+    /// Takes the client-final message; on success returns the server-final message and the
+    /// client's ClientKey, recovered from its proof (ClientProof XOR HMAC(StoredKey,
+    /// AuthMessage), RFC 5802 §3): with it pgstash can log in upstream as this client without
+    /// knowing its password (`ScramPassThroughKeys`).
+    public func clientFinalVerified(_ message: [UInt8]) throws -> (serverFinal: [UInt8], clientKey: [UInt8]) {
         let text = String(decoding: message, as: UTF8.self)
         guard let proofRange = text.range(of: ",p=") else { throw ScramError.malformedMessage("client-final-message has no proof") }
         let withoutProof = String(text[..<proofRange.lowerBound])
@@ -131,7 +141,7 @@ public struct ScramServer: Sendable {
         let clientKey = zip(proof, clientSignature).map { $0 ^ $1 }
         guard Crypto.constantTimeEqual(Crypto.sha256(clientKey), keys.storedKey) else { throw ScramError.invalidProof }
         let serverSignature = Crypto.hmacSHA256(key: keys.serverKey, authMessage)
-        return Array("v=\(Crypto.base64(serverSignature))".utf8)
+        return (Array("v=\(Crypto.base64(serverSignature))".utf8), clientKey)
     }
 
     static func attribute(_ name: Character, in text: String) -> String? {
@@ -142,15 +152,42 @@ public struct ScramServer: Sendable {
     }
 }
 
+/// What pgstash keeps to log in upstream as a client whose password it never saw (auth_query
+/// users with a SCRAM verifier, as PgBouncer 1.14+ does): the verifier's keys and the
+/// ClientKey recovered from the client's proof. Upstream, the proof is computed from
+/// ClientKey and StoredKey (= SHA-256(ClientKey)) and the server's signature checked with
+/// ServerKey; it works because the upstream stores the same verifier, so its salt and
+/// iteration count are the verifier's.
+public struct ScramPassThroughKeys: Sendable, Equatable {
+    public var keys: ScramKeys
+    public var clientKey: [UInt8]
+
+    public init(keys: ScramKeys, clientKey: [UInt8]) {
+        self.keys = keys
+        self.clientKey = clientKey
+    }
+}
+
 /// Client side of one SCRAM exchange, used to log in to upstream servers.
 public struct ScramClient: Sendable {
-    let password: String
+    enum Secret: Sendable {
+        case password(String)
+        case passThrough(ScramPassThroughKeys)
+    }
+
+    let secret: Secret
     let clientNonce: String
     private var clientFirstBare: String { "n=,r=\(clientNonce)" }
     private var expectedServerSignature: [UInt8] = []
 
     public init(password: String, clientNonce: String) {
-        self.password = password
+        self.secret = .password(password)
+        self.clientNonce = clientNonce
+    }
+
+    /// Logs in with a client's recovered keys instead of a password.
+    public init(passThrough: ScramPassThroughKeys, clientNonce: String) {
+        self.secret = .passThrough(passThrough)
         self.clientNonce = clientNonce
     }
 
@@ -165,12 +202,22 @@ public struct ScramClient: Sendable {
               let iterText = ScramServer.attribute("i", in: serverFirst), let iterations = Int(iterText), iterations > 0 else {
             throw ScramError.malformedMessage("server-first-message is malformed")
         }
-        let salted = Crypto.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: iterations)
-        let clientKey = Crypto.hmacSHA256(key: salted, Array("Client Key".utf8))
+        let clientKey: [UInt8], serverKey: [UInt8]
+        switch secret {
+        case .password(let password):
+            let salted = Crypto.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: iterations)
+            clientKey = Crypto.hmacSHA256(key: salted, Array("Client Key".utf8))
+            serverKey = Crypto.hmacSHA256(key: salted, Array("Server Key".utf8))
+        case .passThrough(let p):
+            // Another salt means another verifier upstream: the recovered key cannot answer it.
+            guard salt == p.keys.salt, iterations == p.keys.iterations else { throw ScramError.passThroughMismatch }
+            clientKey = p.clientKey
+            serverKey = p.keys.serverKey
+        }
         let withoutProof = "c=biws,r=\(nonce)"
         let authMessage = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
         let proof = zip(clientKey, Crypto.hmacSHA256(key: Crypto.sha256(clientKey), authMessage)).map { $0 ^ $1 }
-        expectedServerSignature = Crypto.hmacSHA256(key: Crypto.hmacSHA256(key: salted, Array("Server Key".utf8)), authMessage)
+        expectedServerSignature = Crypto.hmacSHA256(key: serverKey, authMessage)
         return Array("\(withoutProof),p=\(Crypto.base64(proof))".utf8)
     }
 

@@ -17,6 +17,8 @@ public struct ServerLogin: Sendable {
 
     public let user: String
     let password: String?
+    /// A client's recovered SCRAM keys (auth_query users): answers SCRAM without a password.
+    let passThrough: ScramPassThroughKeys?
     let startupParameters: [(String, String)]
     let clientNonce: String
     private var scram: ScramClient?
@@ -24,10 +26,13 @@ public struct ServerLogin: Sendable {
     private var parameters: [String: String] = [:]
     private var key: (Int32, Int32) = (0, 0)
 
-    public init(user: String, password: String?, database: String, extraParameters: [(String, String)] = [],
-                clientNonce: String) {
+    /// `password`: plain, or an `md5…` hash (answers md5 requests only). `passThrough`: keys
+    /// that answer SCRAM requests when there is no plain password.
+    public init(user: String, password: String?, passThrough: ScramPassThroughKeys? = nil, database: String,
+                extraParameters: [(String, String)] = [], clientNonce: String) {
         self.user = user
         self.password = password
+        self.passThrough = passThrough
         self.startupParameters = [("user", user), ("database", database)] + extraParameters
         self.clientNonce = clientNonce
     }
@@ -62,14 +67,24 @@ public struct ServerLogin: Sendable {
                 guard mechanisms.contains("SCRAM-SHA-256") else {
                     return .fail(sqlState: "28000", message: "upstream server offers no supported SASL mechanism (\(mechanisms.joined(separator: ", ")))")
                 }
-                guard let password, ScramKeys(verifier: password) == nil, !MD5Password.isStoredHash(password) else {
+                let client: ScramClient
+                if let password, ScramKeys(verifier: password) == nil, !MD5Password.isStoredHash(password) {
+                    client = ScramClient(password: password, clientNonce: clientNonce)
+                } else if let passThrough {
+                    client = ScramClient(passThrough: passThrough, clientNonce: clientNonce)
+                } else {
                     return needPassword("SCRAM-SHA-256")
                 }
-                let client = ScramClient(password: password, clientNonce: clientNonce)
                 scram = client
                 return .send(SASLInitialResponse(mechanism: "SCRAM-SHA-256", data: client.clientFirstMessage).encoded)
             case .saslContinue(let data):
-                guard var client = scram, let reply = try? client.serverFirstReceived(data) else {
+                guard var client = scram else {
+                    return .fail(sqlState: "08P01", message: "upstream server sent a SCRAM message out of turn")
+                }
+                let reply: [UInt8]
+                do { reply = try client.serverFirstReceived(data) } catch ScramError.passThroughMismatch {
+                    return .fail(sqlState: SQLState.invalidPassword, message: "upstream server's SCRAM salt or iteration count for user \"\(user)\" is not the verifier pgstash looked up (the password changed since); log in again")
+                } catch {
                     return .fail(sqlState: "08P01", message: "upstream server sent a malformed SCRAM message")
                 }
                 scram = client

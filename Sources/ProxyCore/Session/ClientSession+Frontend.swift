@@ -123,4 +123,7 @@ public enum SQLState {
     public static let invalidSQLStatementName = "26000"
     public static let duplicatePreparedStatement = "42P05"
     public static let programLimitExceeded = "54000"
+    public static let connectionFailure = "08006"
+    public static let invalidAuthorizationSpecification = "28000"
+    public static let invalidPassword = "28P01"
 }
