@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEMO_DIR ?= /tmp/pgstash-demo
 SWIFT_FLAGS ?=
 
-.PHONY: all deps build release test demo demo-stop bench bench-quick bench-cache clean driver-suites fuzz fuzz-build
+.PHONY: all deps build release test demo demo-stop bench bench-quick bench-cache bench-metrics clean driver-suites fuzz fuzz-build
 
 all: build
 
@@ -40,6 +40,11 @@ bench-quick: release
 BENCH_CACHE_FLAGS ?= --quick
 bench-cache: release
 	@bench/run.sh --cache $(BENCH_CACHE_FLAGS)
+
+# [metrics] enabled vs disabled: pgbench -S at 64 clients, interleaved rounds, the cost in %
+# (docs/benchmarks.md, "Metrics on and off"; about 2–3 minutes).
+bench-metrics: release
+	@bench/metrics-cost.sh
 
 # Real drivers' own test suites, direct and through pgstash (see docs/drivers.md).
 driver-suites: deps

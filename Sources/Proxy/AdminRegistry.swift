@@ -19,6 +19,8 @@ public final class AdminRegistry {
     var digests: QueryDigests?
     /// Prepared statements' texts → normalized, for digests (at most 2 × 1024 entries, ~2 MB).
     var normalizedTexts = RecentTexts(limit: 1024)
+    /// The last refused fill of each statement, for `EXPLAIN CACHE` and `SHOW CACHE ADVICE`.
+    var fillRefusals = FillRefusals(capacity: 256)
 
     init() {}
 

@@ -108,7 +108,7 @@ extension ClientHandler {
     private func execute(_ command: AdminCommand) -> AdminOutcome? {
         log.info("admin command", ["client": id.description, "user": user, "command": "\(command)"])
         var snapshot = server.adminSnapshot()
-        if command == .show(.queries) { snapshot.queries = server.admin.digests?.sortedByTotalTime() }
+        if command == .show(.queries) || command == .show(.cacheAdvice) { snapshot.queries = server.admin.digests?.sortedByTotalTime() }
         switch AdminConsole.run(command, snapshot) {
         case .outcome(let o):
             return o
@@ -131,6 +131,8 @@ extension ClientHandler {
             return nil
         case .perform(.explainCache(let db, let sql)):
             return server.explainCache(database: db, sql: sql, user: user)
+        case .perform(.cacheAdvice):
+            return server.cacheAdvice(snapshot.queries ?? [], user: user)
         case .perform(.invalidate(let target, let db)):
             var answered: AdminOutcome?
             var running = true

@@ -35,6 +35,8 @@ struct ClientCacheState {
         var token: String
         var capture: ResultCapture
         var local: LocalResults.Marker?
+        /// The statement's text, for the record of a refused fill (ClientHandler+FillRefusals.swift).
+        var statement = ""
     }
 }
 
@@ -178,6 +180,7 @@ extension ClientHandler {
             cacheState!.fill = ClientCacheState.PendingFill(prefix: prefix, hash: hash, plan: plan, tagNames: tagNames, capturedTags: captured,
                                                             token: token, capture: ResultCapture(limit: cache.policy.config.maxResultBytes),
                                                             local: localMarker)
+            cacheState!.fill!.statement = fillStatement(batch)
             cache.startFlight(hash)
         case .unavailable(let reason):
             cache.stats.bypass(.unavailable, reason: reason)
@@ -246,6 +249,7 @@ extension ClientHandler {
             }
         case .refused(let reason):
             cache.stats.refusedFill(rule: f.plan.rule, reason: reason)
+            cacheFillRefused(f, reason: reason)
             cache.endFlight(f.hash)
         case .open:
             cache.stats.refusedFill(rule: f.plan.rule, reason: "the client or its server went away")

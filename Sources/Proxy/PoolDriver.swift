@@ -97,7 +97,7 @@ final class PoolDriver {
 
     func serverFailed(_ s: ServerHandler, sqlState: String, message: String) {
         servers[s.id] = nil
-        stats.connectFailures.increment()
+        stats.connectFailed()
         serverTimes[s.id] = nil
         server.log.warning("upstream connection failed", ["database": key.database, "user": key.user, "sqlstate": sqlState, "error": message])
         run(pool.serverConnectFailed(s.id, sqlState: sqlState, error: message, now: now))

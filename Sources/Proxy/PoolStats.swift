@@ -3,9 +3,14 @@ import PostgresWire
 import ProxyCore
 
 /// The event-driven instruments of one pool, resolved once so that a hot path touches a
-/// stored counter and nothing else. The handlers call it from single-line hooks.
+/// stored counter and nothing else. The handlers call it from single-line hooks. With
+/// `[metrics] enabled = false` (`recording` false) the instruments are not updated at all;
+/// what the console and the digests need from the same events (`requestStartedAt`, the
+/// digest hooks) still runs.
 final class PoolStats {
     unowned let metrics: ProxyMetrics
+    /// `metrics.recording` when the pool was made (`[metrics] enabled` takes a restart).
+    let recording: Bool
     let queries: Counter
     let transactions: Counter
     let queryDuration: Histogram
@@ -15,6 +20,7 @@ final class PoolStats {
     init(metrics: ProxyMetrics, queries: Counter, transactions: Counter, queryDuration: Histogram,
          acquireWait: Histogram, connectFailures: Counter) {
         self.metrics = metrics
+        self.recording = metrics.recording
         self.queries = queries
         self.transactions = transactions
         self.queryDuration = queryDuration
@@ -27,8 +33,13 @@ final class PoolStats {
     /// The client got a server, was refused one, or gave up; `since` is when it asked
     /// (`PoolDriver.waitingSince`, the one record of it), nil if it was not waiting.
     func acquireEnded(since: Double?, now: Double) {
-        guard let since else { return }
+        guard recording, let since else { return }
         acquireWait.observe(max(now - since, 0))
+    }
+
+    /// An upstream connection failed to connect or log in.
+    func connectFailed() {
+        if recording { connectFailures.increment() }
     }
 
     // MARK: Server messages
@@ -43,7 +54,7 @@ final class PoolStats {
                 client.admin.digest!.commandCompleted(tag: body)
             }
         } else if id == BackendMessageID.errorResponse.rawValue {
-            metrics.serverError(body: body)
+            if recording { metrics.serverError(body: body) }
             if client.admin.digest != nil, client.leased?.state.tracker.headIsForwarded == true {
                 client.admin.digest!.errorReceived()
             }
@@ -51,11 +62,11 @@ final class PoolStats {
     }
 
     private func readyForQuery(status: UInt8, client: ClientHandler, now: Double) {
-        queries.increment()
-        if status == UInt8(ascii: "I") { transactions.increment() }
-        if let start = client.requestStartedAt {
-            queryDuration.observe(max(now - start, 0))
-            client.requestStartedAt = nil
+        if recording {
+            queries.increment()
+            if status == UInt8(ascii: "I") { transactions.increment() }
+            if let start = client.requestStartedAt { queryDuration.observe(max(now - start, 0)) }
         }
+        client.requestStartedAt = nil
     }
 }

@@ -25,6 +25,11 @@ final class ProxyMetrics {
     /// Bytes of clients that have gone (live clients' bytes are read from their connections).
     var closedClientBytesReceived = 0
     var closedClientBytesSent = 0
+    /// False with `[metrics] enabled = false`: event-driven instruments are not updated (the
+    /// endpoint is closed, so nobody could read them). Scrape-time collectors cost nothing
+    /// then. The console's counters (`SHOW STATS`, `SHOW CACHE`…) are kept elsewhere and
+    /// keep counting.
+    var recording = true
     /// The HTTP endpoint, once started (`ProxyServer.startMetrics`).
     var endpoint: MetricsServer?
     /// Pool instruments by pool (kept after a pool's last client: pools live as long as the process).
@@ -71,6 +76,7 @@ final class ProxyMetrics {
 
     /// An ErrorResponse pgstash itself sent a client (`ClientHandler.fatal`).
     func proxyError(sqlState: String) {
+        guard recording else { return }
         errors.labels("pgstash", Self.sqlStateClass(sqlState)).increment()
     }
 

@@ -15,7 +15,7 @@ extension ProxyServer {
         }
         cache = c
         metrics.installCacheCollector(server: self)
-        c.lookupDuration = metrics.cacheLookupDuration.labels([])
+        if metrics.recording { c.lookupDuration = metrics.cacheLookupDuration.labels([]) }
         c.start()
         for p in c.prefixes { c.reloadCatalog(p) }
         log.info("cache: enabled with \(config.cache.rules.count) rules; Redis at \(config.redis.unixSocket ?? "\(config.redis.host):\(config.redis.port)")")

@@ -52,7 +52,9 @@ extension ProxyServer {
         return .success((prefix, catalog))
     }
 
-    /// `EXPLAIN CACHE`: a session of the database's role with default settings.
+    /// `EXPLAIN CACHE`: a session of the database's role with default settings. Several
+    /// statements are a script: the last is explained after the others
+    /// (`AdminCache.explainScript`). The last refused fill of the statement, if any, follows.
     func explainCache(database: String, sql: String, user: String) -> AdminOutcome {
         guard let cache else { return .error(AdminError(AdminSQLState.objectNotInPrerequisiteState, "the result cache is off")) }
         switch consoleCatalog(database) {
@@ -60,9 +62,48 @@ extension ProxyServer {
             return .error(e)
         case .success(let (prefix, catalog)):
             let session = SessionContext(database: prefix, role: consoleRole(database, user: user))
-            return .rows(AdminCache.explain(sql: sql, analysis: analysisCache.analysis(of: sql), database: database,
-                                            policy: cache.policy, session: session, catalog: catalog))
+            let pieces = AdminCommand.statements(in: sql)
+            var set: AdminResultSet
+            if pieces.count > 1 {
+                set = AdminCache.explainScript(pieces.map { ($0, analysisCache.analysis(of: $0)) }, database: database,
+                                               policy: cache.policy, session: session, catalog: catalog)
+            } else {
+                set = AdminCache.explain(sql: sql, analysis: analysisCache.analysis(of: sql), database: database,
+                                         policy: cache.policy, session: session, catalog: catalog)
+            }
+            if let last = pieces.last, let refusal = lastFillRefusal(prefix: prefix, sql: last) {
+                set.rows.append(["fills", FillRefusals.describe(refusal)])
+            }
+            return .rows(set)
         }
+    }
+
+    /// `SHOW CACHE ADVICE` over the query digests (`queries`: most total time first).
+    func cacheAdvice(_ queries: [QueryDigest], user: String) -> AdminOutcome {
+        guard let cache else { return .error(AdminError(AdminSQLState.objectNotInPrerequisiteState, "the result cache is off")) }
+        var databases: [String: CacheAdvice.Database] = [:]
+        for (name, db) in config.databases {
+            let prefix = ResultCache.prefix(db)
+            databases[name] = CacheAdvice.Database(session: SessionContext(database: prefix, role: consoleRole(name, user: user)),
+                                                   catalog: cache.catalogs[prefix])
+        }
+        let rows = CacheAdvice.rows(queries, policy: cache.policy, databases: databases, refusals: admin.fillRefusals,
+                                    analysis: { analysisCache.analysis(of: $0) })
+        return .rows(AdminResultSet(columns: CacheAdvice.columns, rows: rows))
+    }
+
+    /// The last refused fill of the statement `sql` on the database of `prefix`.
+    private func lastFillRefusal(prefix: String, sql: String) -> FillRefusals.Entry? {
+        guard case .statements(let list) = analysisCache.analysis(of: sql), list.count == 1 else { return nil }
+        return admin.fillRefusals.last(FillRefusals.Key(prefix: prefix, fingerprint: list[0].fingerprint))
+    }
+
+    /// A fill of `query` (the statement the client ran) under `rule` was refused at run time:
+    /// remembered for `EXPLAIN CACHE` and `SHOW CACHE ADVICE`.
+    func fillRefused(prefix: String, query: String, rule: String, reason: String) {
+        guard case .statements(let list) = analysisCache.analysis(of: query), list.count == 1 else { return }
+        admin.fillRefusals.record(FillRefusals.Key(prefix: prefix, fingerprint: list[0].fingerprint), reason: reason, rule: rule,
+                                  at: wallClock())
     }
 
     /// `INVALIDATE`: publishes, then answers (`completion` runs on the loop).

@@ -56,6 +56,7 @@ public final class ProxyServer {
         self.loop = loop
         self.log = log
         self.credentials = CredentialStore(auth: config.auth)
+        metrics.recording = config.metrics.enabled
         self.authQueries = AuthQueryCache(ttl: config.auth.authCacheTTL)
         admin.configureDigests(capacity: config.admin.queryDigests)
     }

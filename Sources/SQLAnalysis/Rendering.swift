@@ -102,8 +102,9 @@ private func jsonArray(_ items: [String]) -> String {
     "[" + items.map(jsonString).joined(separator: ",") + "]"
 }
 
-/// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped.
-func jsonString(_ text: String) -> String {
+/// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped. It
+/// is also a valid TOML basic string (the same escapes), as `SHOW CACHE ADVICE` writes them.
+public func jsonString(_ text: String) -> String {
     var out = "\""
     out.reserveCapacity(text.utf8.count + 2)
     for scalar in text.unicodeScalars {

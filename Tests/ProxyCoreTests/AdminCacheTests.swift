@@ -55,7 +55,7 @@ struct AdminCacheTests {
 
     @Test(arguments: [
         ("SHOW CACHE", AdminCommand.show(.cache)), ("show cache status;", .show(.cacheStatus)),
-        ("show cache advice", .notBuilt("SHOW CACHE ADVICE")),
+        ("show cache advice", .show(.cacheAdvice)),
         ("EXPLAIN CACHE SELECT 1", .explainCache(database: nil, sql: "SELECT 1")),
         ("explain cache  select * from t where a = 'x;y'  ;", .explainCache(database: nil, sql: "select * from t where a = 'x;y'")),
         ("EXPLAIN CACHE ON app SELECT  1", .explainCache(database: "app", sql: "SELECT  1")),

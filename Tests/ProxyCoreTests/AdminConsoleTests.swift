@@ -38,7 +38,7 @@ struct AdminConsoleTests {
         ("show pools", AdminCommand.show(.pools)), ("  SHOW   Stats ; ", .show(.stats)), ("pause", .pause(database: nil)),
         ("PAUSE app", .pause(database: "app")), ("resume \"My Db\"", .resume(database: "My Db")),
         ("KILL app;", .kill(database: "app")), ("reload", .reload), ("shutdown", .shutdown),
-        ("show queries", .show(.queries)), ("show cache advice", .notBuilt("SHOW CACHE ADVICE")),
+        ("show queries", .show(.queries)), ("show cache advice", .show(.cacheAdvice)),
     ])
     func parses(text: String, command: AdminCommand) {
         #expect(AdminCommand.parse(text) == .success(command))
@@ -102,12 +102,16 @@ struct AdminConsoleTests {
 
     // MARK: Actions
 
-    @Test func cacheAdviceSaysItIsNotBuilt() {
-        guard case .outcome(.error(let e)) = AdminConsole.run(.notBuilt("SHOW CACHE ADVICE"), Self.snapshot()) else {
-            Issue.record("not an error"); return
-        }
-        #expect(e.sqlState == "0A000")
-        #expect(e.message.contains("not built yet"))
+    @Test func cacheAdviceNeedsDigestsThenTheCache() {
+        var s = Self.snapshot()
+        guard case .outcome(.error(let off)) = AdminConsole.run(.show(.cacheAdvice), s) else { Issue.record("not an error"); return }
+        #expect(off.sqlState == "55000")
+        #expect(off.message.contains("query digests") && off.hint?.contains("query_digests") == true)
+        s.queries = []
+        guard case .outcome(.error(let noCache)) = AdminConsole.run(.show(.cacheAdvice), s) else { Issue.record("not an error"); return }
+        #expect(noCache.sqlState == "55000" && noCache.message.contains("cache is off"))
+        s.cache = CacheFigures()
+        #expect(AdminConsole.run(.show(.cacheAdvice), s) == .perform(.cacheAdvice))
     }
 
     @Test func showQueriesListsDigestsAndSaysWhenTheyAreOff() throws {

@@ -5,6 +5,9 @@ public enum AdminShowTarget: String, CaseIterable, Sendable, Equatable {
     case pools, stats, clients, servers, databases, config, version, lists, rules, queries, help
     /// The result cache per rule (`SHOW CACHE`) and its state and reasons (`SHOW CACHE STATUS`).
     case cache, cacheStatus = "cache status"
+    /// The statements not served from the cache that cost PostgreSQL the most time, each with
+    /// a `[[cache.rules]]` block to paste or the reason it cannot be cached (`SHOW CACHE ADVICE`).
+    case cacheAdvice = "cache advice"
 }
 
 /// What `INVALIDATE` invalidates.
@@ -34,8 +37,6 @@ public enum AdminCommand: Sendable, Equatable, CustomStringConvertible {
     /// Bumps a relation's tags, or the epoch, of `database` (nil: the first database for a
     /// table, every database for ALL) in Redis: every instance sharing it sees the bump.
     case invalidate(AdminInvalidation, database: String?)
-    /// A command not built yet (`SHOW CACHE ADVICE`), answered with 0A000.
-    case notBuilt(String)
 
     /// The command as it is written (for logs).
     public var description: String {
@@ -52,7 +53,6 @@ public enum AdminCommand: Sendable, Equatable, CustomStringConvertible {
             case .all: what = "ALL"
             }
             return "INVALIDATE \(what)" + (db.map { " ON \($0)" } ?? "")
-        case .notBuilt(let name): return name
         default: return tag
         }
     }
@@ -68,7 +68,6 @@ public enum AdminCommand: Sendable, Equatable, CustomStringConvertible {
         case .kill: return "KILL"
         case .explainCache: return "EXPLAIN"
         case .invalidate: return "INVALIDATE"
-        case .notBuilt: return "SHOW"
         }
     }
 }
@@ -119,7 +118,8 @@ extension AdminCommand {
         ("SHOW QUERIES", "per normalized statement: calls, total and p50/p99 time, rows, errors"),
         ("SHOW CACHE", "the result cache per rule: hits, misses, hit ratio, fills, bytes stored"),
         ("SHOW CACHE STATUS", "Redis, membership, publications, bypasses by reason, fill refusals"),
-        ("EXPLAIN CACHE [ON db] sql", "the rule, TTL, key parts and tags of sql, or why it is not cached"),
+        ("SHOW CACHE ADVICE", "uncached statements by time spent in PostgreSQL: the rule to add, or why they cannot be cached"),
+        ("EXPLAIN CACHE [ON db] sql[; sql…]", "the rule, TTL, key parts and tags of sql, or why it is not cached (the last of a script)"),
         ("INVALIDATE table | ALL [ON db]", "invalidate a table's cached results (ALL: every result) on every instance"),
         ("SHOW HELP", "this list"),
         ("RELOAD", "re-read proxy.conf (as SIGHUP)"),
@@ -146,7 +146,7 @@ extension AdminCommand {
         switch first {
         case "SHOW":
             guard let what = argument?.uppercased() else { return .failure(unknown) }
-            if what == "CACHE ADVICE" { return .success(.notBuilt("SHOW CACHE ADVICE")) }
+            if what == "CACHE ADVICE" { return .success(.show(.cacheAdvice)) }
             if what == "CACHE STATUS" { return .success(.show(.cacheStatus)) }
             guard rest.count == 1, let target = AdminShowTarget(rawValue: what.lowercased()) else {
                 return .failure(unknown)
@@ -275,6 +275,20 @@ extension AdminCommand {
         }
         out.append(current)
         return out.filter { !Substring($0).trimmingWhitespace().isEmpty }
+    }
+
+    /// The commands of a simple Query's text: `statements(in:)`, except that `EXPLAIN CACHE`
+    /// takes the rest of the text as its script (`EXPLAIN CACHE BEGIN; UPDATE t …; SELECT …
+    /// FROM t`), so it is the last command of a query string.
+    public static func commands(in text: String) -> [String] {
+        let pieces = statements(in: text)
+        guard let i = pieces.firstIndex(where: isExplainCache) else { return pieces }
+        return Array(pieces[..<i]) + [pieces[i...].joined(separator: ";")]
+    }
+
+    private static func isExplainCache(_ piece: String) -> Bool {
+        let words = piece.split(whereSeparator: { isSpace($0) }).prefix(2).map { $0.uppercased() }
+        return words == ["EXPLAIN", "CACHE"]
     }
 
     /// A bare name, or a double-quoted one with `""` for a quote.

@@ -45,8 +45,11 @@ public enum AdminAction: Sendable, Equatable {
     case resume(database: String?)
     case shutdown
     case kill(database: String)
-    /// Explain `sql` against the catalog of `database` (resolved: a configured name).
+    /// Explain `sql` (one statement, or a script: the last one explained after the others)
+    /// against the catalog of `database` (resolved: a configured name).
     case explainCache(database: String, sql: String)
+    /// `SHOW CACHE ADVICE` over the query digests (`snapshot.queries`, most total time first).
+    case cacheAdvice
     /// Publish the invalidation to Redis; answer once it is published. `database` nil: every
     /// database (INVALIDATE ALL without ON).
     case invalidate(AdminInvalidation, database: String?)
@@ -70,14 +73,14 @@ public enum AdminConsole {
         case .show(.queries) where snapshot.queries == nil:
             return .outcome(.error(AdminError(AdminSQLState.objectNotInPrerequisiteState, "query digests are off",
                                               hint: "Set query_digests (e.g. 1000) in the [admin] section of proxy.conf, then RELOAD.")))
-        case .show(.cache), .show(.cacheStatus), .explainCache, .invalidate:
+        case .show(.cacheAdvice) where snapshot.queries == nil:
+            return .outcome(.error(AdminError(AdminSQLState.objectNotInPrerequisiteState,
+                                              "SHOW CACHE ADVICE needs query digests, which are off",
+                                              hint: "Set query_digests (e.g. 1000) in the [admin] section of proxy.conf, then RELOAD; the advice ranks the statements run since.")))
+        case .show(.cache), .show(.cacheStatus), .show(.cacheAdvice), .explainCache, .invalidate:
             return runCache(command, snapshot)
         case .show(let target):
             return .outcome(.rows(AdminResultSet(columns: columns(of: target), rows: rows(of: target, snapshot))))
-        case .notBuilt(let name):
-            return .outcome(.error(AdminError(
-                AdminSQLState.featureNotSupported, "\(name) is not built yet",
-                hint: "SHOW QUERIES lists the statements by time; EXPLAIN CACHE says why one is not cached.")))
         case .reload:
             return .perform(.reload)
         case .shutdown:
@@ -121,6 +124,8 @@ public enum AdminConsole {
             return .outcome(.rows(AdminResultSet(columns: AdminCache.columns, rows: AdminCache.rows(figures, config: s.config.cache))))
         case .show(.cacheStatus):
             return .outcome(.rows(AdminResultSet(columns: AdminCache.statusColumns, rows: AdminCache.statusRows(figures))))
+        case .show(.cacheAdvice):
+            return .perform(.cacheAdvice)
         case .explainCache(let db, let sql):
             if let db, let e = unknownDatabase(db, s) { return .outcome(.error(e)) }
             guard let name = db ?? defaultDatabase(s) else { return .outcome(.error(noDatabase)) }
@@ -209,6 +214,7 @@ public enum AdminConsole {
         case .help: return [AdminColumn("command", .text), AdminColumn("description", .text)]
         case .cache: return AdminCache.columns
         case .cacheStatus: return AdminCache.statusColumns
+        case .cacheAdvice: return CacheAdvice.columns
         }
     }
 
@@ -270,6 +276,8 @@ public enum AdminConsole {
             return s.cache.map { AdminCache.rows($0, config: s.config.cache) } ?? []
         case .cacheStatus:
             return s.cache.map(AdminCache.statusRows) ?? []
+        case .cacheAdvice:
+            return []   // computed by the proxy (`AdminAction.cacheAdvice`): it needs the catalogs
         }
     }
 

@@ -62,7 +62,7 @@ public struct AdminSession: Sendable {
         }
         if case .query(let text) = message {
             failed = false
-            queue = AdminCommand.statements(in: text)
+            queue = AdminCommand.commands(in: text)
             if queue.isEmpty {
                 BackendMessage.emptyQueryResponse.encode(into: &out)
                 BackendMessage.readyForQuery(.idle).encode(into: &out)
@@ -73,7 +73,7 @@ public struct AdminSession: Sendable {
         if failed { return .wait }
         switch message {
         case let .parse(name, query, _):
-            let pieces = AdminCommand.statements(in: query)
+            let pieces = AdminCommand.commands(in: query)
             guard pieces.count <= 1 else {
                 return fail(AdminError(AdminSQLState.syntaxError, "cannot insert multiple commands into a prepared statement"), out: &out)
             }

@@ -108,8 +108,10 @@ public struct ResultCapture: Sendable {
         case .emptyQueryResponse?: return refuse("the query is empty")
         default: return refuse("PostgreSQL sent message type \(Character(UnicodeScalar(id)))")
         }
-        if (rowDescription?.count ?? 0) + rows.count > limit {
-            refuse("the result is more than [cache] max_result_bytes (\(limit))")
+        let size = (rowDescription?.count ?? 0) + rows.count
+        if size > limit {
+            // The capture stops here, so the whole result's size is not known: at least this.
+            refuse("the result is too large (at least \(size) bytes > [cache] max_result_bytes \(limit))")
         }
     }
 
