@@ -13,22 +13,43 @@ extension ResultCache {
     /// A successful bump waits at most this long for the membership to be registered.
     static let registrationWaitLimit = 5.0
 
-    /// After a heartbeat's ZADD: read the epoch and the members, and tell the local copy
-    /// whether this instance is alone. `registered` says whether the ZADD succeeded.
-    func checkSolo(_ prefix: String, registered: @escaping () -> Bool) {
-        guard local[prefix] != nil else { return }
+    /// After a heartbeat's ZADD: read the members (remembered, to be put back if Redis loses
+    /// them) and, for the local copy, the epoch; tell the local copy whether this instance is
+    /// alone. `registered` says whether the ZADD succeeded.
+    func readMembers(_ prefix: String, registered: @escaping () -> Bool) {
         let sentAt = loop.now
         var epoch: String?
         var epochRead = false
-        store.command(["GET", keys(prefix).epoch]) { r in
-            if case .success(let v) = r { epoch = v.text; epochRead = true }
+        if local[prefix] != nil {
+            store.command(["GET", keys(prefix).epoch]) { r in
+                if case .success(let v) = r { epoch = v.text; epochRead = true }
+            }
         }
-        store.command(["ZRANGE", keys(prefix).members, "0", "-1"]) { [weak self] r in
+        store.command(["ZRANGE", keys(prefix).members, "0", "-1", "WITHSCORES"]) { [weak self] r in
             guard let self else { return }
-            guard registered(), epochRead, case .success(.array(let items)) = r else { self.local[prefix]?.lostSolo(now: self.loop.now); return }
-            let alone = items.allSatisfy { $0.text == self.instance }
-            self.local[prefix]?.heartbeat(sentAt: sentAt, alone: alone, epoch: epoch, now: self.loop.now)
+            guard registered(), case .success(.array(let items)) = r, items.count % 2 == 0 else {
+                self.local[prefix]?.lostSolo(now: self.loop.now)
+                return
+            }
+            var peers: [(name: String, score: String)] = []
+            for i in stride(from: 0, to: items.count, by: 2) {
+                guard let name = items[i].text, let score = items[i + 1].text else { continue }
+                if name != self.instance { peers.append((name, score)) }
+            }
+            self.knownMembers[prefix] = peers
+            guard self.local[prefix] != nil else { return }
+            guard epochRead else { self.local[prefix]!.lostSolo(now: self.loop.now); return }
+            self.local[prefix]!.heartbeat(sentAt: sentAt, alone: peers.isEmpty, epoch: epoch, now: self.loop.now)
         }
+    }
+
+    /// Puts back the peers the last heartbeat listed, with the lease expiries they had (`NX`:
+    /// a peer that re-registered meanwhile keeps its newer lease). Sent before anything else
+    /// on a new connection, so no lookup runs without them.
+    func restoreMembers(_ prefix: String) {
+        guard let peers = knownMembers[prefix], !peers.isEmpty else { return }
+        log.info("cache: membership of \(prefix) lost by Redis; restoring \(peers.count) peer(s) with their last leases")
+        store.command(["ZADD", keys(prefix).members, "NX"] + peers.flatMap { [$0.score, $0.name] }) { _ in }
     }
 
     /// A heartbeat's ZADD succeeded: the first since the connection was made starts the

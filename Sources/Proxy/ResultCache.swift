@@ -54,6 +54,9 @@ final class ResultCache {
     /// When this instance's membership was last registered (loop time; nil while not since
     /// the connection was made): peers may trust a solo heartbeat until `soloLease` after.
     var registeredAt: Double?
+    /// The other members (name, lease expiry as Redis holds it) the last heartbeat listed, by
+    /// prefix: put back if Redis loses the set (`restoreMembers`).
+    var knownMembers: [String: [(name: String, score: String)]] = [:]
     /// Acknowledgements waiting for the registration (`ResultCache+Local`).
     var awaitingRegistration: [() -> Void] = []
     /// Observes each lookup's round trip (set by the server).
@@ -235,7 +238,12 @@ final class ResultCache {
     }
 
     private func connected(_ info: RedisStore.ReadyInfo) {
-        if info.runIDChanged { log.warning("cache: Redis restarted or failed over (run id changed): every entry was invalidated") }
+        if info.runIDChanged {
+            log.warning("cache: Redis restarted or failed over (run id changed): every entry was invalidated")
+            // The membership went with it: put back the peers last seen, with their leases,
+            // before serving (a peer still cut off may owe publications: its lease lapses).
+            for p in prefixes { restoreMembers(p) }
+        }
         join()
     }
 
@@ -285,14 +293,19 @@ final class ResultCache {
             var registered = false
             store.heartbeat(keys(p), instance: instance, expiresAtMs: Int64(until * 1000)) { [weak self] r in
                 guard let self else { return }
-                if case .failure = r { failed = true } else { registered = true; self.registered() }
+                if case .failure = r { failed = true } else {
+                    registered = true
+                    // Added anew while registered: the set was lost (FLUSHALL) — put the peers back.
+                    if case .success(.integer(1)) = r, self.registeredAt != nil { self.restoreMembers(p) }
+                    self.registered()
+                }
                 remaining -= 1
                 if remaining == 0, !failed, !self.joined, self.debt.isEmpty {
                     self.joined = true
                     self.log.info("cache: joined Redis as \(self.instance); serving from the cache")
                 }
             }
-            checkSolo(p, registered: { registered })
+            readMembers(p, registered: { registered })
         }
     }
 
