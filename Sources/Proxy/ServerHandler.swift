@@ -339,12 +339,20 @@ final class ServerHandler: ConnectionDelegate {
         guard let cache = pool.server.cache, let prefix = client.cachePrefix else { return false }
         publishing = true
         conn?.pauseReading()
+        var inside = true
         cache.publish(prefix, writes) { [weak self] in
             guard let self else { return }
-            self.publishing = false
-            self.updateReading()
-            self.pump()
+            let resume = { [weak self] in
+                guard let self else { return }
+                self.publishing = false
+                self.updateReading()
+                self.pump()
+            }
+            // Done before `publish` returned (owed while Redis is unreachable: no round trip):
+            // the caller still holds the client's session machine; relay once it is back.
+            if inside { self.loop.runBeforeNextWait(resume) } else { resume() }
         }
+        inside = false
         return true
     }
 
