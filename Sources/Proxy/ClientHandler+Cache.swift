@@ -105,8 +105,10 @@ extension ClientHandler {
         let hash = CacheKey.hex(Crypto.sha256(memo.statementKey, then: execution))
         let tagNames = memo.tagNames
         if let entry = cache.localHit(prefix, hash: hash) {
-            cache.stats.localHits += 1
-            if serveHit(batch, payload: entry.payload, rule: plan.rule, into: &out.toClient) { return .served }
+            if serveHit(batch, payload: entry.payload, rule: plan.rule, into: &out.toClient) {
+                cache.stats.localHits += 1
+                return .served
+            }
         }
         cacheState!.lookupInFlight = true
         cacheState!.attempts += 1

@@ -95,13 +95,11 @@ extension ResultCache {
     }
 
     /// Totals over databases, for metrics and `SHOW CACHE STATUS`.
-    var localTotals: (entries: Int, bytes: Int, hits: Int, stores: Int, solo: Bool) {
-        var t = (entries: 0, bytes: 0, hits: 0, stores: 0, solo: !local.isEmpty)
+    var localTotals: (entries: Int, bytes: Int, solo: Bool) {
+        var t = (entries: 0, bytes: 0, solo: !local.isEmpty)
         for l in local.values {
             t.entries += l.count
             t.bytes += l.bytes
-            t.hits += l.hits
-            t.stores += l.stores
             t.solo = t.solo && l.isSolo(now: loop.now)
         }
         return t

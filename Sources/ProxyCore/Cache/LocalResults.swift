@@ -47,9 +47,6 @@ public struct LocalResults: Sendable {
     private var distrustBefore = -Double.infinity
     private var epochSeen: String?
 
-    public private(set) var hits = 0
-    public private(set) var stores = 0
-
     public init(byteLimit: Int, soloLease: Double = 1.5) {
         self.byteLimit = max(0, byteLimit)
         self.soloLease = soloLease
@@ -112,14 +109,12 @@ public struct LocalResults: Sendable {
         guard now < soloUntil else { flush(); return nil }
         if let e = young[key] {
             guard current(e, now: now) else { young[key] = nil; youngBytes -= e.bytes; return nil }
-            hits += 1
             return e
         }
         guard let e = old.removeValue(forKey: key) else { return nil }
         oldBytes -= e.bytes
         guard current(e, now: now) else { return nil }
         insertYoung(key, e)
-        hits += 1
         return e
     }
 
@@ -134,7 +129,6 @@ public struct LocalResults: Sendable {
         if let o = young.removeValue(forKey: key) { youngBytes -= o.bytes }
         if let o = old.removeValue(forKey: key) { oldBytes -= o.bytes }
         insertYoung(key, e)
-        stores += 1
         return true
     }
 
