@@ -40,7 +40,9 @@ public final class Connection: IOHandler {
 
     public let loop: EventLoop
     public let fd: Int32
-    public weak var delegate: ConnectionDelegate?
+    /// Held strongly until the connection closes (dropped as it closes, before `connectionDidClose`):
+    /// a weak reference would cost a side-table load on every callback.
+    public var delegate: ConnectionDelegate?
     /// Received bytes; the delegate consumes from the front. Reading may move the unread bytes
     /// to the front, so absolute indices into it are valid only within one callback.
     public var inbound = ByteBuffer()
@@ -231,7 +233,9 @@ public final class Connection: IOHandler {
         loop.unregister(registration)
         Socket.close(fd)
         outbound = ByteBuffer()
-        delegate?.connectionDidClose(self, error: error)
+        let d = delegate
+        delegate = nil
+        d?.connectionDidClose(self, error: error)
     }
 
     /// A write failed inside `send`: report it from the loop, not from inside the caller's `send`.

@@ -210,7 +210,7 @@ extension ClientHandler {
     /// The client's input was consumed without a server, or its lease ended: the next
     /// batch is a new decision.
     func cacheBatchDone() {
-        guard cacheState != nil else { return }
+        guard cacheOn else { return }
         cacheState!.decided = false
         cacheState!.attempts = 0
     }

@@ -81,7 +81,8 @@ extension ClientHandler {
     func authenticate(credential: StoredCredential?) {
         var auth = server.authenticator(user: user, credential: credential, channelBinding: conn.tlsServerEndPoint)
         let action = auth.start()
-        phase = .authenticating(auth)
+        phase = .authenticating
+        authenticator = auth
         perform(action)
     }
 
@@ -107,7 +108,7 @@ extension ClientHandler {
     }
 
     func authInput() {
-        while case .authenticating(var auth) = phase {
+        while case .authenticating = phase, var auth = authenticator {
             let frame: (id: UInt8, body: [UInt8])
             do {
                 guard let f = try Framing.nextFrame(&conn.inbound, maxBodyLength: 10_000) else { return }
@@ -119,7 +120,7 @@ extension ClientHandler {
                 return fatal("08P01", "expected a password message, got message type \(frame.id)")
             }
             let action = auth.passwordDataReceived(frame.body)
-            phase = .authenticating(auth)
+            authenticator = auth
             perform(action)
         }
     }
@@ -134,9 +135,10 @@ extension ClientHandler {
                 : nil
             fatal(sqlState, message, hint: hint)
         case .succeed(let final):
-            if let lookedUp, case .authenticating(let auth) = phase {
+            if let lookedUp, case .authenticating = phase, let auth = authenticator {
                 upstreamSecret = LookedUpSecret(password: lookedUp.md5Secret, passThrough: auth.passThrough)
             }
+            authenticator = nil
             if let final { conn.send(final) }
             conn.send(BackendMessage.authentication(.ok).encoded)
             authenticated()

@@ -20,7 +20,7 @@ extension ClientHandler {
     /// leasing a server when a message needs one.
     func relayInput() {
         guard case .ready = phase, session != nil, let pool else { return }
-        session!.configuration.pinningAvailable = pool.pinnedClients < pool.config.effectiveMaxPinned
+        session!.configuration.pinningAvailable = pool.pinnedClients < pool.maxPinned
         defer { flushOutput() }
         let proxy = server          // one strong reference, not an unowned load per message
         let maxMessageSize = proxy.config.listen.maxMessageSize
@@ -43,7 +43,7 @@ extension ClientHandler {
             }
             guard let s = leased else {
                 if id == .terminate { return close(error: nil) }
-                if cacheState != nil {
+                if cacheOn {
                     switch cacheStep(maxMessageSize: maxMessageSize) {
                     case .wait: return
                     case .served: continue
@@ -70,11 +70,11 @@ extension ClientHandler {
             let bodyStart = conn.inbound.readerIndex + 5
             let view = conn.inbound.readableView
             let body = view[bodyStart..<(bodyStart + header.bodyLength)]
-            let outstanding = cacheState == nil ? 0 : cacheBeforeClientMessage(id, body: body, server: s)
+            let outstanding = cacheOn ? cacheBeforeClientMessage(id, body: body, server: s) : 0
             let result = session!.messageReceived(id, body: body,
                                                   frame: view[conn.inbound.readerIndex..<(bodyStart + header.bodyLength)],
                                                   server: &s.state, names: &proxy.statementNames, out: &out)
-            if cacheState != nil { cacheAfterClientMessage(outstandingBefore: outstanding, server: s) }
+            if cacheOn { cacheAfterClientMessage(outstandingBefore: outstanding, server: s) }
             switch result {
             case .consumed:
                 if admin.digest != nil { digestMessageSent(id, body: view[bodyStart..<(bodyStart + header.bodyLength)]) }
@@ -126,7 +126,7 @@ extension ClientHandler {
     /// The lease ended (ReadyForQuery 'I', nothing outstanding).
     func releaseServer() {
         guard let s = leased, let pool else { return }
-        log.debug("\(id) releases \(s.id)")
+        if server.log.level == .debug { log.debug("\(id) releases \(s.id)") }
         leased = nil
         s.client = nil
         pool.release(s, reusable: true)

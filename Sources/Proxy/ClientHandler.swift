@@ -12,7 +12,9 @@ final class ClientHandler: ConnectionDelegate {
         case startup
         /// Waiting for `[auth] auth_query`'s answer about the user (`ProxyServer+AuthQuery`).
         case lookingUp
-        case authenticating(ClientAuthenticator)
+        /// The exchange runs in `authenticator` (kept outside the enum: a payload would make
+        /// every test of the phase on the data path copy it).
+        case authenticating
         /// Authenticated; waiting for a first server to learn the parameters to report.
         case awaitingParameters
         case ready
@@ -22,9 +24,11 @@ final class ClientHandler: ConnectionDelegate {
     }
 
     let id: ClientID
-    unowned let server: ProxyServer
+    /// The process-wide server outlives its clients: no reference counting on the hot path.
+    unowned(unsafe) let server: ProxyServer
     let conn: Connection
     var phase = Phase.startup
+    var authenticator: ClientAuthenticator?
     var startupTimer: TimerID?
     var user = ""
     var databaseName = ""
@@ -42,6 +46,8 @@ final class ClientHandler: ConnectionDelegate {
     /// The server leased to this client, if any.
     var leased: ServerHandler?
     var waitingForServer = false
+    /// Since when (monotonic) the client waits for a server: SHOW CLIENTS `wait`, SHOW STATS.
+    var waitingSince: Double?
     var out = SessionOutput()
     /// Shutdown asked: close as soon as no transaction is open.
     var closeWhenIdle = false
@@ -58,6 +64,8 @@ final class ClientHandler: ConnectionDelegate {
     var requestStartedAt: Double?
     /// The result cache's state of this client (nil when the cache is off, and for the console).
     var cacheState: ClientCacheState?
+    /// `cacheState != nil`, as a flag the data path tests without copying the state.
+    var cacheOn = false
 
     init(id: ClientID, fd: Int32, server: ProxyServer, reject: Bool) throws {
         self.id = id
@@ -75,8 +83,9 @@ final class ClientHandler: ConnectionDelegate {
     var isOverHighWaterMark: Bool { conn.isOverHighWaterMark }
 
     func start() {
-        startupTimer = server.loop.schedule(after: config.listen.startupTimeout) { [weak self] in
-            guard let self else { return }
+        // Captured strongly (the timer is cancelled at login and at close): a weak reference
+        // would give every client a side table and slow down each retain of it.
+        startupTimer = server.loop.schedule(after: config.listen.startupTimeout) {
             switch self.phase {
             case .startup, .lookingUp, .authenticating, .rejecting:
                 self.fatal("08006", "client did not complete startup and authentication within \(self.config.listen.startupTimeout) s",
@@ -119,7 +128,10 @@ final class ClientHandler: ConnectionDelegate {
         BackendMessage.readyForQuery(.idle).encode(into: &out)
         conn.send(out)
         phase = .ready
-        if server.cache != nil, admin.session == nil { cacheState = ClientCacheState() }
+        if server.cache != nil, admin.session == nil {
+            cacheState = ClientCacheState()
+            cacheOn = true
+        }
         updateReading()
         if conn.inbound.readableBytes > 0 { relayInput() }
     }
@@ -275,7 +287,7 @@ final class ClientHandler: ConnectionDelegate {
         let blocked: Bool
         switch phase {
         case .awaitingParameters: blocked = true
-        case .ready: blocked = waitingForServer || cacheState?.lookupInFlight == true || conn.isOverHighWaterMark || (leased?.isOverHighWaterMark ?? false)
+        case .ready: blocked = waitingForServer || (cacheOn && cacheState!.lookupInFlight) || conn.isOverHighWaterMark || (leased?.isOverHighWaterMark ?? false)
         default: blocked = false
         }
         if blocked { conn.pauseReading() } else { conn.resumeReading() }

@@ -11,7 +11,7 @@ import ProxyCore
 final class ListenerConnection: ConnectionDelegate {
     enum Phase { case idle, connecting, loggingIn, ready }
 
-    unowned let pool: PoolDriver
+    unowned(unsafe) let pool: PoolDriver
     private var conn: Connection?
     private var phase = Phase.idle
     private var login: ServerLogin?

@@ -13,13 +13,9 @@ final class PoolDriver {
     /// log in upstream with (md5 hash or recovered SCRAM keys).
     var upstreamSecret: LookedUpSecret?
     private(set) var pool: Pool
-    unowned let server: ProxyServer
+    unowned(unsafe) let server: ProxyServer     // pools live as long as the server
     var servers: [ServerID: ServerHandler] = [:]
     private var waiting: [ClientID: ClientHandler] = [:]
-    /// Since when (monotonic) each waiting client waits: SHOW CLIENTS `wait`, SHOW STATS.
-    private(set) var waitingSince: [ClientID: Double] = [:]
-    /// Times of each server for the admin console (connect, lease, request in flight).
-    private(set) var serverTimes: [ServerID: ServerTimes] = [:]
     /// SHOW STATS counters, shared by the pools of one database.
     let traffic: TrafficBox
     /// ParameterStatus values of the first server that logged in: what a new client is told.
@@ -30,7 +26,9 @@ final class PoolDriver {
     lazy var listener = ListenerConnection(pool: self)
     /// Clients pinned to a server (counted against `max_pinned`).
     var pinnedClients = 0
-    lazy var stats = server.metrics.stats(for: key)
+    /// `config.effectiveMaxPinned`, kept at hand for the relay loop.
+    private(set) var maxPinned: Int
+    let stats: PoolStats
     /// Pool saturation lines, at most one of each kind per 10 s (OperationalLog.swift).
     var saturationLog = SaturationThrottles()
 
@@ -49,7 +47,9 @@ final class PoolDriver {
         self.database = database
         self.upstreamPassword = upstreamPassword
         self.pool = Pool(config: Self.settings(for: key, in: configuration), idBase: idBase, idStride: idStride)
+        self.maxPinned = pool.config.effectiveMaxPinned
         self.server = server
+        self.stats = server.metrics.stats(for: key)
         self.traffic = server.admin.traffic(of: key.database, now: server.loop.now)
         server.log.info("pool \(key.database)/\(key.user) created (mode \(pool.config.mode.rawValue)"
             + (key.overridesOf.map { ", [pool.users.\($0)]" } ?? "") + ")")
@@ -62,6 +62,7 @@ final class PoolDriver {
     func reconfigure(config: ProxyConfiguration) {
         if let db = config.databases[key.database] { database = db }
         pool.config = Self.settings(for: key, in: config)
+        maxPinned = pool.config.effectiveMaxPinned
     }
 
     /// The same user decides the settings at creation and at every reload: the client user
@@ -73,16 +74,22 @@ final class PoolDriver {
     // MARK: Requests from clients and servers
 
     func acquire(for client: ClientHandler) {
+        let t = now
+        client.waitingSince = t
+        let actions = pool.acquireRequested(by: client.id, now: t)
+        // An idle server is handed over at once, without entering the waiting list.
+        if actions.count == 1, case let .assign(sid, cid) = actions[0], cid == client.id, let s = servers[sid] {
+            return assign(s, to: client)
+        }
         waiting[client.id] = client
-        waitingSince[client.id] = now
-        run(pool.acquireRequested(by: client.id, now: now))
+        run(actions)
         if client.waitingForServer { noteSaturation(client) }
     }
 
     func cancelWait(for client: ClientHandler) {
         guard waiting.removeValue(forKey: client.id) != nil else { return }
-        stats.acquireEnded(since: waitingSince[client.id], now: now)
-        waitingSince[client.id] = nil
+        stats.acquireEnded(since: client.waitingSince, now: now)
+        client.waitingSince = nil
         pool.clientGaveUp(client.id)
     }
 
@@ -98,14 +105,12 @@ final class PoolDriver {
     func serverFailed(_ s: ServerHandler, sqlState: String, message: String) {
         servers[s.id] = nil
         stats.connectFailed()
-        serverTimes[s.id] = nil
         server.log.warning("upstream connection failed", ["database": key.database, "user": key.user, "sqlstate": sqlState, "error": message])
         run(pool.serverConnectFailed(s.id, sqlState: sqlState, error: message, now: now))
     }
 
     func serverClosed(_ s: ServerHandler) {
         servers[s.id] = nil
-        serverTimes[s.id] = nil
         run(pool.serverClosed(s.id, now: now))
     }
 
@@ -122,12 +127,13 @@ final class PoolDriver {
     private func enforceClientTimeouts(now: Double) {
         let queryLimit = config.queryTimeout, idleLimit = config.idleTransactionTimeout
         guard queryLimit > 0 || idleLimit > 0 else { return }
-        for (sid, times) in serverTimes {
-            guard let s = servers[sid], let c = s.client else { continue }
+        for s in servers.values {
+            guard let c = s.client else { continue }
+            let times = s.times
             if queryLimit > 0, let started = times.queryStart, times.cancelledQuery != started,
                now - started >= queryLimit, c.session?.shouldCancel(s.state) == true {
-                serverTimes[sid]?.cancelledQuery = started
-                server.log.info("client \(c.id): query_timeout (\(queryLimit) s) reached; cancelling its request on \(sid)")
+                s.times.cancelledQuery = started
+                server.log.info("client \(c.id): query_timeout (\(queryLimit) s) reached; cancelling its request on \(s.id)")
                 s.sendCancel()
             }
             if idleLimit > 0, let since = times.idleInTransactionSince, now - since >= idleLimit, s.state.tracker.isIdle {
@@ -147,24 +153,24 @@ final class PoolDriver {
     /// The server got bytes to run on a client's behalf: a request starts unless one runs.
     func requestSent(_ s: ServerHandler, bytes: Int) {
         traffic.stats.bytesReceived(bytes)
-        serverTimes[s.id]?.idleInTransactionSince = nil
-        guard serverTimes[s.id]?.queryStart == nil else { return }
+        s.times.idleInTransactionSince = nil
+        guard s.times.queryStart == nil else { return }
         let t = now
-        serverTimes[s.id]?.queryStart = t
-        if serverTimes[s.id]?.transactionStart == nil { serverTimes[s.id]?.transactionStart = t }
+        s.times.queryStart = t
+        if s.times.transactionStart == nil { s.times.transactionStart = t }
     }
 
     /// The server answered ReadyForQuery with `status` ('I': the transaction is over).
     func readyForQueryRelayed(_ s: ServerHandler, status: UInt8) {
         if let c = s.client, c.admin.digest != nil { c.digestRequestAnswered(s) }
-        serverTimes[s.id]?.idleInTransactionSince = status == TransactionStatus.idle.rawValue ? nil : now
-        guard let times = serverTimes[s.id], let started = times.queryStart else { return }
         let t = now
         let idle = status == TransactionStatus.idle.rawValue
+        s.times.idleInTransactionSince = idle ? nil : t
+        guard let started = s.times.queryStart else { return }
         traffic.stats.queryCompleted(seconds: t - started,
-                                     transactionSeconds: idle ? t - (times.transactionStart ?? started) : nil, now: t)
-        serverTimes[s.id]?.queryStart = nil
-        if idle { serverTimes[s.id]?.transactionStart = nil }
+                                     transactionSeconds: idle ? t - (s.times.transactionStart ?? started) : nil, now: t)
+        s.times.queryStart = nil
+        if idle { s.times.transactionStart = nil }
     }
 
     func bytesRelayedToClient(_ n: Int) { traffic.stats.bytesSent(n) }
@@ -175,34 +181,44 @@ final class PoolDriver {
         for a in actions {
             switch a {
             case .connect(let id):
-                let s = ServerHandler(id: id, pool: self)
+                let s = ServerHandler(id: id, pool: self, connectedAt: wallClock())
                 servers[id] = s
-                serverTimes[id] = ServerTimes(connectedAt: wallClock())
                 s.connect()
             case let .assign(sid, cid):
-                stats.acquireEnded(since: waitingSince[cid], now: now)
-                guard let s = servers[sid] else { continue }
                 guard let c = waiting.removeValue(forKey: cid) else {
                     // The client left meanwhile: give the server back.
                     run(pool.serverReleased(sid, reusable: true, now: now))
                     continue
                 }
-                if let since = waitingSince.removeValue(forKey: cid) {
-                    traffic.stats.waited(seconds: now - since, now: now)
-                    acquireWaited(now - since, client: c)
+                guard let s = servers[sid] else {
+                    stats.acquireEnded(since: c.waitingSince, now: now)
+                    continue
                 }
-                let at = wallClock()
-                serverTimes[sid]?.leasedAt = at
-                c.admin.requestAt = at
-                c.serverAssigned(s)
+                assign(s, to: c)
             case .close(let sid):
                 servers[sid]?.close()
             case let .fail(cid, failure):
-                stats.acquireEnded(since: waitingSince[cid], now: now)
-                waitingSince[cid] = nil
-                waiting.removeValue(forKey: cid)?.acquireFailed(failure, pool: self)
+                guard let c = waiting.removeValue(forKey: cid) else { continue }
+                stats.acquireEnded(since: c.waitingSince, now: now)
+                c.waitingSince = nil
+                c.acquireFailed(failure, pool: self)
             }
         }
+    }
+
+    /// Hands `s` to the client `c`, which asked for a server at `c.waitingSince`.
+    private func assign(_ s: ServerHandler, to c: ClientHandler) {
+        if let since = c.waitingSince {
+            let t = now
+            stats.acquireEnded(since: since, now: t)
+            traffic.stats.waited(seconds: t - since, now: t)
+            acquireWaited(t - since, client: c)
+            c.waitingSince = nil
+        }
+        let at = wallClock()
+        s.times.leasedAt = at
+        c.admin.requestAt = at
+        c.serverAssigned(s)
     }
 
     // MARK: LISTEN/NOTIFY relay

@@ -31,7 +31,7 @@ final class PoolStats {
     // MARK: Acquire
 
     /// The client got a server, was refused one, or gave up; `since` is when it asked
-    /// (`PoolDriver.waitingSince`, the one record of it), nil if it was not waiting.
+    /// (`ClientHandler.waitingSince`, the one record of it), nil if it was not waiting.
     func acquireEnded(since: Double?, now: Double) {
         guard recording, let since else { return }
         acquireWait.observe(max(now - since, 0))

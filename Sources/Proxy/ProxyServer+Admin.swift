@@ -52,7 +52,7 @@ extension ProxyServer {
             user: c.user, database: c.databaseName, state: state, address: peer.address, port: peer.port,
             localAddress: local.address, localPort: local.port, connectTime: c.admin.connectedAt,
             requestTime: c.admin.requestAt ?? c.admin.connectedAt, ptr: c.id.description)
-        if let since = c.pool?.waitingSince[c.id] { row.wait = max(now - since, 0) }
+        if let since = c.waitingSince { row.wait = max(now - since, 0) }
         row.link = c.leased?.id.description ?? ""
         row.applicationName = c.startupParameters.first { $0.0 == "application_name" }?.1 ?? ""
         row.tls = c.conn.tlsSummary ?? ""
@@ -69,7 +69,7 @@ extension ProxyServer {
         }
         let peer: (address: String, port: Int) = sv.conn.map { socketEndpoint($0.fd, peer: true) } ?? (p.database.host, p.database.port)
         let local: (address: String, port: Int) = sv.conn.map { socketEndpoint($0.fd, peer: false) } ?? ("", 0)
-        let times = p.serverTimes[sv.id]
+        let times: ServerTimes? = sv.times
         var row = AdminSnapshot.ConnectionRow(
             user: p.key.user, database: p.key.database, state: state, address: peer.address, port: peer.port,
             localAddress: local.address, localPort: local.port, connectTime: times?.connectedAt ?? wall,

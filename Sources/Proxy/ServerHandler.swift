@@ -10,7 +10,7 @@ final class ServerHandler: ConnectionDelegate {
     enum Phase { case connecting, loggingIn, ready, closed }
 
     let id: ServerID
-    unowned let pool: PoolDriver
+    unowned(unsafe) let pool: PoolDriver       // pools are never removed
     private(set) var conn: Connection?
     private(set) var phase = Phase.connecting
     private var login: ServerLogin?
@@ -21,9 +21,11 @@ final class ServerHandler: ConnectionDelegate {
     private var connectTimer: TimerID?
     private(set) var parameters: [String: String] = [:]
     private(set) var backendKey: (processID: Int32, secretKey: Int32) = (0, 0)
+    /// Connect, lease and request times (admin console, SHOW STATS, timeouts).
+    var times: ServerTimes
 
-    /// The client this server is leased to.
-    weak var client: ClientHandler?
+    /// The client this server is leased to (cleared when the lease ends or the client leaves).
+    var client: ClientHandler?
     /// The protocol state: requests in flight, statements, settings, transaction status.
     var state: ServerConnection
     /// Bytes left of a large message being streamed through without buffering it whole.
@@ -38,9 +40,10 @@ final class ServerHandler: ConnectionDelegate {
     static let fatalSeverity: [UInt8] = [UInt8(ascii: "S")] + Array("FATAL".utf8)
     static let panicSeverity: [UInt8] = [UInt8(ascii: "S")] + Array("PANIC".utf8)
 
-    init(id: ServerID, pool: PoolDriver) {
+    init(id: ServerID, pool: PoolDriver, connectedAt: Double) {
         self.id = id
         self.pool = pool
+        self.times = ServerTimes(connectedAt: connectedAt)
         self.state = ServerConnection(maxPreparedStatements: pool.config.maxPreparedStatements)
     }
 
@@ -52,13 +55,15 @@ final class ServerHandler: ConnectionDelegate {
 
     func connect() {
         let db = pool.database
-        connectTimer = loop.schedule(after: pool.config.connectTimeout) { [weak self] in
-            guard let self, self.phase == .connecting || self.phase == .loggingIn else { return }
+        // Strong captures (the timer is cancelled once logged in or failed; the resolver answers
+        // once): a weak one would slow down every retain of this server for its lifetime.
+        connectTimer = loop.schedule(after: pool.config.connectTimeout) {
+            guard self.phase == .connecting || self.phase == .loggingIn else { return }
             self.fail(sqlState: "08006", "timed out after \(self.pool.config.connectTimeout) s connecting to upstream server \(db.host):\(db.port)")
         }
         // Host names are resolved off the loop thread (a literal or a cached answer at once).
-        pool.server.resolver.resolve(host: db.host, port: db.port) { [weak self] result in
-            guard let self, self.phase == .connecting else { return }
+        pool.server.resolver.resolve(host: db.host, port: db.port) { result in
+            guard self.phase == .connecting else { return }
             switch result {
             case .success(let addresses): self.connect(to: addresses[0])
             case .failure(let e):
@@ -236,15 +241,26 @@ final class ServerHandler: ConnectionDelegate {
                 // Stream big rows and COPY data through instead of buffering them whole.
                 let streamable = header.id == BackendMessageID.dataRow.rawValue || header.id == BackendMessageID.copyData.rawValue
                 guard streamable && header.frameLength > 256 * 1024 else { break }
-                if client.cacheState?.fill != nil { client.cacheStreamed() }
+                if client.cacheOn && client.cacheState!.fill != nil { client.cacheStreamed() }
                 passthroughForward = session.backendMessageReceived(header.id, body: [], server: &state,
                                                                     names: &proxy.statementNames, toClient: &toClient).forward
                 passthroughRemaining = header.frameLength
                 continue
             }
+            if let forward = session.plainMessageReceived(header.id, server: &state, toClient: &toClient) {
+                // Rows and the like: nothing to decide but whether they reach the client.
+                if forward {
+                    let frame = c.inbound.readableView.prefix(header.frameLength)
+                    toClient.append(frame)
+                    if client.cacheOn && client.cacheState!.fill != nil { client.cacheObserve(header.id, frame: frame) }
+                }
+                c.inbound.moveReaderIndex(forwardBy: header.frameLength)
+                state.tracker.drainSynthesized(into: &toClient)
+                continue
+            }
             let bodyStart = c.inbound.readerIndex + 5
             let body = c.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
-            if client.cacheState != nil, !client.cacheState!.gate.isIdle {
+            if client.cacheOn, !client.cacheState!.gate.isIdle {
                 switch commitGate(client, header, body: body, in: c) {
                 case .relay: break
                 case .needNext: break loop
@@ -264,14 +280,14 @@ final class ServerHandler: ConnectionDelegate {
             }
             if r.forward {
                 toClient.append(c.inbound.readableView.prefix(header.frameLength))
-                if client.cacheState?.fill != nil { client.cacheObserve(header.id, frame: c.inbound.readableView.prefix(header.frameLength)) }
+                if client.cacheOn && client.cacheState!.fill != nil { client.cacheObserve(header.id, frame: c.inbound.readableView.prefix(header.frameLength)) }
             }
             if r.forward, header.id == BackendMessageID.readyForQuery.rawValue { pool.readyForQueryRelayed(self, status: body.first ?? 0) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
             state.tracker.drainSynthesized(into: &toClient)
             if r.resumeClient { resume = true }
             if r.transactionEnded { transactionEnded = true }
-            if !r.listens.isEmpty { listens += r.listens }
+            if let l = r.listenChanges, !l.isEmpty { listens += l }
             if r.unpinned { unpinned = true }
             if let f = r.failure { failure = f; break loop }
             if r.release { released = true; break loop }

@@ -1,4 +1,4 @@
-import ProxyCore
+@testable import ProxyCore
 import Testing
 
 /// The lexical gate in front of the parser: every statement that can change session state
@@ -27,4 +27,30 @@ import Testing
         "/* SET a = 1 */ SELECT 1", "-- SET a = 1\nSELECT 1", "",
     ])
     func notCandidates(_ sql: String) { #expect(!gate(sql), "\(sql)") }
+
+    /// The gate's fast word tests accept exactly the documented word lists, in any case, and
+    /// no near miss (a prefix, a longer word).
+    @Test func wordListsMatchTheFastTests() {
+        func check(_ word: String, _ expected: Bool, _ test: (UnsafeRawBufferPointer, Range<Int>) -> Bool) {
+            let bytes = Array(word.utf8)
+            bytes.withUnsafeBytes { #expect(test($0, 0..<bytes.count) == expected, "\(word)") }
+        }
+        for w in SessionGate.leading {
+            check(w, true, SessionGate.isLeadingWord)
+            check(w.uppercased(), true, SessionGate.isLeadingWord)
+            check(String(w.dropLast()), SessionGate.leading.contains(String(w.dropLast())), SessionGate.isLeadingWord)
+            check(w + "x", false, SessionGate.isLeadingWord)
+            check(w, SessionGate.anywhere.contains(w), SessionGate.isAnywhereWord)
+        }
+        for w in SessionGate.anywhere {
+            check(w, true, SessionGate.isAnywhereWord)
+            check(w.uppercased(), true, SessionGate.isAnywhereWord)
+            check(w + "s", false, SessionGate.isAnywhereWord)
+            check(w, SessionGate.leading.contains(w), SessionGate.isLeadingWord)
+        }
+        for w in ["select", "update", "insert", "with", "begin", "commit", "values", "setting"] {
+            check(w, false, SessionGate.isLeadingWord)
+            check(w, false, SessionGate.isAnywhereWord)
+        }
+    }
 }

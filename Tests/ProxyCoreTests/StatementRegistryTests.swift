@@ -90,6 +90,22 @@ struct StatementRegistryTests {
         #expect(cache.insert("b") == ["a"])
     }
 
+    /// The ring buffer wraps and grows with elements in flight: order is kept throughout.
+    @Test func fifoQueueKeepsOrderAcrossWrapAndGrowth() {
+        var q = FIFOQueue<Int>()
+        var expected: [Int] = []
+        var next = 0
+        for round in 0..<50 {
+            for _ in 0..<(round % 7 + 1) { q.append(next); expected.append(next); next += 1 }
+            for _ in 0..<(round % 5) where !expected.isEmpty { #expect(q.popFirst() == expected.removeFirst()) }
+            #expect(q.count == expected.count)
+            #expect(q.first == expected.first)
+            #expect(q.contains { $0 == expected.last } == !expected.isEmpty)
+        }
+        while let e = q.popFirst() { #expect(e == expected.removeFirst()) }
+        #expect(expected.isEmpty && q.isEmpty && q.popFirst() == nil)
+    }
+
     @Test func fifoQueueKeepsOrderAcrossCompaction() {
         var q = FIFOQueue<Int>()
         for i in 0..<200 { q.append(i) }

@@ -52,7 +52,10 @@ public struct Pool: Sendable {
     }
 
     public var config: PoolConfig
+    /// Every state change goes through `setState` and `removeServer`, which keep the counts.
     private var servers: [ServerID: Server] = [:]
+    public private(set) var activeCount = 0
+    public private(set) var connectingCount = 0
     /// Idle servers, most recently released last (reused first: its caches are warm).
     private var idle: [ServerID] = []
     private var waiters = FIFOQueue<(client: ClientID, since: Double)>()
@@ -76,8 +79,6 @@ public struct Pool: Sendable {
 
     public var serverCount: Int { servers.count }
     public var idleCount: Int { idle.count }
-    public var activeCount: Int { servers.values.filter { if case .active = $0.state { return true }; return false }.count }
-    public var connectingCount: Int { servers.values.filter { $0.state == .connecting }.count }
     public var waitingCount: Int { waiters.count }
     public func state(of s: ServerID) -> ServerState? { servers[s]?.state }
     public func isWaiting(_ c: ClientID) -> Bool { waiters.contains { $0.client == c } }
@@ -94,7 +95,7 @@ public struct Pool: Sendable {
         isPaused = true
         let closing = idle
         idle.removeAll()
-        for s in closing { servers[s]?.state = .closing }
+        for s in closing { setState(s, .closing) }
         return closing.map { .close($0) }
     }
 
@@ -114,7 +115,7 @@ public struct Pool: Sendable {
     /// A client needs a server.
     public mutating func acquireRequested(by client: ClientID, now: Double) -> [PoolAction] {
         if !isPaused, let s = idle.popLast() {
-            servers[s]!.state = .active(client)
+            setState(s, .active(client))
             return [.assign(s, to: client)]
         }
         waiters.append((client, now))
@@ -130,11 +131,10 @@ public struct Pool: Sendable {
     /// (broken, or dirty without a way to reset it).
     public mutating func serverReleased(_ s: ServerID, reusable: Bool, now: Double) -> [PoolAction] {
         // Only a leased server can come back (a second release must not idle it twice).
-        guard var server = servers[s], case .active = server.state else { return [] }
+        guard let server = servers[s], case .active = server.state else { return [] }
         let expired = config.serverLifetime > 0 && now - server.createdAt >= config.serverLifetime
         if !reusable || expired || isPaused {
-            server.state = .closing
-            servers[s] = server
+            setState(s, .closing)
             return [.close(s)] + connectIfNeeded(now: now)
         }
         return handOut(s, now: now)
@@ -150,7 +150,7 @@ public struct Pool: Sendable {
     }
 
     public mutating func serverConnectFailed(_ s: ServerID, sqlState: String = "08006", error: String, now: Double) -> [PoolAction] {
-        servers[s] = nil
+        removeServer(s)
         lastConnectFailure = now
         lastError = error
         // Waiting clients would otherwise sit out acquire_timeout against a dead upstream:
@@ -164,7 +164,8 @@ public struct Pool: Sendable {
 
     /// A server connection ended (closed by us or by the peer), in whatever state it was.
     public mutating func serverClosed(_ s: ServerID, now: Double) -> [PoolAction] {
-        guard servers.removeValue(forKey: s) != nil else { return [] }
+        guard servers[s] != nil else { return [] }
+        removeServer(s)
         idle.removeAll { $0 == s }
         return connectIfNeeded(now: now)
     }
@@ -182,7 +183,7 @@ public struct Pool: Sendable {
             guard case .idle(let since)? = servers[s]?.state, idle.count - reaped > keep else { continue }
             let expired = config.serverLifetime > 0 && now - servers[s]!.createdAt >= config.serverLifetime
             if now - since >= config.idleTimeout || expired {
-                servers[s]!.state = .closing
+                setState(s, .closing)
                 actions.append(.close(s))
                 reaped += 1
             }
@@ -194,16 +195,36 @@ public struct Pool: Sendable {
 
     // MARK: Internals
 
+    private mutating func setState(_ s: ServerID, _ state: ServerState) {
+        guard let i = servers.index(forKey: s) else { return }     // one hash, not two
+        count(servers.values[i].state, -1)
+        count(state, 1)
+        servers.values[i].state = state
+    }
+
+    private mutating func removeServer(_ s: ServerID) {
+        guard let old = servers.removeValue(forKey: s)?.state else { return }
+        count(old, -1)
+    }
+
+    private mutating func count(_ state: ServerState, _ delta: Int) {
+        switch state {
+        case .active: activeCount += delta
+        case .connecting: connectingCount += delta
+        case .idle, .closing: break
+        }
+    }
+
     private mutating func handOut(_ s: ServerID, now: Double) -> [PoolAction] {
         if isPaused {
-            servers[s]!.state = .closing
+            setState(s, .closing)
             return [.close(s)]
         }
         if let w = waiters.popFirst() {
-            servers[s]!.state = .active(w.client)
+            setState(s, .active(w.client))
             return [.assign(s, to: w.client)]
         }
-        servers[s]!.state = .idle(since: now)
+        setState(s, .idle(since: now))
         idle.append(s)
         return []
     }
@@ -224,6 +245,7 @@ public struct Pool: Sendable {
             let s = ServerID(nextServer)
             nextServer += idStride
             servers[s] = Server(state: .connecting, createdAt: now)
+            connectingCount += 1
             actions.append(.connect(s))
             wanted -= 1
         }

@@ -13,7 +13,7 @@ extension ClientSession {
         unnamed = nil
         server.unnamedOwner = nil
         let sqlBytes = body.dropLast()     // the NUL terminator
-        guard SessionGate.mayChangeSession(sqlBytes) else {
+        guard mayChangeSession(sqlBytes) else {
             server.tracker.requestSent(.query)
             out.toServer.append(frame)
             return
@@ -71,7 +71,13 @@ extension ClientSession {
         /// The client cannot go on: end it with this FATAL error, and close the server.
         public var failure: Failure?
         /// Channels the client's committed statements started or stopped listening on.
-        public var listens: [ListenChange] = []
+        public var listens: [ListenChange] {
+            get { listenChanges ?? [] }
+            set { listenChanges = newValue }
+        }
+        /// `listens`, nil when none (most messages: a result is then copied without any
+        /// reference counting).
+        public private(set) var listenChanges: [ListenChange]?
         /// The client released the last thing that pinned it.
         public var unpinned = false
         /// A ReadyForQuery 'I' reached the client: queued notifications may follow it.
@@ -85,9 +91,16 @@ extension ClientSession {
         }
     }
 
-    public struct Failure: Equatable, Sendable {
-        public var sqlState: String
-        public var message: String
+    /// A class, so that a result without one (every result but one) copies with no
+    /// reference counting of its strings.
+    public final class Failure: Equatable, Sendable {
+        public let sqlState: String
+        public let message: String
+        init(sqlState: String, message: String) {
+            self.sqlState = sqlState
+            self.message = message
+        }
+        public static func == (a: Failure, b: Failure) -> Bool { a.sqlState == b.sqlState && a.message == b.message }
     }
 
     /// Backend message types whose body `backendMessageReceived` reads.
@@ -95,6 +108,22 @@ extension ClientSession {
         switch BackendMessageID(rawValue: id) {
         case .readyForQuery?, .parameterStatus?, .commandComplete?, .errorResponse?: return true
         default: return false
+        }
+    }
+
+    /// A backend message whose body the session does not read and that changes nothing but
+    /// the request tracking (rows, row descriptions, BindComplete, NoData, ParameterDescription,
+    /// CopyData): whether it goes to the client, as `backendMessageReceived` would say; nil
+    /// for any other message type, which takes `backendMessageReceived`. The relay's fast path.
+    @inline(__always)
+    public mutating func plainMessageReceived(_ id: UInt8, server: inout ServerConnection, toClient: inout ByteBuffer) -> Bool? {
+        switch id {
+        case BackendMessageID.dataRow.rawValue, BackendMessageID.rowDescription.rawValue,
+             BackendMessageID.bindComplete.rawValue, BackendMessageID.noData.rawValue,
+             BackendMessageID.parameterDescription.rawValue, BackendMessageID.copyData.rawValue:
+            return server.tracker.responseReceived(id, into: &toClient)
+        default:
+            return nil
         }
     }
 
@@ -209,6 +238,7 @@ extension ClientSession {
 
     /// Parses that completed or failed: the server's cache and the client's names follow.
     mutating func statementsSettled(_ server: inout ServerConnection, names: inout StatementNames) {
+        guard server.tracker.hasSettledStatements else { return }
         for ref in server.tracker.takeParsedStatements() {
             if let key = ref.key { names.confirm(key) }
         }

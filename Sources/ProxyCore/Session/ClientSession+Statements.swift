@@ -11,13 +11,18 @@ extension ClientSession {
                                 names: inout StatementNames, out: inout SessionOutput) -> InputResult {
         var mayChange = false
         if let nameEnd = body.firstIndex(of: 0), let queryEnd = body[(nameEnd + 1)...].firstIndex(of: 0) {
-            mayChange = SessionGate.mayChangeSession(body[(nameEnd + 1)..<queryEnd])
+            mayChange = mayChangeSession(body[(nameEnd + 1)..<queryEnd])
         }
         if !mayChange && body.first == 0 {
             // The unnamed statement of an ordinary query (every query of pgbench -M extended,
             // node-postgres, Prisma): kept as its frame, nothing decoded.
             if !statementEffects.isEmpty { statementEffects[""] = nil }
-            parsedUnnamed(Array(frame), server: &server, out: &out)
+            // The same Parse as the current unnamed statement's (a repeated query) shares its bytes.
+            if let u = unnamed, Self.bytesEqual(u.parse, frame) {
+                parsedUnnamed(u.parse, server: &server, out: &out)
+            } else {
+                parsedUnnamed(Array(frame), server: &server, out: &out)
+            }
             return .consumed
         }
         guard case let .parse(name, query, types)? = try? FrontendMessage.decode(id: FrontendMessageID.parse.rawValue, body: body) else {

@@ -1,3 +1,4 @@
+import Glibc
 import PostgresWire
 import SQLAnalysis
 
@@ -98,6 +99,9 @@ public struct ClientSession {
     public internal(set) var awaitingReplay = false
     /// Analyses SQL texts (an LRU in the proxy; any function in tests).
     let analyze: (String) -> [StatementAnalysis]
+    /// The last text the lexical gate read, and its answer: clients repeat their queries, and
+    /// comparing bytes is cheaper than scanning them again.
+    var gateMemo: (text: [UInt8], mayChange: Bool) = ([], false)
 
     public init(clientID: Int, configuration: Configuration, settings: SessionSettings,
                 analyze: @escaping (String) -> [StatementAnalysis]) {
@@ -109,12 +113,33 @@ public struct ClientSession {
 
     var transactionPooling: Bool { configuration.transactionPooling }
 
+    /// `SessionGate.mayChangeSession`, remembering the last text (up to 4 KiB) and its answer.
+    mutating func mayChangeSession(_ sql: ArraySlice<UInt8>) -> Bool {
+        if Self.bytesEqual(gateMemo.text, sql) { return gateMemo.mayChange }
+        let answer = SessionGate.mayChangeSession(sql)
+        if sql.count <= 4096 { gateMemo = (Array(sql), answer) }
+        return answer
+    }
+
+    /// Whether `a` and `b` hold the same bytes.
+    static func bytesEqual(_ a: [UInt8], _ b: ArraySlice<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in pa.count == 0 || memcmp(pa.baseAddress!, pb.baseAddress!, pa.count) == 0 } }
+    }
+
     // MARK: Leasing
 
     /// A server was leased to the client: bring its settings to the client's, ahead of the
     /// client's own messages (their answers are not relayed).
     public mutating func serverAttached(_ server: inout ServerConnection, out: inout SessionOutput) {
-        var sql = server.settings == session.settings ? nil : session.settings.statements(from: server.settings)
+        var sql: String?
+        if server.settings == session.settings {
+            // Equal, perhaps in different storage: share the server's, so that the next
+            // lease on a server with the same settings compares by identity.
+            session.shareSettingsStorage(with: server.settings)
+        } else {
+            sql = session.settings.statements(from: server.settings)
+        }
         if server.listening {
             // A client LISTENed here (relayed by the pool's listener): the server stops.
             sql = "UNLISTEN *" + (sql.map { "; " + $0 } ?? "")
@@ -192,7 +217,8 @@ public struct ClientSession {
                 break
             }
             let bodyStart = offset + 5
-            guard h.id == FrontendMessageID.parse.rawValue,
+            // Only named Parses are answered here: an unnamed one (most queries) is not decoded.
+            guard h.id == FrontendMessageID.parse.rawValue, h.bodyLength > 0, inbound[bodyStart] != 0,
                   case let .parse(name, query, types)? = try? FrontendMessage.decode(id: h.id, body: inbound[bodyStart..<(bodyStart + h.bodyLength)]),
                   !name.isEmpty, statements[name] == nil, session.preparedStatements[name] == nil,
                   !parses.contains(where: { $0.name == name }) else { return 0 }

@@ -12,17 +12,45 @@ public enum RequestKind: Sendable, Equatable {
     var endsWithReadyForQuery: Bool { self == .sync || self == .query || self == .functionCall }
 }
 
-/// One request in flight on a server (or a response pgstash makes up itself).
-enum PendingEntry: Sendable {
-    /// A request the server answers; `forward` says whether its answer reaches the client.
-    /// `statement` names a statement the request creates (for Parse), so that a failure can be
-    /// reported; `effects` are the session effects of its statements, in order (Query: one per
-    /// statement; Execute: one).
-    case request(RequestKind, forward: Bool, statement: StatementRef?, effects: [SessionEffect])
-    /// A complete backend message pgstash sends to the client in this position; `statement`
-    /// is a client statement that exists only if this answer is delivered (a ParseComplete
-    /// pgstash makes up).
-    case synthesized([UInt8], statement: StatementRef?)
+/// One request in flight on a server (or a response pgstash makes up itself). Most entries
+/// (Bind, Describe, Execute, Sync) carry no payload: copying one costs no reference count.
+struct PendingEntry: Sendable {
+    /// The request the server answers; nil: a response pgstash makes up (`payload.message`).
+    var kind: RequestKind?
+    /// Whether the answer reaches the client.
+    var forward: Bool
+    var payload: PendingPayload?
+
+    static func request(_ kind: RequestKind, forward: Bool, statement: StatementRef?, effects: [SessionEffect]) -> PendingEntry {
+        PendingEntry(kind: kind, forward: forward,
+                     payload: statement == nil && effects.isEmpty ? nil : PendingPayload(statement: statement, effects: effects))
+    }
+
+    static func synthesized(_ message: [UInt8], statement: StatementRef?) -> PendingEntry {
+        PendingEntry(kind: nil, forward: true, payload: PendingPayload(statement: statement, message: message))
+    }
+
+    var statement: StatementRef? { payload?.statement }
+}
+
+/// What a pending entry may carry: `statement` names a statement the request creates (for
+/// Parse; for a made-up ParseComplete, a client statement that exists only if the answer is
+/// delivered), so that a failure can be reported; `effects` are the session effects of its
+/// statements, in order (Query: one per statement; Execute: one); `message` is the complete
+/// backend message pgstash sends in this position. Owned by one tracker, on one thread.
+final class PendingPayload: @unchecked Sendable {
+    let statement: StatementRef?
+    /// `statement` is pgstash-named (has a key): a completed Parse of it is confirmed.
+    let statementHasKey: Bool
+    var effects: [SessionEffect]
+    let message: [UInt8]
+
+    init(statement: StatementRef?, effects: [SessionEffect] = [], message: [UInt8] = []) {
+        self.statement = statement
+        self.statementHasKey = statement?.key != nil
+        self.effects = effects
+        self.message = message
+    }
 }
 
 /// A statement created by a Parse, by its name on the client and on the server.
@@ -58,6 +86,9 @@ public struct StatementRef: Sendable, Equatable {
 /// arrived, which the server ignores without answering.
 public struct ResponseTracker: Sendable {
     private var queue = FIFOQueue<PendingEntry>()
+    /// Queued entries `drainSynthesized` takes (made-up responses and copy ends), kept by
+    /// `enqueue` and `popHead`: it returns at once when there are none (the usual case).
+    private var drainable = 0
     /// Query, Sync and FunctionCall requests not yet answered by ReadyForQuery.
     public private(set) var outstandingSyncs = 0
     /// Statements whose Parse failed or was skipped after an error: the server does not have
@@ -94,7 +125,7 @@ public struct ResponseTracker: Sendable {
             if var ref { ref.skipped = true; failedStatements.append(ref) }
             return
         }
-        queue.append(.request(kind, forward: forward, statement: ref, effects: effects))
+        enqueue(.request(kind, forward: forward, statement: ref, effects: effects))
         if kind.endsWithReadyForQuery { outstandingSyncs += 1 }
     }
 
@@ -104,39 +135,35 @@ public struct ResponseTracker: Sendable {
             if var statement { statement.skipped = true; failedStatements.append(statement) }
             return
         }
-        queue.append(.synthesized(message, statement: statement))
+        enqueue(.synthesized(message, statement: statement))
     }
 
     /// Moves made-up responses at the head of the queue into `out`. Call after queuing
     /// client requests and after each server message.
     public mutating func drainSynthesized(into out: inout ByteBuffer) {
-        while true {
-            switch queue.first {
-            case .synthesized(let m, _)?:
-                out.append(m)
-                _ = queue.popFirst()
-            case .request(.copyEnd, _, _, _)?:
-                _ = queue.popFirst()
-            default:
-                return
+        guard drainable > 0 else { return }
+        while let e = queue.first {
+            switch e.kind {
+            case nil: out.append(e.payload!.message)
+            case .copyEnd?: break
+            default: return
             }
+            popHead()
         }
     }
 
     /// The session effect of the next statement of the request at the head (call when a
     /// CommandComplete arrives, before `responseReceived`).
     public mutating func takeEffect() -> SessionEffect {
-        guard case .request(let kind, let forward, let st, var effects)? = queue.first, !effects.isEmpty else { return .none }
+        guard let e = queue.first, e.kind != nil, let p = e.payload, !p.effects.isEmpty else { return .none }
         // pgstash's own requests carry a marker, not statement effects: it stays.
-        if effects[0] == .settingsReplay || effects[0] == .raisedError { return .none }
-        let e = effects.removeFirst()
-        queue.replaceFirst(.request(kind, forward: forward, statement: st, effects: effects))
-        return e
+        if p.effects[0] == .settingsReplay || p.effects[0] == .raisedError { return .none }
+        return p.effects.removeFirst()
     }
 
     /// Whether the answer to the request at the head reaches the client.
     public var headForwards: Bool {
-        if case .request(_, let forward, _, _)? = queue.first { return forward }
+        if let e = queue.first, e.kind != nil { return e.forward }
         return true
     }
 
@@ -147,15 +174,12 @@ public struct ResponseTracker: Sendable {
     public var headIsSettingsReplay: Bool { headEffect == .settingsReplay }
 
     private var headEffect: SessionEffect? {
-        if case .request(_, _, _, let effects)? = queue.first { return effects.first }
+        if let e = queue.first, e.kind != nil { return e.payload?.effects.first }
         return nil
     }
 
     /// Whether the request at the head is one the client sees answers of.
-    public var headIsForwarded: Bool {
-        if case .request(_, let forward, _, _)? = queue.first { return forward }
-        return true
-    }
+    public var headIsForwarded: Bool { headForwards }
 
     /// A backend message with type `id` arrived. Made-up responses due before it are written
     /// to `out`; returns whether the message itself goes to the client.
@@ -166,9 +190,10 @@ public struct ResponseTracker: Sendable {
         default: break
         }
         drainSynthesized(into: &out)
-        guard case .request(let kind, let forward, let statement, _)? = queue.first else {
+        guard let head = queue.first, let kind = head.kind else {
             return true     // nothing expected (e.g. a FATAL error): pass it on
         }
+        let forward = head.forward
         let isError = id == BackendMessageID.errorResponse.rawValue
         if id == BackendMessageID.copyInResponse.rawValue || id == BackendMessageID.copyBothResponse.rawValue {
             copyInStarted()
@@ -192,16 +217,31 @@ public struct ResponseTracker: Sendable {
         // request that depended on it: the client must see it.
         let deliver = forward || (isError && !kind.endsWithReadyForQuery)
         if complete {
-            _ = queue.popFirst()
+            popHead()
             if kind.endsWithReadyForQuery { outstandingSyncs -= 1; copyInOpen = false }
-            if let statement {
-                if isError { failedStatements.append(statement) } else if kind == .parse { parsedStatements.append(statement) }
+            if let p = head.payload {
+                // Only pgstash-named statements are confirmed (by key) once parsed.
+                if isError {
+                    if let statement = p.statement { failedStatements.append(statement) }
+                } else if kind == .parse && p.statementHasKey {
+                    parsedStatements.append(p.statement!)
+                }
             }
             if isError && !kind.endsWithReadyForQuery { skipToSync() }
         }
         // Made-up responses due after this message are drained by the caller once it has
         // passed the message on (`drainSynthesized`), so they keep their place.
         return deliver
+    }
+
+    private mutating func enqueue(_ e: PendingEntry) {
+        if e.kind == nil || e.kind == .copyEnd { drainable += 1 }
+        queue.append(e)
+    }
+
+    private mutating func popHead() {
+        guard let e = queue.popFirst() else { return }
+        if e.kind == nil || e.kind == .copyEnd { drainable -= 1 }
     }
 
     /// Copy-in mode began: the Syncs the client sent before it ends copy-in are ignored by
@@ -213,32 +253,29 @@ public struct ResponseTracker: Sendable {
         while let e = queue.popFirst() {
             defer { first = false }
             if !first && !ended {
-                if case .request(.sync, _, _, _) = e { outstandingSyncs -= 1; continue }
-                if case .request(.copyEnd, _, _, _) = e { ended = true; continue }
+                if e.kind == .sync { outstandingSyncs -= 1; continue }
+                if e.kind == .copyEnd { ended = true; continue }
             }
             kept.append(e)
         }
         queue = kept
+        drainable = kept.count { $0.kind == nil || $0.kind == .copyEnd }
         copyInOpen = !ended
     }
 
     /// The server ignores everything up to the next Sync after an error: so do we.
     private mutating func skipToSync() {
         while let e = queue.first {
-            switch e {
-            case .request(.sync, _, _, _):
-                return
-            case .request(let kind, _, var st, _):
-                if st != nil { st!.skipped = true; failedStatements.append(st!) }
-                // PostgreSQL ignores a Query or FunctionCall too until Sync (ignore_till_sync).
-                if kind == .query || kind == .functionCall { outstandingSyncs -= 1 }
-            case .synthesized(_, var st):
-                if st != nil { st!.skipped = true; failedStatements.append(st!) }
-            }
-            _ = queue.popFirst()
+            if e.kind == .sync { return }
+            if var st = e.statement { st.skipped = true; failedStatements.append(st) }
+            // PostgreSQL ignores a Query or FunctionCall too until Sync (ignore_till_sync).
+            if e.kind == .query || e.kind == .functionCall { outstandingSyncs -= 1 }
+            popHead()
         }
         serverSkippingToSync = true
     }
+
+    public var hasSettledStatements: Bool { !failedStatements.isEmpty || !parsedStatements.isEmpty }
 
     public mutating func takeFailedStatements() -> [StatementRef] {
         defer { failedStatements.removeAll() }
@@ -253,6 +290,7 @@ public struct ResponseTracker: Sendable {
     /// Forgets everything (the server connection is gone).
     public mutating func reset() {
         queue = FIFOQueue()
+        drainable = 0
         failedStatements.removeAll()
         parsedStatements.removeAll()
         outstandingSyncs = 0

@@ -63,8 +63,8 @@ public enum SessionGate {
                     let start = i
                     while i < n && isWordPart(p[i]) { i += 1 }
                     if i - start <= 10 {
-                        if atStatementStart && matches(p, start..<i, leadingWords) { return true }
-                        if matches(p, start..<i, anywhereWords) { return true }
+                        if atStatementStart && isLeadingWord(p, start..<i) { return true }
+                        if isAnywhereWord(p, start..<i) { return true }
                     }
                     if i - start >= 8 && contains(p, start..<i, "advisory") { return true }
                     if i - start >= 7 && hasPrefix(p, start..<i, "pg_temp") { return true }
@@ -77,23 +77,38 @@ public enum SessionGate {
         return false
     }
 
-    /// The word lists as bytes, compared without building a String per word (the gate runs on
-    /// every Query and Parse).
-    static let leadingWords: [[UInt8]] = leading.map { Array($0.utf8) }
-    static let anywhereWords: [[UInt8]] = anywhere.map { Array($0.utf8) }
-
-    static func matches(_ p: UnsafeRawBufferPointer, _ r: Range<Int>, _ words: [[UInt8]]) -> Bool {
-        let n = r.count
-        next: for w in words where w.count == n {
-            var j = 0
-            while j < n {
-                let c = p[r.lowerBound + j]
-                if (c >= 0x41 && c <= 0x5a ? c | 0x20 : c) != w[j] { continue next }
-                j += 1
-            }
-            return true
+    /// `leading`, compared by length first against static bytes: no String, array or global
+    /// initialisation per word (the gate runs on every Query and Parse). GateTests checks
+    /// that it accepts exactly the words of `leading`.
+    static func isLeadingWord(_ p: UnsafeRawBufferPointer, _ r: Range<Int>) -> Bool {
+        switch r.count {
+        case 2: return equals(p, r, "do")
+        case 3: return equals(p, r, "set")
+        case 4: return equals(p, r, "drop")
+        case 5: return equals(p, r, "reset") || equals(p, r, "close")
+        case 6: return equals(p, r, "listen")
+        case 7: return equals(p, r, "prepare") || equals(p, r, "execute") || equals(p, r, "discard")
+            || equals(p, r, "declare") || equals(p, r, "explain") || equals(p, r, "release")
+        case 8: return equals(p, r, "rollback") || equals(p, r, "unlisten")
+        case 9: return equals(p, r, "savepoint")
+        case 10: return equals(p, r, "deallocate")
+        default: return false
         }
-        return false
+    }
+
+    /// `anywhere`, the same way.
+    static func isAnywhereWord(_ p: UnsafeRawBufferPointer, _ r: Range<Int>) -> Bool {
+        switch r.count {
+        case 4: return equals(p, r, "temp") || equals(p, r, "hold")
+        case 9: return equals(p, r, "temporary")
+        case 10: return equals(p, r, "set_config")
+        default: return false
+        }
+    }
+
+    /// The bytes of `r` equal `word` (lower case), ignoring ASCII case.
+    static func equals(_ p: UnsafeRawBufferPointer, _ r: Range<Int>, _ word: StaticString) -> Bool {
+        r.count == word.utf8CodeUnitCount && hasPrefix(p, r, word)
     }
 
     static func isWordStart(_ c: UInt8) -> Bool {
