@@ -249,11 +249,7 @@ final class ServerHandler: ConnectionDelegate {
             }
             if let forward = session.plainMessageReceived(header.id, server: &state, toClient: &toClient) {
                 // Rows and the like: nothing to decide but whether they reach the client.
-                if forward {
-                    let frame = c.inbound.readableView.prefix(header.frameLength)
-                    toClient.append(frame)
-                    if client.cacheOn && client.cacheState!.fill != nil { client.cacheObserve(header.id, frame: frame) }
-                }
+                if forward { forwardFrame(header, of: c, to: client) }
                 c.inbound.moveReaderIndex(forwardBy: header.frameLength)
                 state.tracker.drainSynthesized(into: &toClient)
                 continue
@@ -278,10 +274,7 @@ final class ServerHandler: ConnectionDelegate {
                       body.starts(with: Self.fatalSeverity) || body.starts(with: Self.panicSeverity) {
                 log.warning("upstream server \(id) reported a fatal error")
             }
-            if r.forward {
-                toClient.append(c.inbound.readableView.prefix(header.frameLength))
-                if client.cacheOn && client.cacheState!.fill != nil { client.cacheObserve(header.id, frame: c.inbound.readableView.prefix(header.frameLength)) }
-            }
+            if r.forward { forwardFrame(header, of: c, to: client) }
             if r.forward, header.id == BackendMessageID.readyForQuery.rawValue { pool.readyForQueryRelayed(self, status: body.first ?? 0) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
             state.tracker.drainSynthesized(into: &toClient)
@@ -318,6 +311,14 @@ final class ServerHandler: ConnectionDelegate {
         } else {
             updateReading()
         }
+    }
+
+    /// The whole frame at the head of `c`'s input goes to the client (and to the result
+    /// cache's capture, when it fills an entry).
+    private func forwardFrame(_ header: FrameHeader, of c: Connection, to client: ClientHandler) {
+        let frame = c.inbound.readableView.prefix(header.frameLength)
+        toClient.append(frame)
+        if client.cacheOn && client.cacheState!.fill != nil { client.cacheObserve(header.id, frame: frame) }
     }
 
     /// Reading the server goes on while its client can take what it sends.

@@ -164,8 +164,7 @@ public struct Pool: Sendable {
 
     /// A server connection ended (closed by us or by the peer), in whatever state it was.
     public mutating func serverClosed(_ s: ServerID, now: Double) -> [PoolAction] {
-        guard servers[s] != nil else { return [] }
-        removeServer(s)
+        guard removeServer(s) else { return [] }
         idle.removeAll { $0 == s }
         return connectIfNeeded(now: now)
     }
@@ -202,9 +201,12 @@ public struct Pool: Sendable {
         servers.values[i].state = state
     }
 
-    private mutating func removeServer(_ s: ServerID) {
-        guard let old = servers.removeValue(forKey: s)?.state else { return }
+    /// Whether there was such a server.
+    @discardableResult
+    private mutating func removeServer(_ s: ServerID) -> Bool {
+        guard let old = servers.removeValue(forKey: s)?.state else { return false }
         count(old, -1)
+        return true
     }
 
     private mutating func count(_ state: ServerState, _ delta: Int) {

@@ -117,7 +117,11 @@ public struct ClientSession {
     mutating func mayChangeSession(_ sql: ArraySlice<UInt8>) -> Bool {
         if Self.bytesEqual(gateMemo.text, sql) { return gateMemo.mayChange }
         let answer = SessionGate.mayChangeSession(sql)
-        if sql.count <= 4096 { gateMemo = (Array(sql), answer) }
+        if sql.count <= 4096 {
+            gateMemo.text.removeAll(keepingCapacity: true)      // no allocation per new text
+            gateMemo.text.append(contentsOf: sql)
+            gateMemo.mayChange = answer
+        }
         return answer
     }
 
@@ -132,14 +136,7 @@ public struct ClientSession {
     /// A server was leased to the client: bring its settings to the client's, ahead of the
     /// client's own messages (their answers are not relayed).
     public mutating func serverAttached(_ server: inout ServerConnection, out: inout SessionOutput) {
-        var sql: String?
-        if server.settings == session.settings {
-            // Equal, perhaps in different storage: share the server's, so that the next
-            // lease on a server with the same settings compares by identity.
-            session.shareSettingsStorage(with: server.settings)
-        } else {
-            sql = session.settings.statements(from: server.settings)
-        }
+        var sql = server.settings == session.settings ? nil : session.settings.statements(from: server.settings)
         if server.listening {
             // A client LISTENed here (relayed by the pool's listener): the server stops.
             sql = "UNLISTEN *" + (sql.map { "; " + $0 } ?? "")

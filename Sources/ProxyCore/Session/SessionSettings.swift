@@ -33,12 +33,6 @@ public struct SessionSettings: Equatable, Sendable {
     /// Two sessions are alike when their settings are: the defaults only say where RESET goes.
     public static func == (a: SessionSettings, b: SessionSettings) -> Bool { a.values == b.values }
 
-    /// Takes `other`'s values, equal to these, to share its storage.
-    mutating func shareValues(with other: SessionSettings) {
-        assert(values == other.values)
-        values = other.values
-    }
-
     /// Startup parameters that are settings (everything but user, database, options and
     /// replication); `options` may carry `-c name=value` pairs too.
     public init(startupParameters: [(String, String)]) {

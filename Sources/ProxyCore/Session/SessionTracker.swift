@@ -54,10 +54,6 @@ public struct SessionTracker: Sendable {
 
     public init(settings: SessionSettings) { self.settings = settings }
 
-    /// `other` holds the same settings: keep its storage (later comparisons with servers that
-    /// carry it are then an identity check).
-    mutating func shareSettingsStorage(with other: SessionSettings) { settings.shareValues(with: other) }
-
     /// Session state a statement would leave on its server that pgstash cannot carry to
     /// another server; nil when there is none.
     public static func sessionBoundFeature(of s: StatementAnalysis, listenRelay: Bool = false) -> String? {
