@@ -53,7 +53,7 @@ public struct ByteBuffer: Sendable, Equatable {
     @inlinable public var readableView: ArraySlice<UInt8> { bytes[readerIndex..<writerIndex] }
 
     /// Bytes held by the backing storage, written or not.
-    public var capacity: Int { bytes.count }
+    @inlinable public var capacity: Int { bytes.count }
 
     /// Bytes that can be written without growing.
     public var writableBytes: Int { bytes.count - writerIndex }
@@ -114,7 +114,7 @@ public struct ByteBuffer: Sendable, Equatable {
     }
 
     /// Forgets every byte; the capacity is kept.
-    public mutating func clear() {
+    @inlinable public mutating func clear() {
         _readerIndex = 0
         _writerIndex = 0
     }

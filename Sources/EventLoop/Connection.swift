@@ -73,14 +73,14 @@ public final class Connection: IOHandler {
     /// Bytes read from and written to the socket so far (metrics).
     public private(set) var bytesReceived = 0, bytesSent = 0
     /// The owner should stop feeding this connection (pause its source) until `connectionDidDrain`.
-    public var isOverHighWaterMark: Bool { outbound.readableBytes > highWaterMark }
+    @inlinable public var isOverHighWaterMark: Bool { outbound.readableBytes > highWaterMark }
 
     /// This connection's registration with `loop`.
     public var registration: Registration { registered }
     private var registered: Registration!
     /// What `registered` is watched for in the loop, mirrored to skip redundant `setInterest`.
     private var registeredInterest: Interest
-    var outbound = ByteBuffer()
+    @usableFromInline var outbound = ByteBuffer()
     var closeWhenFlushed = false
     private var shutdownWhenFlushed = false
     private var outputShutdown = false

@@ -34,10 +34,12 @@ public enum Framing {
         return FrameHeader(id: id, bodyLength: len - 4)
     }
 
+    @inlinable
     public static func peekHeader(_ bytes: ArraySlice<UInt8>, maxBodyLength: Int) throws -> FrameHeader? {
         try bytes.withUnsafeBytes { try peekHeader($0, maxBodyLength: maxBodyLength) }
     }
 
+    @inlinable
     public static func peekHeader(_ buffer: ByteBuffer, maxBodyLength: Int) throws -> FrameHeader? {
         try buffer.withReadableBytes { try peekHeader($0, maxBodyLength: maxBodyLength) }
     }

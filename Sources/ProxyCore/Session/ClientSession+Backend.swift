@@ -115,7 +115,7 @@ extension ClientSession {
     /// the request tracking (rows, row descriptions, BindComplete, NoData, ParameterDescription,
     /// CopyData): whether it goes to the client, as `backendMessageReceived` would say; nil
     /// for any other message type, which takes `backendMessageReceived`. The relay's fast path.
-    @inline(__always)
+    @inlinable
     public mutating func plainMessageReceived(_ id: UInt8, server: inout ServerConnection, toClient: inout ByteBuffer) -> Bool? {
         switch id {
         case BackendMessageID.dataRow.rawValue, BackendMessageID.rowDescription.rawValue,

@@ -88,7 +88,7 @@ public struct ResponseTracker: Sendable {
     private var queue = FIFOQueue<PendingEntry>()
     /// Queued entries `drainSynthesized` takes (made-up responses and copy ends), kept by
     /// `enqueue` and `popHead`: it returns at once when there are none (the usual case).
-    private var drainable = 0
+    @usableFromInline private(set) var drainable = 0
     /// Query, Sync and FunctionCall requests not yet answered by ReadyForQuery.
     public private(set) var outstandingSyncs = 0
     /// Statements whose Parse failed or was skipped after an error: the server does not have
@@ -140,8 +140,11 @@ public struct ResponseTracker: Sendable {
 
     /// Moves made-up responses at the head of the queue into `out`. Call after queuing
     /// client requests and after each server message.
-    public mutating func drainSynthesized(into out: inout ByteBuffer) {
-        guard drainable > 0 else { return }
+    @inlinable public mutating func drainSynthesized(into out: inout ByteBuffer) {
+        if drainable > 0 { drainQueued(into: &out) }
+    }
+
+    @usableFromInline mutating func drainQueued(into out: inout ByteBuffer) {
         while let e = queue.first {
             switch e.kind {
             case nil: out.append(e.payload!.message)
