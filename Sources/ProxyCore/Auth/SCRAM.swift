@@ -177,18 +177,22 @@ public struct ScramClient: Sendable {
 
     let secret: Secret
     let clientNonce: String
+    /// Where a password's derived keys are remembered between logins.
+    let saltedKeys: ScramSaltedKeys
     private var clientFirstBare: String { "n=,r=\(clientNonce)" }
     private var expectedServerSignature: [UInt8] = []
 
-    public init(password: String, clientNonce: String) {
+    public init(password: String, clientNonce: String, saltedKeys: ScramSaltedKeys = .shared) {
         self.secret = .password(password)
         self.clientNonce = clientNonce
+        self.saltedKeys = saltedKeys
     }
 
     /// Logs in with a client's recovered keys instead of a password.
     public init(passThrough: ScramPassThroughKeys, clientNonce: String) {
         self.secret = .passThrough(passThrough)
         self.clientNonce = clientNonce
+        self.saltedKeys = .shared
     }
 
     /// The client-first message (data of SASLInitialResponse).
@@ -205,9 +209,9 @@ public struct ScramClient: Sendable {
         let clientKey: [UInt8], serverKey: [UInt8]
         switch secret {
         case .password(let password):
-            let salted = Crypto.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: iterations)
-            clientKey = Crypto.hmacSHA256(key: salted, Array("Client Key".utf8))
-            serverKey = Crypto.hmacSHA256(key: salted, Array("Server Key".utf8))
+            let derived = saltedKeys.keys(password: Array(password.utf8), salt: salt, iterations: iterations)
+            clientKey = derived.clientKey
+            serverKey = derived.serverKey
         case .passThrough(let p):
             // Another salt means another verifier upstream: the recovered key cannot answer it.
             guard salt == p.keys.salt, iterations == p.keys.iterations else { throw ScramError.passThroughMismatch }
