@@ -116,7 +116,7 @@ extension ClientHandler {
             return server.reloadFromAdmin().map { .error($0) } ?? .done(tag: command.tag)
         case .perform(.shutdown):
             // Answered first; the shutdown then ends this client too (57P01), as others.
-            _ = server.loop.schedule(after: 0) { [weak server] in server?.shutdown(graceful: true) }
+            _ = server.loop.schedule(after: 0) { [weakRef = server.weakRef] in weakRef.target?.shutdown(graceful: true) }
             return .done(tag: command.tag)
         case .perform(.kill(let db)):
             server.killDatabase(db)
@@ -136,8 +136,8 @@ extension ClientHandler {
         case .perform(.invalidate(let target, let db)):
             var answered: AdminOutcome?
             var running = true
-            server.invalidateFromConsole(target, database: db, user: user) { [weak self] outcome in
-                if running { answered = outcome } else { self?.finishCommand(outcome) }
+            server.invalidateFromConsole(target, database: db, user: user) { [weakRef] outcome in
+                if running { answered = outcome } else { weakRef.target?.finishCommand(outcome) }
             }
             running = false
             return answered
@@ -161,8 +161,8 @@ extension ClientHandler {
     /// Answers a running PAUSE once the paused pools have no server left (PgBouncer's PAUSE
     /// returns when the transactions running at the time have finished).
     private func pollPause(_ db: String?) {
-        admin.pauseTimer = server.loop.schedule(after: 0.01) { [weak self] in
-            guard let self, case .ready = self.phase, self.admin.session != nil else { return }
+        admin.pauseTimer = server.loop.schedule(after: 0.01) { [weakRef] in
+            guard let self = weakRef.target, case .ready = self.phase, self.admin.session != nil else { return }
             self.admin.pauseTimer = nil
             guard self.server.isPauseSettled(db) else { return self.pollPause(db) }
             self.finishCommand(self.server.isStillPaused(db)

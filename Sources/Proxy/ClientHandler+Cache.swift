@@ -113,9 +113,9 @@ extension ClientHandler {
         cacheState!.lookupInFlight = true
         cacheState!.attempts += 1
         updateReading()
-        if cacheState!.attempts <= 3, cache.joinFlight(hash, waiter: { [weak self] in self?.cacheRetry() }) { return .wait }
-        cache.lookup(prefix, hash: hash, rule: plan.rule, tagNames: tagNames) { [weak self] outcome in
-            self?.lookupCompleted(batch, prefix: prefix, hash: hash, plan: plan, tagNames: tagNames, outcome: outcome)
+        if cacheState!.attempts <= 3, cache.joinFlight(hash, waiter: { [weakRef] in weakRef.target?.cacheRetry() }) { return .wait }
+        cache.lookup(prefix, hash: hash, rule: plan.rule, tagNames: tagNames) { [weakRef] outcome in
+            weakRef.target?.lookupCompleted(batch, prefix: prefix, hash: hash, plan: plan, tagNames: tagNames, outcome: outcome)
         }
         return .wait
     }
@@ -173,7 +173,7 @@ extension ClientHandler {
                 // Another instance is filling this key: wait a little for its fill (§4).
                 cacheState!.lookupInFlight = true
                 let delay = 0.001 * Double(1 << min(cacheState!.attempts, 6))
-                _ = server.loop.schedule(after: delay) { [weak self] in self?.cacheRetry() }
+                _ = server.loop.schedule(after: delay) { [weakRef] in weakRef.target?.cacheRetry() }
                 return
             }
             cache.stats.rules[plan.rule, default: CacheStats.Rule()].misses += 1

@@ -66,6 +66,8 @@ final class ClientHandler: ConnectionDelegate {
     var cacheState: ClientCacheState?
     /// `cacheState != nil`, as a flag the data path tests without copying the state.
     var cacheOn = false
+    /// What deferred callbacks capture instead of `[weak self]` (see `LoopWeak`).
+    let weakRef = LoopWeak<ClientHandler>()
 
     init(id: ClientID, fd: Int32, server: ProxyServer, reject: Bool) throws {
         self.id = id
@@ -76,7 +78,10 @@ final class ClientHandler: ConnectionDelegate {
         // Many clients sit idle: after a burst they keep little buffer space.
         conn.retainedBufferCapacity = 32 * 1024
         conn.delegate = self
+        weakRef.target = self
     }
+
+    deinit { weakRef.target = nil }
 
     var log: Logger { server.log }
     var config: ProxyConfiguration { server.config }

@@ -67,8 +67,8 @@ extension ProxyServer {
                 }
                 log.debug("auth_query lookup of \(key)")
                 let started = loop.now
-                AuthQueryLoader.lookUp(params, user: key.user, connections: authConnections, on: loop) { [weak self] lookup in
-                    guard let self else { return }
+                AuthQueryLoader.lookUp(params, user: key.user, connections: authConnections, on: loop) { [weakRef] lookup in
+                    guard let self = weakRef.target else { return }
                     self.metrics.authQueryDuration.labels().observe(self.loop.now - started)
                     self.metrics.authQueryLookups.labels(Self.metricOutcome(lookup.outcome)).increment()
                     self.metrics.authQueryConnections.labels().increment(by: lookup.connectionsOpened)

@@ -9,8 +9,8 @@ extension ProxyServer {
     func startCache() {
         guard config.cache.enabled, config.redis.enabled, cache == nil else { return }
         let c = ResultCache(config: config, loop: loop, log: log)
-        c.catalogLoader = { [weak self] prefix, completion in
-            guard let self else { return completion(nil) }
+        c.catalogLoader = { [weakRef] prefix, completion in
+            guard let self = weakRef.target else { return completion(nil) }
             self.loadCatalog(prefix: prefix, completion)
         }
         cache = c
@@ -40,13 +40,14 @@ extension ProxyServer {
             log.warning("cache: no login to read the catalog of \(name) with (set user and password in [databases.\(name)]); its reads are not cached")
             return completion(nil)
         }
-        CatalogLoader.load(params, on: loop) { [weak self] result in
+        CatalogLoader.load(params, on: loop) { [weakRef] result in
+            let server = weakRef.target
             switch result {
             case .success(let snapshot):
-                self?.log.info("cache: catalog of \(name) loaded")
+                server?.log.info("cache: catalog of \(name) loaded")
                 completion(snapshot)
             case .failure(let e):
-                self?.log.warning("cache: could not read the catalog of \(name): \(e); its reads are not cached")
+                server?.log.warning("cache: could not read the catalog of \(name): \(e); its reads are not cached")
                 completion(nil)
             }
         }

@@ -8,11 +8,11 @@ import ProxyCore
 extension ProxyServer {
     public func start() throws {
         clientTLSContext = try Self.clientFacingContext(config.tls)
-        let listener = try Listener(loop: loop, host: config.listen.host, port: config.listen.port) { [weak self] fd in
-            self?.clientAccepted(fd)
+        let listener = try Listener(loop: loop, host: config.listen.host, port: config.listen.port) { [weakRef] fd in
+            weakRef.target?.clientAccepted(fd)
         }
-        listener.onError = { [weak self] error, pause in
-            self?.log.error("accept failed: \(error); not accepting new clients for \(pause) s")
+        listener.onError = { [weakRef] error, pause in
+            weakRef.target?.log.error("accept failed: \(error); not accepting new clients for \(pause) s")
         }
         listenFD = listener.fd
         boundPort = listener.port

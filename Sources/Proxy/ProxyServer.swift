@@ -50,6 +50,12 @@ public final class ProxyServer {
     var upstreamTLSContexts: [UpstreamTLSConfig: TLSContext] = [:]
     /// Called once the last client is gone after `shutdown(graceful: true)`.
     public var onDrained: (() -> Void)?
+    /// What deferred callbacks hold instead of `[weak self]`: a weak reference would give
+    /// the server a side table, and every retain of it on the relay path would take the
+    /// runtime's slow path.
+    let weakRef = LoopWeak<ProxyServer>()
+
+    deinit { weakRef.target = nil }
 
     public init(config: ProxyConfiguration, loop: EventLoop, log: Logger = Logger()) {
         self.config = config
@@ -59,6 +65,7 @@ public final class ProxyServer {
         metrics.recording = config.metrics.enabled
         self.authQueries = AuthQueryCache(ttl: config.auth.authCacheTTL)
         admin.configureDigests(capacity: config.admin.queryDigests)
+        weakRef.target = self
     }
 
     /// The port the listener is bound to (useful with `listen.port = 0`).
@@ -66,8 +73,8 @@ public final class ProxyServer {
 
 
     func scheduleJanitor() {
-        janitor = loop.schedule(after: 0.1) { [weak self] in
-            guard let self else { return }
+        janitor = loop.schedule(after: 0.1) { [weakRef] in
+            guard let self = weakRef.target else { return }
             let now = self.loop.now
             for p in self.pools.values { p.tick(now: now) }
             self.closeIdleAuthConnections(now: now)
@@ -107,7 +114,7 @@ public final class ProxyServer {
     func checkDrained() {
         if !accepting && clients.isEmpty, !draining {
             draining = true
-            stopCache { [weak self] in self?.onDrained?() }
+            stopCache { [weakRef] in weakRef.target?.onDrained?() }
         }
     }
 
@@ -132,8 +139,8 @@ public final class ProxyServer {
 
     /// Opens a short connection to a server and sends it a CancelRequest for its backend.
     func sendCancel(host: String, port: Int, processID: Int32, secretKey: Int32, completion: @escaping () -> Void) {
-        resolver.resolve(host: host, port: port) { [weak self] result in
-            guard let self else { return completion() }
+        resolver.resolve(host: host, port: port) { [weakRef] result in
+            guard let self = weakRef.target else { return completion() }
             switch result {
             case .success(let addresses):
                 self.sendCancel(to: addresses[0], processID: processID, secretKey: secretKey, completion: completion)

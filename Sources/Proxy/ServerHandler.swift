@@ -11,6 +11,8 @@ final class ServerHandler: ConnectionDelegate {
 
     let id: ServerID
     unowned(unsafe) let pool: PoolDriver       // pools are never removed
+    /// What deferred callbacks capture instead of `[weak self]` (see `LoopWeak`).
+    let weakRef = LoopWeak<ServerHandler>()
     private(set) var conn: Connection?
     private(set) var phase = Phase.connecting
     private var login: ServerLogin?
@@ -45,7 +47,10 @@ final class ServerHandler: ConnectionDelegate {
         self.pool = pool
         self.times = ServerTimes(connectedAt: connectedAt)
         self.state = ServerConnection(maxPreparedStatements: pool.config.maxPreparedStatements)
+        weakRef.target = self
     }
+
+    deinit { weakRef.target = nil }
 
     var log: Logger { pool.server.log }
     var loop: EventLoop { pool.server.loop }
@@ -289,7 +294,7 @@ final class ServerHandler: ConnectionDelegate {
         pool.bytesRelayedToClient(toClient.readableBytes)
         if !listens.isEmpty {
             // The answer of a committing LISTEN waits until the listener LISTENs upstream.
-            let inForce = pool.listensChanged(client, listens) { [weak client] in client?.releaseHeldOutput() }
+            let inForce = pool.listensChanged(client, listens) { [weakRef = client.weakRef] in weakRef.target?.releaseHeldOutput() }
             if !inForce { client.outputHeld = true }
         }
         if toClient.readableBytes > 0 { client.sendToClient(toClient) }
@@ -357,10 +362,10 @@ final class ServerHandler: ConnectionDelegate {
         publishing = true
         conn?.pauseReading()
         var inside = true
-        cache.publish(prefix, writes) { [weak self] in
-            guard let self else { return }
-            let resume = { [weak self] in
-                guard let self else { return }
+        cache.publish(prefix, writes) { [weakRef] in
+            guard let self = weakRef.target else { return }
+            let resume = { [weakRef] in
+                guard let self = weakRef.target else { return }
                 self.publishing = false
                 self.updateReading()
                 self.pump()
@@ -482,8 +487,8 @@ final class ServerHandler: ConnectionDelegate {
     func sendCancel() {
         state.cancelsInFlight += 1
         pool.server.sendCancel(host: pool.database.host, port: pool.database.port,
-                               processID: backendKey.processID, secretKey: backendKey.secretKey) { [weak self] in
-            self?.cancelCompleted()
+                               processID: backendKey.processID, secretKey: backendKey.secretKey) { [weakRef] in
+            weakRef.target?.cancelCompleted()
         }
     }
 

@@ -154,4 +154,38 @@ struct SessionSettingsTests {
         let sql = try #require(wanted.statements(from: SessionSettings()))
         #expect(sql != "SET search_path TO 'app,public'")
     }
+
+    // MARK: Equality (compared on every lease: interned values compare by reference)
+
+    @Test func settingsReachedByDifferentPathsAreEqual() {
+        let a = SessionSettings(startupParameters: [("application_name", "pgbench"), ("DateStyle", "ISO")])
+        var b = SessionSettings()
+        b["datestyle"] = .literal("ISO")
+        b["application_name"] = .literal("pgbench")
+        #expect(a == b)
+        var c = a
+        c["search_path"] = .sql("app")
+        #expect(c != a)
+        c.reset("search_path")          // back to the default: absent
+        #expect(c == a)
+        c["application_name"] = .literal("other")
+        #expect(c != a && c != b)
+        c.discardAll()
+        #expect(c == a)
+        #expect(SessionSettings() == SessionSettings(startupParameters: [("user", "u")]))
+    }
+
+    @Test func equalityHoldsBeyondTheInternTable() {
+        // More distinct value sets than the table keeps: those compare by value.
+        var last = SessionSettings()
+        for i in 0..<(SessionSettings.internLimit + 10) {
+            last = SessionSettings()
+            last["app.n"] = .literal("\(i)")
+        }
+        var same = SessionSettings()
+        same["app.n"] = .literal("\(SessionSettings.internLimit + 9)")
+        #expect(last == same)
+        same["app.n"] = .literal("x")
+        #expect(last != same)
+    }
 }

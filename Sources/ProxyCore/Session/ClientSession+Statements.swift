@@ -86,9 +86,7 @@ extension ClientSession {
         unnamedGeneration += 1
         unnamed = (parse, unnamedGeneration)
         server.unnamedOwner = UnnamedTag(client: clientID, generation: unnamedGeneration)
-        server.tracker.requestSent(.parse, forward: true,
-                                   ref: StatementRef(clientName: "", serverName: "", generation: previous?.generation,
-                                                     frame: previous?.parse))
+        server.tracker.clientUnnamedParseSent(replacing: previous.map { ReplacedUnnamed(parse: $0.parse, generation: $0.generation) })
         out.toServer.append(parse)
     }
 

@@ -20,6 +20,10 @@ struct PendingEntry: Sendable {
     /// Whether the answer reaches the client.
     var forward: Bool
     var payload: PendingPayload?
+    /// The client's own Parse "" (forwarded as sent), kept inline rather than in a payload:
+    /// the most common Parse of all costs no allocation. It replaces `replaced` (nil: none).
+    var clientUnnamedParse = false
+    var replaced: ReplacedUnnamed?
 
     static func request(_ kind: RequestKind, forward: Bool, statement: StatementRef?, effects: [SessionEffect]) -> PendingEntry {
         PendingEntry(kind: kind, forward: forward,
@@ -30,7 +34,25 @@ struct PendingEntry: Sendable {
         PendingEntry(kind: nil, forward: true, payload: PendingPayload(statement: statement, message: message))
     }
 
-    var statement: StatementRef? { payload?.statement }
+    var statement: StatementRef? {
+        if clientUnnamedParse { return ReplacedUnnamed.statement(replacing: replaced) }
+        return payload?.statement
+    }
+}
+
+/// The client's unnamed statement a Parse "" replaces: its Parse frame and generation.
+public struct ReplacedUnnamed: Sendable {
+    public var parse: [UInt8]
+    public var generation: UInt64
+    public init(parse: [UInt8], generation: UInt64) {
+        self.parse = parse
+        self.generation = generation
+    }
+
+    /// The `StatementRef` a client's Parse "" stands for (reported when it fails or is skipped).
+    static func statement(replacing r: ReplacedUnnamed?) -> StatementRef {
+        StatementRef(clientName: "", serverName: "", generation: r?.generation, frame: r?.parse)
+    }
 }
 
 /// What a pending entry may carry: `statement` names a statement the request creates (for
@@ -127,6 +149,19 @@ public struct ResponseTracker: Sendable {
         }
         enqueue(.request(kind, forward: forward, statement: ref, effects: effects))
         if kind.endsWithReadyForQuery { outstandingSyncs += 1 }
+    }
+
+    /// The client's Parse "" was sent as is; it replaces `replaced`, the client's previous
+    /// unnamed statement (nil: none). Same as `requestSent(.parse, forward: true, ref:)`
+    /// with `ReplacedUnnamed.statement(replacing:)`, without allocating.
+    public mutating func clientUnnamedParseSent(replacing replaced: ReplacedUnnamed?) {
+        if serverSkippingToSync {
+            var ref = ReplacedUnnamed.statement(replacing: replaced)
+            ref.skipped = true
+            failedStatements.append(ref)
+            return
+        }
+        enqueue(PendingEntry(kind: .parse, forward: true, payload: nil, clientUnnamedParse: true, replaced: replaced))
     }
 
     /// The client will get `message` (a whole frame) once everything before it was answered.
@@ -229,6 +264,8 @@ public struct ResponseTracker: Sendable {
                 } else if kind == .parse && p.statementHasKey {
                     parsedStatements.append(p.statement!)
                 }
+            } else if head.clientUnnamedParse && isError {
+                failedStatements.append(ReplacedUnnamed.statement(replacing: head.replaced))
             }
             if isError && !kind.endsWithReadyForQuery { skipToSync() }
         }

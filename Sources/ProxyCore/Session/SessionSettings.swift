@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A session setting's value as pgstash replays it with SET.
 public enum SettingValue: Hashable, Sendable {
     /// A plain string (from a startup parameter or a ParameterStatus report): quoted on replay.
@@ -18,7 +20,13 @@ public enum SettingValue: Hashable, Sendable {
 /// bring a server from what it has to what the client wants.
 public struct SessionSettings: Equatable, Sendable {
     /// Lower-cased setting name → value. Absent: the server's default.
-    public private(set) var values: [String: SettingValue] = [:]
+    public private(set) var values: [String: SettingValue] = [:] {
+        didSet { identity = Self.identity(of: values) }
+    }
+    /// Shared by every `SessionSettings` whose values are equal (while the intern table has
+    /// room): comparing a client's settings with its new server's, once per lease, is then
+    /// one pointer comparison instead of a dictionary comparison.
+    private var identity = Self.emptyIdentity
     /// What RESET returns to: the startup packet's values ("the value the parameter would
     /// have had if no SET had been executed in the current session").
     public private(set) var defaults: [String: SettingValue] = [:]
@@ -31,7 +39,28 @@ public struct SessionSettings: Equatable, Sendable {
     public init() {}
 
     /// Two sessions are alike when their settings are: the defaults only say where RESET goes.
-    public static func == (a: SessionSettings, b: SessionSettings) -> Bool { a.values == b.values }
+    public static func == (a: SessionSettings, b: SessionSettings) -> Bool {
+        a.identity === b.identity || a.values == b.values
+    }
+
+    /// What `identity` points to; never compared but by reference.
+    final class Identity: Sendable {}
+
+    private static let emptyIdentity = identity(of: [:])
+    /// Values seen so far → their identity. Bounded: beyond `internLimit` distinct value
+    /// sets (clients that SET many different values), new ones get an identity of their own,
+    /// and `==` falls back to comparing values.
+    private static let interned = Mutex<[[String: SettingValue]: Identity]>([:])
+    static let internLimit = 4096
+
+    private static func identity(of values: [String: SettingValue]) -> Identity {
+        interned.withLock { table in
+            if let known = table[values] { return known }
+            let fresh = Identity()
+            if table.count < internLimit { table[values] = fresh }
+            return fresh
+        }
+    }
 
     /// Startup parameters that are settings (everything but user, database, options and
     /// replication); `options` may carry `-c name=value` pairs too.
@@ -46,6 +75,7 @@ public struct SessionSettings: Equatable, Sendable {
             }
         }
         defaults = values
+        identity = Self.identity(of: values)
     }
 
     public subscript(name: String) -> SettingValue? {
