@@ -26,7 +26,8 @@
 # WIDE_WORKLOADS (those also run at 256 clients), CLIENTS (e.g. "8 64"), MODES (e.g. "prepared"),
 # SCENARIOS; for --pooling also IDLE_CLIENTS (900), DIRECT_MAX_CLIENTS (64); for --cache also
 # WARMUP (s of untimed load through pgstash before each cell), PK_CLIENTS (1), CACHE_PERF (1: a
-# perf profile of pgstash serving hits; 0: none), PERF_MODE (its pgbench -M: prepared).
+# perf profile of pgstash serving hits; 0: none), PERF_MODE (its pgbench -M: prepared); DAEMON
+# (setsid: how the proxies are started; empty: in this script's session).
 set -euo pipefail
 {   # the whole script is one block, so editing this file cannot disturb a run in progress
 
@@ -213,6 +214,13 @@ wait_accepting() {   # wait_accepting NAME DB: up to 20 s for `SELECT 1` to work
     return 1
 }
 
+# Both proxies start in a session of their own, as a service manager or a daemonizing proxy
+# runs them, and as PostgreSQL runs each backend. With the kernel's autogroup scheduling
+# (sched_autogroup_enabled, on by default), a proxy left in this script's session would share
+# one CPU share with pgbench's threads. setsid execs in place here (a background job is not a
+# process group leader), so $! stays the proxy's pid; DAEMON= starts them in this session.
+DAEMON=${DAEMON-setsid}
+
 start_pgstash() {    # start_pgstash NAME DB POOLMODE
     local name=$1 db=$2 mode=$3 mport
     LOGF[$name]=$RUN/$name.log; : > "${LOGF[$name]}"
@@ -222,7 +230,7 @@ start_pgstash() {    # start_pgstash NAME DB POOLMODE
     fi
     PORT[$name]=$(free_port); mport=$(free_port)
     # shellcheck disable=SC2086
-    "$PGSTASH_BIN" --listen "127.0.0.1:${PORT[$name]}" \
+    $DAEMON "$PGSTASH_BIN" --listen "127.0.0.1:${PORT[$name]}" \
         --upstream "postgresql://postgres:$PGPASS@127.0.0.1:$PGPORT/$db" \
         -c "pool.max_upstream=$POOL_SIZE" -c "pool.mode=$mode" \
         ${PGSTASH_EXTRA_ARGS:--c redis.port=$REDISPORT -c metrics.port=$mport} \
@@ -266,7 +274,7 @@ start_pgstash_cache() {   # start_pgstash_cache NAME DB
         log "$name: ${STATUS[$name]}"; return 0
     fi
     # shellcheck disable=SC2086
-    "$PGSTASH_BIN" --config "$conf" -c cache.enabled=true ${PGSTASH_EXTRA_ARGS:-} \
+    $DAEMON "$PGSTASH_BIN" --config "$conf" -c cache.enabled=true ${PGSTASH_EXTRA_ARGS:-} \
         >"${LOGF[$name]}" 2>&1 < /dev/null &
     PID[$name]=$!; PIDS_TO_KILL+=("${PID[$name]}")
     if wait_accepting "$name" "$db"; then
@@ -313,9 +321,9 @@ INI
     chmod 600 "$dir/userlist.txt"
     # PgBouncer refuses to run as root. setpriv execs in place, so $! is pgbouncer's own pid.
     if [ "$(id -u)" -eq 0 ]; then
-        setpriv --reuid=postgres --regid=postgres --init-groups pgbouncer "$dir/pgbouncer.ini" >>"$dir/pgbouncer.log" 2>&1 < /dev/null &
+        $DAEMON setpriv --reuid=postgres --regid=postgres --init-groups pgbouncer "$dir/pgbouncer.ini" >>"$dir/pgbouncer.log" 2>&1 < /dev/null &
     else
-        pgbouncer "$dir/pgbouncer.ini" >>"$dir/pgbouncer.log" 2>&1 < /dev/null &
+        $DAEMON pgbouncer "$dir/pgbouncer.ini" >>"$dir/pgbouncer.log" 2>&1 < /dev/null &
     fi
     PID[$name]=$!; PIDS_TO_KILL+=("${PID[$name]}")
     if wait_accepting "$name" "$db"; then log "$name: up on 127.0.0.1:${PORT[$name]} (pid ${PID[$name]}, $mode mode, pool $POOL_SIZE)"
@@ -419,7 +427,7 @@ workload_args() {
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 
 meta COMMAND "$(for v in WORKLOADS MODES CLIENTS TARGETS DURATION ROUNDS WARMUP; do [ -n "$(eval echo "\${${v}_ENV:-}")" ] && printf '%s=%s ' "$v" "$(eval echo "\${${v}_ENV}")"; done)bench/run.sh $ARGS"
-meta MODE "$MODE"; meta DURATION "$DURATION"; meta ROUNDS "$ROUNDS"; meta POOL_SIZE "$POOL_SIZE"; meta QUICK "$QUICK"
+meta MODE "$MODE"; meta DURATION "$DURATION"; meta ROUNDS "$ROUNDS"; meta POOL_SIZE "$POOL_SIZE"; meta QUICK "$QUICK"; meta DAEMON "${DAEMON:-none}"
 meta STARTED "$(date -u '+%Y-%m-%d %H:%M UTC')"; meta HOST "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 meta PG_VERSION "$(q -d postgres -c 'SHOW server_version')"
 meta PGBOUNCER_VERSION "$(pgbouncer --version 2>/dev/null | head -1 || echo none)"
