@@ -8,7 +8,7 @@ extension ClientHandler {
     func attach(_ s: ServerHandler) {
         leased = s
         s.client = self
-        if let pid = cancelKey?.processID { server.backendUsers[s.backendKey.processID] = pid }
+        if let pid = cancelKey?.processID { s.lastClientPID = pid }
         out.toServer.clear()
         session?.serverAttached(&s.state, out: &out)
         if !out.toServer.isEmpty { s.send(out.toServer) }

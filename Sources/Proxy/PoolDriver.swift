@@ -14,7 +14,7 @@ final class PoolDriver {
     var upstreamSecret: LookedUpSecret?
     private(set) var pool: Pool
     unowned(unsafe) let server: ProxyServer     // pools live as long as the server
-    var servers: [ServerID: ServerHandler] = [:]
+    var servers = ServerTable<ServerHandler>()
     private var waiting: [ClientID: ClientHandler] = [:]
     /// SHOW STATS counters, shared by the pools of one database.
     let traffic: TrafficBox
@@ -256,7 +256,7 @@ final class PoolDriver {
         var f = frame
         if f.count >= 9 {
             let pid = Int32(bitPattern: UInt32(f[5]) << 24 | UInt32(f[6]) << 16 | UInt32(f[7]) << 8 | UInt32(f[8]))
-            if let mine = server.backendUsers[pid] {
+            if let mine = server.backendServers[pid]?.target?.lastClientPID {
                 let u = UInt32(bitPattern: mine)
                 f[5] = UInt8(u >> 24); f[6] = UInt8(u >> 16 & 0xff); f[7] = UInt8(u >> 8 & 0xff); f[8] = UInt8(u & 0xff)
             }

@@ -17,9 +17,10 @@ public final class ProxyServer {
     var acceptor: IOHandler?
     var clients: [Int: ClientHandler] = [:]
     var pools: [PoolKey: PoolDriver] = [:]
-    /// Upstream backend pid → pgstash pid of the client that last leased that server: a
-    /// notification names its sender as the sender itself knows its backend pid.
-    var backendUsers: [Int32: Int32] = [:]
+    /// Upstream backend pid → its server connection, whose `lastClientPID` is the pgstash pid of
+    /// the client that last leased it: a notification names its sender as the sender itself
+    /// knows its backend pid. Set at login, not per lease.
+    var backendServers: [Int32: LoopWeak<ServerHandler>] = [:]
     /// pgstash's own BackendKeyData process id → client, for CancelRequest routing.
     var cancelTargets: [Int32: ClientHandler] = [:]
     var nextClientID = 1

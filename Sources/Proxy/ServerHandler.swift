@@ -23,6 +23,8 @@ final class ServerHandler: ConnectionDelegate {
     private var connectTimer: TimerID?
     private(set) var parameters: [String: String] = [:]
     private(set) var backendKey: (processID: Int32, secretKey: Int32) = (0, 0)
+    /// pgstash's process id of the client that last leased this server (notifications).
+    var lastClientPID: Int32?
     /// Connect, lease and request times (admin console, SHOW STATS, timeouts).
     var times: ServerTimes
 
@@ -161,6 +163,7 @@ final class ServerHandler: ConnectionDelegate {
             case let .ready(params, pid, key):
                 parameters = params
                 backendKey = (pid, key)
+                pool.server.backendServers[pid] = weakRef
                 phase = .ready
                 login = nil
                 if let t = connectTimer { loop.cancel(t) }
@@ -180,7 +183,9 @@ final class ServerHandler: ConnectionDelegate {
 
     private func fail(sqlState: String, _ message: String) {
         guard phase != .closed else { return }
-        pool.server.backendUsers[backendKey.processID] = nil
+        if phase == .ready, pool.server.backendServers[backendKey.processID] === weakRef {
+            pool.server.backendServers[backendKey.processID] = nil
+        }
         let wasReady = phase == .ready
         phase = .closed
         if let t = connectTimer { loop.cancel(t) }

@@ -53,7 +53,7 @@ public struct Pool: Sendable {
 
     public var config: PoolConfig
     /// Every state change goes through `setState` and `removeServer`, which keep the counts.
-    private var servers: [ServerID: Server] = [:]
+    private var servers = ServerTable<Server>()
     public private(set) var activeCount = 0
     public private(set) var connectingCount = 0
     /// Idle servers, most recently released last (reused first: its caches are warm).
@@ -195,10 +195,11 @@ public struct Pool: Sendable {
     // MARK: Internals
 
     private mutating func setState(_ s: ServerID, _ state: ServerState) {
-        guard let i = servers.index(forKey: s) else { return }     // one hash, not two
-        count(servers.values[i].state, -1)
+        var old: ServerState?
+        servers.modify(s) { old = $0.state; $0.state = state }
+        guard let old else { return }
+        count(old, -1)
         count(state, 1)
-        servers.values[i].state = state
     }
 
     /// Whether there was such a server.

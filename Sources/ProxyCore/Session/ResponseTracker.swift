@@ -12,31 +12,36 @@ public enum RequestKind: Sendable, Equatable {
     var endsWithReadyForQuery: Bool { self == .sync || self == .query || self == .functionCall }
 }
 
-/// One request in flight on a server (or a response pgstash makes up itself). Most entries
-/// (Bind, Describe, Execute, Sync) carry no payload: copying one costs no reference count.
+/// One request in flight on a server (or a response pgstash makes up itself). Trivially
+/// copyable: queuing, peeking and popping one touches no reference count. What some entries
+/// carry besides (a payload, the unnamed statement a Parse "" replaces) waits in the
+/// tracker's `extras`, in the same order.
 struct PendingEntry: Sendable {
-    /// The request the server answers; nil: a response pgstash makes up (`payload.message`).
+    /// The request the server answers; nil: a response pgstash makes up (its extra's message).
     var kind: RequestKind?
     /// Whether the answer reaches the client.
     var forward: Bool
-    var payload: PendingPayload?
-    /// The client's own Parse "" (forwarded as sent), kept inline rather than in a payload:
-    /// the most common Parse of all costs no allocation. It replaces `replaced` (nil: none).
-    var clientUnnamedParse = false
-    var replaced: ReplacedUnnamed?
+    /// The entry's extra is the next one in `extras`.
+    var hasExtra: Bool
+}
 
-    static func request(_ kind: RequestKind, forward: Bool, statement: StatementRef?, effects: [SessionEffect]) -> PendingEntry {
-        PendingEntry(kind: kind, forward: forward,
-                     payload: statement == nil && effects.isEmpty ? nil : PendingPayload(statement: statement, effects: effects))
-    }
-
-    static func synthesized(_ message: [UInt8], statement: StatementRef?) -> PendingEntry {
-        PendingEntry(kind: nil, forward: true, payload: PendingPayload(statement: statement, message: message))
-    }
+/// What a pending entry carries besides its kind, when it carries anything.
+enum PendingExtra: Sendable {
+    case payload(PendingPayload)
+    /// The client's own Parse "" (forwarded as sent), replacing this unnamed statement
+    /// (nil: none). Kept apart from payloads: the most common Parse costs no allocation.
+    case clientUnnamedParse(replacing: ReplacedUnnamed?)
 
     var statement: StatementRef? {
-        if clientUnnamedParse { return ReplacedUnnamed.statement(replacing: replaced) }
-        return payload?.statement
+        switch self {
+        case .payload(let p): return p.statement
+        case .clientUnnamedParse(let r): return ReplacedUnnamed.statement(replacing: r)
+        }
+    }
+
+    var payload: PendingPayload? {
+        if case .payload(let p) = self { return p }
+        return nil
     }
 }
 
@@ -108,6 +113,8 @@ public struct StatementRef: Sendable, Equatable {
 /// arrived, which the server ignores without answering.
 public struct ResponseTracker: Sendable {
     private var queue = FIFOQueue<PendingEntry>()
+    /// The extras of the queued entries that have one (`hasExtra`), in queue order.
+    private var extras = FIFOQueue<PendingExtra>()
     /// Queued entries `drainSynthesized` takes (made-up responses and copy ends), kept by
     /// `enqueue` and `popHead`: it returns at once when there are none (the usual case).
     @usableFromInline private(set) var drainable = 0
@@ -147,7 +154,8 @@ public struct ResponseTracker: Sendable {
             if var ref { ref.skipped = true; failedStatements.append(ref) }
             return
         }
-        enqueue(.request(kind, forward: forward, statement: ref, effects: effects))
+        let extra: PendingExtra? = ref == nil && effects.isEmpty ? nil : .payload(PendingPayload(statement: ref, effects: effects))
+        enqueue(PendingEntry(kind: kind, forward: forward, hasExtra: extra != nil), extra)
         if kind.endsWithReadyForQuery { outstandingSyncs += 1 }
     }
 
@@ -161,7 +169,7 @@ public struct ResponseTracker: Sendable {
             failedStatements.append(ref)
             return
         }
-        enqueue(PendingEntry(kind: .parse, forward: true, payload: nil, clientUnnamedParse: true, replaced: replaced))
+        enqueue(PendingEntry(kind: .parse, forward: true, hasExtra: true), .clientUnnamedParse(replacing: replaced))
     }
 
     /// The client will get `message` (a whole frame) once everything before it was answered.
@@ -170,7 +178,8 @@ public struct ResponseTracker: Sendable {
             if var statement { statement.skipped = true; failedStatements.append(statement) }
             return
         }
-        enqueue(.synthesized(message, statement: statement))
+        enqueue(PendingEntry(kind: nil, forward: true, hasExtra: true),
+                .payload(PendingPayload(statement: statement, message: message)))
     }
 
     /// Moves made-up responses at the head of the queue into `out`. Call after queuing
@@ -182,7 +191,7 @@ public struct ResponseTracker: Sendable {
     @usableFromInline mutating func drainQueued(into out: inout ByteBuffer) {
         while let e = queue.first {
             switch e.kind {
-            case nil: out.append(e.payload!.message)
+            case nil: out.append(extras.first!.payload!.message)
             case .copyEnd?: break
             default: return
             }
@@ -193,7 +202,7 @@ public struct ResponseTracker: Sendable {
     /// The session effect of the next statement of the request at the head (call when a
     /// CommandComplete arrives, before `responseReceived`).
     public mutating func takeEffect() -> SessionEffect {
-        guard let e = queue.first, e.kind != nil, let p = e.payload, !p.effects.isEmpty else { return .none }
+        guard let e = queue.first, e.kind != nil, e.hasExtra, let p = extras.first?.payload, !p.effects.isEmpty else { return .none }
         // pgstash's own requests carry a marker, not statement effects: it stays.
         if p.effects[0] == .settingsReplay || p.effects[0] == .raisedError { return .none }
         return p.effects.removeFirst()
@@ -212,7 +221,7 @@ public struct ResponseTracker: Sendable {
     public var headIsSettingsReplay: Bool { headEffect == .settingsReplay }
 
     private var headEffect: SessionEffect? {
-        if let e = queue.first, e.kind != nil { return e.payload?.effects.first }
+        if let e = queue.first, e.kind != nil, e.hasExtra { return extras.first?.payload?.effects.first }
         return nil
     }
 
@@ -255,17 +264,15 @@ public struct ResponseTracker: Sendable {
         // request that depended on it: the client must see it.
         let deliver = forward || (isError && !kind.endsWithReadyForQuery)
         if complete {
-            popHead()
+            let extra = popHead()
             if kind.endsWithReadyForQuery { outstandingSyncs -= 1; copyInOpen = false }
-            if let p = head.payload {
+            if let extra {
                 // Only pgstash-named statements are confirmed (by key) once parsed.
                 if isError {
-                    if let statement = p.statement { failedStatements.append(statement) }
-                } else if kind == .parse && p.statementHasKey {
+                    if let statement = extra.statement { failedStatements.append(statement) }
+                } else if kind == .parse, let p = extra.payload, p.statementHasKey {
                     parsedStatements.append(p.statement!)
                 }
-            } else if head.clientUnnamedParse && isError {
-                failedStatements.append(ReplacedUnnamed.statement(replacing: head.replaced))
             }
             if isError && !kind.endsWithReadyForQuery { skipToSync() }
         }
@@ -274,31 +281,39 @@ public struct ResponseTracker: Sendable {
         return deliver
     }
 
-    private mutating func enqueue(_ e: PendingEntry) {
+    private mutating func enqueue(_ e: PendingEntry, _ extra: PendingExtra? = nil) {
         if e.kind == nil || e.kind == .copyEnd { drainable += 1 }
         queue.append(e)
+        if let extra { extras.append(extra) }
     }
 
-    private mutating func popHead() {
-        guard let e = queue.popFirst() else { return }
+    /// Drops the head entry; returns its extra.
+    @discardableResult
+    private mutating func popHead() -> PendingExtra? {
+        guard let e = queue.popFirst() else { return nil }
         if e.kind == nil || e.kind == .copyEnd { drainable -= 1 }
+        return e.hasExtra ? extras.popFirst() : nil
     }
 
     /// Copy-in mode began: the Syncs the client sent before it ends copy-in are ignored by
     /// the server, so they are not waited for.
     private mutating func copyInStarted() {
         var kept = FIFOQueue<PendingEntry>()
+        var keptExtras = FIFOQueue<PendingExtra>()
         var ended = false
         var first = true
         while let e = queue.popFirst() {
             defer { first = false }
+            let extra = e.hasExtra ? extras.popFirst() : nil
             if !first && !ended {
                 if e.kind == .sync { outstandingSyncs -= 1; continue }
                 if e.kind == .copyEnd { ended = true; continue }
             }
             kept.append(e)
+            if let extra { keptExtras.append(extra) }
         }
         queue = kept
+        extras = keptExtras
         drainable = kept.count { $0.kind == nil || $0.kind == .copyEnd }
         copyInOpen = !ended
     }
@@ -307,10 +322,9 @@ public struct ResponseTracker: Sendable {
     private mutating func skipToSync() {
         while let e = queue.first {
             if e.kind == .sync { return }
-            if var st = e.statement { st.skipped = true; failedStatements.append(st) }
             // PostgreSQL ignores a Query or FunctionCall too until Sync (ignore_till_sync).
             if e.kind == .query || e.kind == .functionCall { outstandingSyncs -= 1 }
-            popHead()
+            if var st = popHead()?.statement { st.skipped = true; failedStatements.append(st) }
         }
         serverSkippingToSync = true
     }
@@ -330,6 +344,7 @@ public struct ResponseTracker: Sendable {
     /// Forgets everything (the server connection is gone).
     public mutating func reset() {
         queue = FIFOQueue()
+        extras = FIFOQueue()
         drainable = 0
         failedStatements.removeAll()
         parsedStatements.removeAll()
