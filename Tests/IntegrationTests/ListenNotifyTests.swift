@@ -168,6 +168,26 @@ extension PoolingTests {
             }
         }
 
+        @Test("a notification names its sender by the process id the sender's BackendKeyData gave it, so a listener can tell its own")
+        func notificationSenderProcessID() throws {
+            try Self.directThenProxy("listen_pid") { db, target in
+                let a = try target.client(db), b = try target.client(db)
+                let aPID = try #require(a.keyProcessID), bPID = try #require(b.keyProcessID)
+                #expect(a.query("LISTEN pid_ch").errors.isEmpty)
+                usleep(300_000)
+                // Under transaction pooling both may run on the same server, one after the other.
+                #expect(b.query("NOTIFY pid_ch, 'from b'").errors.isEmpty)
+                usleep(300_000)
+                let answer = a.query("NOTIFY pid_ch, 'from a'")    // b's may come with it
+                #expect(answer.errors.isEmpty)
+                var senders: [String: Int32] = [:]
+                for m in answer + a.messages(within: 3, done: { ($0 + answer).notifications.count >= 2 }) {
+                    if case let .notificationResponse(pid, _, payload) = m { senders[payload] = pid }
+                }
+                #expect(senders == ["from b": bPID, "from a": aPID], "\(target): \(senders), a \(aPID), b \(bPID)\(target.log)")
+            }
+        }
+
         @Test("channel names keep PostgreSQL's case rules: LISTEN MiXed is mixed, LISTEN \"MiXed\" is MiXed")
         func channelNameCase() throws {
             try Self.directThenProxy("listen_case") { db, target in

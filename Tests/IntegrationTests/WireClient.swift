@@ -8,6 +8,8 @@ import ProxyCore
 final class WireClient {
     let fd: Int32
     private var inbound = ByteBuffer()
+    /// The process id of the BackendKeyData the login got.
+    private(set) var keyProcessID: Int32?
 
     init(port: Int, timeout: Double = 10) throws {
         fd = connectLoopback(port: port)
@@ -62,7 +64,9 @@ final class WireClient {
             switch l.messageReceived(m) {
             case .send(let b): send(b)
             case .wait: continue
-            case .ready: return .ready
+            case .ready(_, let pid, _):
+                keyProcessID = pid
+                return .ready
             case let .fail(state, message):
                 return .error(ErrorFields(severity: "FATAL", sqlState: state, message: message))
             }
