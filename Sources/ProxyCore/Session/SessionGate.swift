@@ -20,15 +20,46 @@ public enum SessionGate {
         sql.withUnsafeBytes { mayChangeSession(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Byte classes, one table lookup per byte instead of a chain of comparisons.
+    static let spaceClass: UInt8 = 1, wordStartClass: UInt8 = 2, wordPartClass: UInt8 = 4
+    static let byteClasses: [UInt8] = (0..<256).map { b in
+        let c = UInt8(b)
+        var k: UInt8 = 0
+        if c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\n") || c == UInt8(ascii: "\r") || c == 0x0c {
+            k |= spaceClass
+        }
+        if isWordStart(c) { k |= wordStartClass }
+        if isWordPart(c) { k |= wordPartClass }
+        return k
+    }
+
     public static func mayChangeSession(_ p: UnsafeRawBufferPointer) -> Bool {
+        byteClasses.withUnsafeBufferPointer { mayChangeSession(p, classes: $0) }
+    }
+
+    static func mayChangeSession(_ p: UnsafeRawBufferPointer, classes: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = p.count
         var i = 0
         var atStatementStart = true
         while i < n {
             let c = p[i]
-            switch c {
-            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), 0x0c:
+            let k = classes[Int(c)]
+            if k & wordStartClass != 0 {
+                let start = i
                 i += 1
+                while i < n && classes[Int(p[i])] & wordPartClass != 0 { i += 1 }
+                let length = i - start
+                if length <= 10 {
+                    if atStatementStart && isLeadingWord(p, start..<i) { return true }
+                    if isAnywhereWord(p, start..<i) { return true }
+                }
+                if length >= 8 && contains(p, start..<i, "advisory") { return true }
+                if length >= 7 && hasPrefix(p, start..<i, "pg_temp") { return true }
+                atStatementStart = false
+                continue
+            }
+            if k & spaceClass != 0 { i += 1; continue }
+            switch c {
             case UInt8(ascii: ";"):
                 atStatementStart = true
                 i += 1
@@ -59,18 +90,7 @@ public enum SessionGate {
                 i = skipDollar(p, from: i)
                 atStatementStart = false
             default:
-                if isWordStart(c) {
-                    let start = i
-                    while i < n && isWordPart(p[i]) { i += 1 }
-                    if i - start <= 10 {
-                        if atStatementStart && isLeadingWord(p, start..<i) { return true }
-                        if isAnywhereWord(p, start..<i) { return true }
-                    }
-                    if i - start >= 8 && contains(p, start..<i, "advisory") { return true }
-                    if i - start >= 7 && hasPrefix(p, start..<i, "pg_temp") { return true }
-                } else {
-                    i += 1
-                }
+                i += 1
                 atStatementStart = false
             }
         }
