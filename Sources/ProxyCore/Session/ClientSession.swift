@@ -76,9 +76,8 @@ public struct ClientSession {
     public internal(set) var session: SessionTracker
     /// Named protocol-level statements of the client.
     public internal(set) var statements: [String: ClientStatement] = [:]
-    /// The client's unnamed statement, until its next Parse "" or Query.
-    /// The client's unnamed statement: its Parse frame as sent to a server, to send again where
-    /// another server holds someone else's.
+    /// The client's unnamed statement, until its next Parse "" or Query: its Parse frame as
+    /// sent to a server, to send again where another server holds someone else's.
     var unnamed: (parse: [UInt8], generation: UInt64)?
     var unnamedGeneration: UInt64 = 0
     /// Session effects of the client's statements that have one (extended protocol), and of
