@@ -147,11 +147,13 @@ public struct ByteBuffer: Sendable, Equatable {
     /// unread bytes fit in a quarter of it, they move to storage of their own size (none when
     /// the buffer is empty). The next write grows it again from there. Returns true if it shrank.
     @discardableResult
-    public mutating func shrink(ifCapacityAbove limit: Int) -> Bool {
+    @inlinable public mutating func shrink(ifCapacityAbove limit: Int) -> Bool {
         guard bytes.count > Swift.max(limit, 0), readableBytes <= limit / 4 else { return false }
-        reallocate(capacity: readableBytes)
+        shrinkToReadable()
         return true
     }
+
+    @usableFromInline mutating func shrinkToReadable() { reallocate(capacity: readableBytes) }
 
     /// Makes room for at least `n` more bytes past `writerIndex` without moving any byte,
     /// growing geometrically so that the zero-fill of new tail space is amortized.

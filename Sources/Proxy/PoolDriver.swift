@@ -15,7 +15,7 @@ final class PoolDriver {
     private(set) var pool: Pool
     unowned(unsafe) let server: ProxyServer     // pools live as long as the server
     var servers = ServerTable<ServerHandler>()
-    private var waiting: [ClientID: ClientHandler] = [:]
+    private var waiting = ClientTable<ClientHandler>()
     /// SHOW STATS counters, shared by the pools of one database.
     let traffic: TrafficBox
     /// ParameterStatus values of the first server that logged in: what a new client is told.
@@ -76,11 +76,13 @@ final class PoolDriver {
     func acquire(for client: ClientHandler) {
         let t = now
         client.waitingSince = t
-        let actions = pool.acquireRequested(by: client.id, now: t)
         // An idle server is handed over at once, without entering the waiting list.
-        if actions.count == 1, case let .assign(sid, cid) = actions[0], cid == client.id, let s = servers[sid] {
-            return assign(s, to: client)
+        if let sid = pool.acquireIdle(by: client.id) {
+            if let s = servers[sid] { return assign(s, to: client) }
+            waiting[client.id] = client
+            return run([.assign(sid, to: client.id)])
         }
+        let actions = pool.acquireRequested(by: client.id, now: t)
         waiting[client.id] = client
         run(actions)
         if client.waitingForServer { noteSaturation(client) }
@@ -94,7 +96,11 @@ final class PoolDriver {
     }
 
     func release(_ s: ServerHandler, reusable: Bool) {
-        run(pool.serverReleased(s.id, reusable: reusable, now: now))
+        switch pool.release(s.id, reusable: reusable, now: now) {
+        case .idled: break
+        case let .assigned(sid, cid): run(assign: sid, to: cid)
+        case .other(let actions): run(actions)
+        }
     }
 
     func serverReady(_ s: ServerHandler) {
@@ -184,17 +190,7 @@ final class PoolDriver {
                 let s = ServerHandler(id: id, pool: self, connectedAt: wallClock())
                 servers[id] = s
                 s.connect()
-            case let .assign(sid, cid):
-                guard let c = waiting.removeValue(forKey: cid) else {
-                    // The client left meanwhile: give the server back.
-                    run(pool.serverReleased(sid, reusable: true, now: now))
-                    continue
-                }
-                guard let s = servers[sid] else {
-                    stats.acquireEnded(since: c.waitingSince, now: now)
-                    continue
-                }
-                assign(s, to: c)
+            case let .assign(sid, cid): run(assign: sid, to: cid)
             case .close(let sid):
                 servers[sid]?.close()
             case let .fail(cid, failure):
@@ -204,6 +200,16 @@ final class PoolDriver {
                 c.acquireFailed(failure, pool: self)
             }
         }
+    }
+
+    /// The pool's `.assign`: the waiting client `cid` gets server `sid`.
+    private func run(assign sid: ServerID, to cid: ClientID) {
+        guard let c = waiting.removeValue(forKey: cid) else {
+            // The client left meanwhile: give the server back.
+            return run(pool.serverReleased(sid, reusable: true, now: now))
+        }
+        guard let s = servers[sid] else { return stats.acquireEnded(since: c.waitingSince, now: now) }
+        assign(s, to: c)
     }
 
     /// Hands `s` to the client `c`, which asked for a server at `c.waitingSince`.

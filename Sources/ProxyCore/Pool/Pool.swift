@@ -35,6 +35,24 @@ public enum PoolAction: Equatable, Sendable {
     case fail(ClientID, PoolFailure)
 }
 
+/// Where a server that came back went.
+public enum HandOut: Equatable, Sendable {
+    /// Idle in the pool (or nothing to do).
+    case idled
+    /// Leased to the first waiting client.
+    case assigned(ServerID, to: ClientID)
+    /// Anything else, as actions (closed, and maybe replaced).
+    case other([PoolAction])
+
+    public var actions: [PoolAction] {
+        switch self {
+        case .idled: []
+        case let .assigned(s, c): [.assign(s, to: c)]
+        case .other(let a): a
+        }
+    }
+}
+
 /// The pool of one (database, user): a hard cap of upstream connections, a FIFO queue of
 /// waiting clients, idle reaping, lifetimes and a retry interval after failed connects.
 /// Pure: time comes in as `now` (seconds, monotonic); effects go out as `PoolAction`s.
@@ -114,12 +132,18 @@ public struct Pool: Sendable {
 
     /// A client needs a server.
     public mutating func acquireRequested(by client: ClientID, now: Double) -> [PoolAction] {
-        if !isPaused, let s = idle.popLast() {
-            setState(s, .active(client))
-            return [.assign(s, to: client)]
-        }
+        if let s = acquireIdle(by: client) { return [.assign(s, to: client)] }
         waiters.append((client, now))
         return connectIfNeeded(now: now)
+    }
+
+    /// An idle server for `client`, leased to it now; nil when none is idle (or the pool is
+    /// paused), and then nothing changed: the caller goes on with `acquireRequested`. The
+    /// per-transaction path, without an action array.
+    public mutating func acquireIdle(by client: ClientID) -> ServerID? {
+        guard !isPaused, let s = idle.popLast() else { return nil }
+        setState(s, .active(client))
+        return s
     }
 
     /// The client no longer wants a server (it disconnected while waiting).
@@ -130,12 +154,18 @@ public struct Pool: Sendable {
     /// The leased server is back. `reusable` is false when it must not serve anyone else
     /// (broken, or dirty without a way to reset it).
     public mutating func serverReleased(_ s: ServerID, reusable: Bool, now: Double) -> [PoolAction] {
+        release(s, reusable: reusable, now: now).actions
+    }
+
+    /// `serverReleased`, with the two usual outcomes (idle again, handed to the next waiter)
+    /// told without building an array.
+    public mutating func release(_ s: ServerID, reusable: Bool, now: Double) -> HandOut {
         // Only a leased server can come back (a second release must not idle it twice).
-        guard let server = servers[s], case .active = server.state else { return [] }
+        guard let server = servers[s], case .active = server.state else { return .idled }
         let expired = config.serverLifetime > 0 && now - server.createdAt >= config.serverLifetime
         if !reusable || expired || isPaused {
             setState(s, .closing)
-            return [.close(s)] + connectIfNeeded(now: now)
+            return .other([.close(s)] + connectIfNeeded(now: now))
         }
         return handOut(s, now: now)
     }
@@ -146,7 +176,7 @@ public struct Pool: Sendable {
         lastConnectFailure = nil
         lastError = nil
         // The probe after a failure succeeded: the other waiters' connects start now.
-        return handOut(s, now: now) + (wasFailing ? connectIfNeeded(now: now) : [])
+        return handOut(s, now: now).actions + (wasFailing ? connectIfNeeded(now: now) : [])
     }
 
     public mutating func serverConnectFailed(_ s: ServerID, sqlState: String = "08006", error: String, now: Double) -> [PoolAction] {
@@ -218,18 +248,18 @@ public struct Pool: Sendable {
         }
     }
 
-    private mutating func handOut(_ s: ServerID, now: Double) -> [PoolAction] {
+    private mutating func handOut(_ s: ServerID, now: Double) -> HandOut {
         if isPaused {
             setState(s, .closing)
-            return [.close(s)]
+            return .other([.close(s)])
         }
         if let w = waiters.popFirst() {
             setState(s, .active(w.client))
-            return [.assign(s, to: w.client)]
+            return .assigned(s, to: w.client)
         }
         setState(s, .idle(since: now))
         idle.append(s)
-        return []
+        return .idled
     }
 
     /// Opens connections for waiters not covered by connects in flight, and up to min_idle,

@@ -136,27 +136,44 @@ public struct ResponseTracker: Sendable {
     public var isIdle: Bool { queue.isEmpty }
 
     /// A request was sent to the server.
-    public mutating func requestSent(_ kind: RequestKind, forward: Bool = true, statement: String? = nil,
+    /// A request that carries nothing for its response (the usual Bind, Describe, Execute,
+    /// Sync): no statement reference or effect is built, copied or queued.
+    public mutating func requestSent(_ kind: RequestKind, forward: Bool = true) {
+        guard accepts(kind) else { return }
+        enqueue(PendingEntry(kind: kind, forward: forward, hasExtra: false))
+        if kind.endsWithReadyForQuery { outstandingSyncs += 1 }
+    }
+
+    public mutating func requestSent(_ kind: RequestKind, forward: Bool = true, statement: String?,
                                      effects: [SessionEffect] = []) {
         requestSent(kind, forward: forward, ref: statement.map { StatementRef(clientName: nil, serverName: $0) },
                     effects: effects)
     }
 
     public mutating func requestSent(_ kind: RequestKind, forward: Bool, ref: StatementRef?, effects: [SessionEffect] = []) {
-        if kind == .copyEnd {
-            if copyInOpen { copyInOpen = false; return }
-            if queue.isEmpty { return }
-        } else if kind == .sync {
-            if copyInOpen { return }            // ignored by a server in copy-in mode
-            serverSkippingToSync = false
-        } else if serverSkippingToSync {
+        if ref == nil && effects.isEmpty { return requestSent(kind, forward: forward) }
+        guard accepts(kind) else {
             // Ignored by the server: no answer will come. A made-up answer for it is not due.
             if var ref { ref.skipped = true; failedStatements.append(ref) }
             return
         }
-        let extra: PendingExtra? = ref == nil && effects.isEmpty ? nil : .payload(PendingPayload(statement: ref, effects: effects))
-        enqueue(PendingEntry(kind: kind, forward: forward, hasExtra: extra != nil), extra)
+        enqueue(PendingEntry(kind: kind, forward: forward, hasExtra: true), .payload(PendingPayload(statement: ref, effects: effects)))
         if kind.endsWithReadyForQuery { outstandingSyncs += 1 }
+    }
+
+    /// Whether a request of `kind` gets an answer from the server and so a queue entry.
+    /// False for a CopyDone or Sync the server ignores, and for anything else while the
+    /// server skips to the next Sync.
+    private mutating func accepts(_ kind: RequestKind) -> Bool {
+        if kind == .copyEnd {
+            if copyInOpen { copyInOpen = false; return false }
+            return !queue.isEmpty
+        } else if kind == .sync {
+            if copyInOpen { return false }            // ignored by a server in copy-in mode
+            serverSkippingToSync = false
+            return true
+        }
+        return !serverSkippingToSync
     }
 
     /// The client's Parse "" was sent as is; it replaces `replaced`, the client's previous
@@ -231,10 +248,9 @@ public struct ResponseTracker: Sendable {
     /// A backend message with type `id` arrived. Made-up responses due before it are written
     /// to `out`; returns whether the message itself goes to the client.
     public mutating func responseReceived(_ id: UInt8, into out: inout ByteBuffer) -> Bool {
-        switch BackendMessageID(rawValue: id) {
-        case .noticeResponse?, .parameterStatus?, .notificationResponse?:
+        if id == BackendMessageID.noticeResponse.rawValue || id == BackendMessageID.parameterStatus.rawValue
+            || id == BackendMessageID.notificationResponse.rawValue {
             return true     // asynchronous: may arrive at any time
-        default: break
         }
         drainSynthesized(into: &out)
         guard let head = queue.first, let kind = head.kind else {

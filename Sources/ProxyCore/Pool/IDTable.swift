@@ -1,9 +1,18 @@
-/// Server id → value, for the per-transaction lookups of pools and their drivers. A
-/// `Dictionary` hashes every key with SipHash (about 150 instructions a lookup); server ids
-/// are small sequential integers that pgstash assigns itself, so a multiplicative hash of the
+/// An id that pgstash assigns itself: a small integer, sequential or strided.
+public protocol IntegerID: Hashable {
+    var raw: Int { get }
+    init(_ raw: Int)
+}
+
+extension ServerID: IntegerID {}
+extension ClientID: IntegerID {}
+
+/// Server (or client) id → value, for the per-transaction lookups of pools and their
+/// drivers. A `Dictionary` hashes every key with SipHash (about 150 instructions a lookup);
+/// these ids are small integers that pgstash assigns itself, so a multiplicative hash of the
 /// id spreads them as well. Open addressing with linear probing and backward-shift deletion;
 /// the table stays at most half full.
-public struct ServerTable<Value> {
+public struct IDTable<Key: IntegerID, Value> {
     @usableFromInline var ids: [Int] = []             // Self.empty: a free slot
     @usableFromInline var slots: [Value?] = []
     @usableFromInline var stored = 0
@@ -24,7 +33,7 @@ public struct ServerTable<Value> {
     @inlinable @inline(__always) var mask: Int { ids.count - 1 }
 
     /// The slot holding `id`, or nil.
-    @inlinable func slot(of id: ServerID) -> Int? {
+    @inlinable func slot(of id: Key) -> Int? {
         guard count > 0 else { return nil }
         var i = home(id.raw)
         while true {
@@ -35,7 +44,7 @@ public struct ServerTable<Value> {
         }
     }
 
-    @inlinable public subscript(id: ServerID) -> Value? {
+    @inlinable public subscript(id: Key) -> Value? {
         get {
             guard let i = slot(of: id) else { return nil }
             return slots[i]!
@@ -47,14 +56,14 @@ public struct ServerTable<Value> {
 
     /// Runs `body` on the value of `id` in place; false when there is none.
     @inlinable @discardableResult
-    public mutating func modify(_ id: ServerID, _ body: (inout Value) -> Void) -> Bool {
+    public mutating func modify(_ id: Key, _ body: (inout Value) -> Void) -> Bool {
         guard let i = slot(of: id) else { return false }
         body(&slots[i]!)
         return true
     }
 
-    @inlinable mutating func insert(_ id: ServerID, _ value: Value) {
-        precondition(id.raw != Self.empty, "ServerTable: reserved id")
+    @inlinable mutating func insert(_ id: Key, _ value: Value) {
+        precondition(id.raw != Self.empty, "IDTable: reserved id")
         if let i = slot(of: id) { slots[i] = value; return }
         if (count + 1) * 2 > ids.count { grow() }
         var i = home(id.raw)
@@ -65,7 +74,7 @@ public struct ServerTable<Value> {
     }
 
     @inlinable @discardableResult
-    public mutating func removeValue(forKey id: ServerID) -> Value? {
+    public mutating func removeValue(forKey id: Key) -> Value? {
         guard var hole = slot(of: id) else { return nil }
         let old = slots[hole].take()
         ids[hole] = Self.empty
@@ -96,14 +105,17 @@ public struct ServerTable<Value> {
         shift = 64 - capacity.trailingZeroBitCount
         stored = 0
         for j in oldIDs.indices where oldIDs[j] != Self.empty {
-            insert(ServerID(oldIDs[j]), oldSlots[j].take()!)
+            insert(Key(oldIDs[j]), oldSlots[j].take()!)
         }
     }
 
     /// The ids held, in no particular order.
-    public var keys: [ServerID] { ids.filter { $0 != Self.empty }.map(ServerID.init) }
+    public var keys: [Key] { ids.filter { $0 != Self.empty }.map { Key($0) } }
     /// The values held, in no particular order.
     public var values: [Value] { slots.compactMap { $0 } }
 }
 
-extension ServerTable: Sendable where Value: Sendable {}
+extension IDTable: Sendable where Value: Sendable {}
+
+public typealias ServerTable<Value> = IDTable<ServerID, Value>
+public typealias ClientTable<Value> = IDTable<ClientID, Value>
