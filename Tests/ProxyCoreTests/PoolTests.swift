@@ -51,6 +51,36 @@ struct PoolTests {
         #expect(p.state(of: S0) == .idle(since: 3))
     }
 
+    /// The driver's per-transaction calls (`acquireIdle`, `release`) say what
+    /// `acquireRequested` and `serverReleased` would, without an action array.
+    @Test func fastPathsAgreeWithTheActionAPI() {
+        var p = Self.pool(max: 1)
+        #expect(p.acquireIdle(by: C1) == nil)                       // nothing idle: nothing changes
+        #expect(p.waitingCount == 0 && p.serverCount == 0)
+        Self.leased(&p, S0, to: C1)
+        #expect(p.acquireIdle(by: C2) == nil)
+        #expect(p.acquireRequested(by: C2, now: 1) == [])           // waits
+        #expect(p.release(S0, reusable: true, now: 2) == .assigned(S0, to: C2))
+        #expect(p.state(of: S0) == .active(C2))
+        #expect(p.release(S0, reusable: true, now: 3) == .idled)
+        #expect(p.state(of: S0) == .idle(since: 3))
+        #expect(p.release(S0, reusable: true, now: 4) == .idled)     // a second release changes nothing
+        #expect(p.state(of: S0) == .idle(since: 3))
+        #expect(p.acquireIdle(by: C3) == S0)
+        #expect(p.state(of: S0) == .active(C3))
+        #expect(p.release(S0, reusable: false, now: 5) == .other([.close(S0)]))
+        #expect(p.state(of: S0) == .closing)
+    }
+
+    @Test func acquireIdleWaitsWhilePaused() {
+        var p = Self.pool(max: 1)
+        Self.leased(&p, S0, to: C1)
+        #expect(p.release(S0, reusable: true, now: 1) == .idled)
+        #expect(p.pauseRequested(now: 1) == [.close(S0)])            // idle servers close at PAUSE
+        #expect(p.acquireIdle(by: C2) == nil)
+        #expect(p.waitingCount == 0)
+    }
+
     @Test func firstConnectedServerGoesToTheFirstWaiter() {
         var p = Self.pool(max: 3)
         #expect(p.acquireRequested(by: C1, now: 0) == [.connect(S0)])
