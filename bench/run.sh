@@ -21,7 +21,8 @@
 # bench/results/latest.md and latest.png. Every process it starts is stopped on exit.
 #
 # Environment: BENCH_DIR, PGSTASH_BIN (default .build/release/pgstash), PGSTASH_EXTRA_ARGS
-# (default: Redis and metrics ports of this run), POOL_SIZE (20), DURATION, ROUNDS, BUDGET,
+# (default: Redis and metrics ports of this run), POOL_SIZE (20), IDLE_TIMEOUT (600: how long both
+# proxies keep an idle server, PgBouncer's default server_idle_timeout), DURATION, ROUNDS, BUDGET,
 # HANG_MARGIN, TARGETS (e.g. "direct pgbouncer"), WORKLOADS (e.g. "mix search"),
 # WIDE_WORKLOADS (those also run at 256 clients), CLIENTS (e.g. "8 64"), MODES (e.g. "prepared"),
 # SCENARIOS; for --pooling also IDLE_CLIENTS (900), DIRECT_MAX_CLIENTS (64); for --cache also
@@ -37,6 +38,10 @@ BENCH_DIR=${BENCH_DIR:-/tmp/pgstash-bench}
 PGSTASH_BIN=${PGSTASH_BIN:-$ROOT/.build/release/pgstash}
 MICRO_BIN=${MICRO_BIN:-$ROOT/.build/release/pgstash-bench}
 POOL_SIZE=${POOL_SIZE:-20}
+# Both proxies keep idle servers alike. With pgstash's default (30 s) and PgBouncer's (600 s),
+# pgstash alone would close the servers a small cell left idle and reconnect them (a fork, a
+# SCRAM exchange and cold caches in PostgreSQL) inside the next cell's timed window.
+IDLE_TIMEOUT=${IDLE_TIMEOUT:-600}
 export PGPASS=${PGPASS:-secret}
 export PGPASSWORD=$PGPASS PGCONNECT_TIMEOUT=10
 PY=/usr/bin/python3          # Debian's python3 has matplotlib; the pyenv one on PATH does not
@@ -232,7 +237,7 @@ start_pgstash() {    # start_pgstash NAME DB POOLMODE
     # shellcheck disable=SC2086
     $DAEMON "$PGSTASH_BIN" --listen "127.0.0.1:${PORT[$name]}" \
         --upstream "postgresql://postgres:$PGPASS@127.0.0.1:$PGPORT/$db" \
-        -c "pool.max_upstream=$POOL_SIZE" -c "pool.mode=$mode" \
+        -c "pool.max_upstream=$POOL_SIZE" -c "pool.mode=$mode" -c "pool.idle_timeout=$IDLE_TIMEOUT" \
         ${PGSTASH_EXTRA_ARGS:--c redis.port=$REDISPORT -c metrics.port=$mport} \
         >"${LOGF[$name]}" 2>&1 < /dev/null &
     PID[$name]=$!; PIDS_TO_KILL+=("${PID[$name]}")
@@ -249,7 +254,7 @@ cache_config() {     # cache_config FILE PORT METRICSPORT DB
     {
         echo "# Written by bench/run.sh --cache: this run's servers, then proxy.conf's cache sections."
         printf '[listen]\nhost = "127.0.0.1"\nport = %s\n\n' "$port"
-        printf '[pool]\nmode = "transaction"\nmax_upstream = %s\n\n' "$POOL_SIZE"
+        printf '[pool]\nmode = "transaction"\nmax_upstream = %s\nidle_timeout = %s\n\n' "$POOL_SIZE" "$IDLE_TIMEOUT"
         printf '[databases.%s]\nhost = "127.0.0.1"\nport = %s\ndbname = "%s"\nuser = "postgres"\npassword = "%s"\n\n' \
             "$db" "$PGPORT" "$db" "$PGPASS"
         printf '[auth]\ntype = "scram-sha-256"\nauth_file = "userlist.txt"\n\n'
@@ -304,6 +309,7 @@ auth_type = scram-sha-256
 auth_file = $dir/userlist.txt
 pool_mode = $mode
 default_pool_size = $POOL_SIZE
+server_idle_timeout = $IDLE_TIMEOUT
 min_pool_size = 0
 reserve_pool_size = 0
 max_client_conn = 1000
@@ -427,7 +433,7 @@ workload_args() {
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 
 meta COMMAND "$(for v in WORKLOADS MODES CLIENTS TARGETS DURATION ROUNDS WARMUP; do [ -n "$(eval echo "\${${v}_ENV:-}")" ] && printf '%s=%s ' "$v" "$(eval echo "\${${v}_ENV}")"; done)bench/run.sh $ARGS"
-meta MODE "$MODE"; meta DURATION "$DURATION"; meta ROUNDS "$ROUNDS"; meta POOL_SIZE "$POOL_SIZE"; meta QUICK "$QUICK"; meta DAEMON "${DAEMON:-none}"
+meta MODE "$MODE"; meta DURATION "$DURATION"; meta ROUNDS "$ROUNDS"; meta POOL_SIZE "$POOL_SIZE"; meta IDLE_TIMEOUT "$IDLE_TIMEOUT"; meta QUICK "$QUICK"; meta DAEMON "${DAEMON:-none}"
 meta STARTED "$(date -u '+%Y-%m-%d %H:%M UTC')"; meta HOST "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 meta PG_VERSION "$(q -d postgres -c 'SHOW server_version')"
 meta PGBOUNCER_VERSION "$(pgbouncer --version 2>/dev/null | head -1 || echo none)"

@@ -516,9 +516,10 @@ def cmd_pooling(a):
               re.sub(r"^pgstash\s+", "", meta.get("PGSTASH_VERSION", "?")), meta.get("PGSTASH_COMMIT", "?")),
           "- `pgbench -S -j 2 -T %s` (database `pgbench`, scale 10), %s round(s) per cell; every round "
           "sweeps the whole matrix, the targets of a cell run back to back in an order that rotates; "
-          "both proxies in **transaction** mode with an upstream pool of %s; direct PostgreSQL up to "
-          "%s clients for reference" % (meta.get("DURATION", "?"), meta.get("ROUNDS", "?"), pool,
-                                        meta.get("DIRECT_MAX_CLIENTS", "?")),
+          "both proxies in **transaction** mode with an upstream pool of %s, idle servers kept %s s; "
+          "direct PostgreSQL up to %s clients for reference" % (
+              meta.get("DURATION", "?"), meta.get("ROUNDS", "?"), pool, meta.get("IDLE_TIMEOUT", "?"),
+              meta.get("DIRECT_MAX_CLIENTS", "?")),
           "- TPS: mean over rounds (min–max of the rounds in brackets); p50 / p99: over every "
           "transaction of every round, ms; peak RSS: the proxy's VmHWM during the cell",
           "- whole run: %s s" % meta.get("TOTAL_SECONDS", "?"), ""]
