@@ -67,17 +67,15 @@ extension ClientHandler {
                 }
                 return
             }
-            let bodyStart = conn.inbound.readerIndex + 5
-            let view = conn.inbound.readableView
-            let body = view[bodyStart..<(bodyStart + header.bodyLength)]
+            let frame = conn.inbound.readableView.prefix(header.frameLength)
+            let body = frame.dropFirst(5)
             let outstanding = cacheOn ? cacheBeforeClientMessage(id, body: body, server: s) : 0
-            let result = session!.messageReceived(id, body: body,
-                                                  frame: view[conn.inbound.readerIndex..<(bodyStart + header.bodyLength)],
+            let result = session!.messageReceived(id, body: body, frame: frame,
                                                   server: &s.state, names: &proxy.statementNames, out: &out)
             if cacheOn { cacheAfterClientMessage(outstandingBefore: outstanding, server: s) }
             switch result {
             case .consumed:
-                if admin.digest != nil { digestMessageSent(id, body: view[bodyStart..<(bodyStart + header.bodyLength)]) }
+                if admin.digest != nil { digestMessageSent(id, body: body) }
                 conn.inbound.moveReaderIndex(forwardBy: header.frameLength)
             case .terminate:
                 flushOutput()
@@ -97,8 +95,10 @@ extension ClientHandler {
         if !out.toServer.isEmpty, let s = leased { s.send(out.toServer) }
         if !out.toClient.isEmpty { sendToClient(out.toClient) }
         out.reset()
-        for e in out.events { log.info("client \(id): \(e)") }
-        out.events.removeAll()
+        if !out.events.isEmpty {
+            for e in out.events { log.info("client \(id): \(e)") }
+            out.events.removeAll()
+        }
         if out.pinChanged {
             pool?.pinnedClients += 1
             out.pinChanged = false

@@ -220,10 +220,8 @@ final class ServerHandler: ConnectionDelegate {
         guard let client, client.session != nil else {
             return resetting ? resetInput(c) : (state.draining ? drainInput(c) : idleInput(c))
         }
-        // The machine is moved out for the loop (no copy, no copy-on-write) and moved back
-        // before anything that may run the client's own input (which uses it).
-        var session = client.session.take()!
         let proxy = pool.server     // one strong reference, not two unowned loads per message
+        let stats = pool.stats
         toClient.clear()
         var released = false
         var resume = false
@@ -244,7 +242,6 @@ final class ServerHandler: ConnectionDelegate {
                 guard let h = try Framing.peekHeader(c.inbound, maxBodyLength: Int(Int32.max) - 4) else { break }
                 header = h
             } catch {
-                client.session = consume session
                 return fail(sqlState: "08P01", "upstream server sent a malformed message: \(error)")
             }
             if c.inbound.readableBytes < header.frameLength {
@@ -252,20 +249,20 @@ final class ServerHandler: ConnectionDelegate {
                 let streamable = header.id == BackendMessageID.dataRow.rawValue || header.id == BackendMessageID.copyData.rawValue
                 guard streamable && header.frameLength > 256 * 1024 else { break }
                 if client.cacheOn && client.cacheState!.fill != nil { client.cacheStreamed() }
-                passthroughForward = session.backendMessageReceived(header.id, body: [], server: &state,
+                passthroughForward = client.session!.backendMessageReceived(header.id, body: [], server: &state,
                                                                     names: &proxy.statementNames, toClient: &toClient).forward
                 passthroughRemaining = header.frameLength
                 continue
             }
-            if let forward = session.plainMessageReceived(header.id, server: &state, toClient: &toClient) {
+            if let forward = client.session!.plainMessageReceived(header.id, server: &state, toClient: &toClient) {
                 // Rows and the like: nothing to decide but whether they reach the client.
-                if forward { forwardFrame(header, of: c, to: client) }
+                if forward { forwardToClient(c.inbound.readableView.prefix(header.frameLength), id: header.id, to: client) }
                 c.inbound.moveReaderIndex(forwardBy: header.frameLength)
                 state.tracker.drainSynthesized(into: &toClient)
                 continue
             }
-            let bodyStart = c.inbound.readerIndex + 5
-            let body = c.inbound.readableView[bodyStart..<(bodyStart + header.bodyLength)]
+            let frame = c.inbound.readableView.prefix(header.frameLength)
+            let body = frame.dropFirst(5)
             if client.cacheOn, !client.cacheState!.gate.isIdle {
                 switch commitGate(client, header, body: body, in: c) {
                 case .relay: break
@@ -274,8 +271,8 @@ final class ServerHandler: ConnectionDelegate {
                     if publish(writes, for: client) { break loop }
                 }
             }
-            pool.stats.backendMessage(header.id, body: body, client: client, now: loop.now)
-            let r = session.backendMessageReceived(header.id, body: body, server: &state,
+            stats.backendMessage(header.id, body: body, client: client, now: loop.now)
+            let r = client.session!.backendMessageReceived(header.id, body: body, server: &state,
                                                    names: &proxy.statementNames, toClient: &toClient)
             if header.id == BackendMessageID.parameterStatus.rawValue,
                case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: header.id, body: body) {
@@ -284,7 +281,7 @@ final class ServerHandler: ConnectionDelegate {
                       body.starts(with: Self.fatalSeverity) || body.starts(with: Self.panicSeverity) {
                 log.warning("upstream server \(id) reported a fatal error")
             }
-            if r.forward { forwardFrame(header, of: c, to: client) }
+            if r.forward { forwardToClient(frame, id: header.id, to: client) }
             if r.forward, header.id == BackendMessageID.readyForQuery.rawValue { pool.readyForQueryRelayed(self, status: body.first ?? 0) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
             state.tracker.drainSynthesized(into: &toClient)
@@ -295,7 +292,6 @@ final class ServerHandler: ConnectionDelegate {
             if let f = r.failure { failure = f; break loop }
             if r.release { released = true; break loop }
         }
-        client.session = consume session
         pool.bytesRelayedToClient(toClient.readableBytes)
         if !listens.isEmpty {
             // The answer of a committing LISTEN waits until the listener LISTENs upstream.
@@ -323,12 +319,11 @@ final class ServerHandler: ConnectionDelegate {
         }
     }
 
-    /// The whole frame at the head of `c`'s input goes to the client (and to the result
-    /// cache's capture, when it fills an entry).
-    private func forwardFrame(_ header: FrameHeader, of c: Connection, to client: ClientHandler) {
-        let frame = c.inbound.readableView.prefix(header.frameLength)
+    /// A whole frame goes to the client (and to the result cache's capture, when it fills an
+    /// entry).
+    private func forwardToClient(_ frame: ArraySlice<UInt8>, id: UInt8, to client: ClientHandler) {
         toClient.append(frame)
-        if client.cacheOn && client.cacheState!.fill != nil { client.cacheObserve(header.id, frame: frame) }
+        if client.cacheOn && client.cacheState!.fill != nil { client.cacheObserve(id, frame: frame) }
     }
 
     /// Reading the server goes on while its client can take what it sends.
