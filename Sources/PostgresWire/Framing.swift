@@ -21,9 +21,14 @@ public enum Framing {
     @inlinable
     public static func peekHeader(_ bytes: UnsafeRawBufferPointer, maxBodyLength: Int) throws -> FrameHeader? {
         guard bytes.count >= 5 else { return nil }
-        let id = bytes[0]
         let len = Int(Int32(bitPattern: UInt32(bytes[1]) << 24 | UInt32(bytes[2]) << 16
                                           | UInt32(bytes[3]) << 8 | UInt32(bytes[4])))
+        return try header(id: bytes[0], length: len, maxBodyLength: maxBodyLength)
+    }
+
+    /// The header of a frame whose length word (itself included) is `length`.
+    @inlinable
+    static func header(id: UInt8, length len: Int, maxBodyLength: Int) throws -> FrameHeader {
         guard len >= 4 else {
             throw WireDecodingError(messageID: id, offset: 0, reason: .invalidLength(len))
         }
@@ -41,7 +46,8 @@ public enum Framing {
 
     @inlinable
     public static func peekHeader(_ buffer: ByteBuffer, maxBodyLength: Int) throws -> FrameHeader? {
-        try buffer.withReadableBytes { try peekHeader($0, maxBodyLength: maxBodyLength) }
+        guard let (id, word) = buffer.peekByteAndInt32() else { return nil }
+        return try header(id: id, length: Int(word), maxBodyLength: maxBodyLength)
     }
 
     /// Removes one complete frame from the front of `buffer`, or returns nil if it has not

@@ -67,7 +67,7 @@ extension ClientHandler {
                 }
                 return
             }
-            let frame = conn.inbound.readableView.prefix(header.frameLength)
+            let frame = conn.inbound.readableView(first: header.frameLength)
             let body = frame.dropFirst(5)
             let outstanding = cacheOn ? cacheBeforeClientMessage(id, body: body, server: s) : 0
             let result = session!.messageReceived(id, body: body, frame: frame,

@@ -256,12 +256,12 @@ final class ServerHandler: ConnectionDelegate {
             }
             if let forward = client.session!.plainMessageReceived(header.id, server: &state, toClient: &toClient) {
                 // Rows and the like: nothing to decide but whether they reach the client.
-                if forward { forwardToClient(c.inbound.readableView.prefix(header.frameLength), id: header.id, to: client) }
+                if forward { forwardToClient(c.inbound.readableView(first: header.frameLength), id: header.id, to: client) }
                 c.inbound.moveReaderIndex(forwardBy: header.frameLength)
                 state.tracker.drainSynthesized(into: &toClient)
                 continue
             }
-            let frame = c.inbound.readableView.prefix(header.frameLength)
+            let frame = c.inbound.readableView(first: header.frameLength)
             let body = frame.dropFirst(5)
             if client.cacheOn, !client.cacheState!.gate.isIdle {
                 switch commitGate(client, header, body: body, in: c) {

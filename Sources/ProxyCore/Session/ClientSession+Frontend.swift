@@ -52,12 +52,12 @@ extension ClientSession {
             return closeReceived(body, frame: frame, server: &server, names: &names, out: &out)
         case .execute:
             server.unsynced = true
-            var effects: [SessionEffect] = []
             if !portalEffects.isEmpty, let end = body.firstIndex(of: 0),
                let e = portalEffects[String(decoding: body[body.startIndex..<end], as: UTF8.self)] {
-                effects = [e]
+                server.tracker.requestSent(.execute, forward: true, ref: nil, effects: [e])
+            } else {
+                server.tracker.requestSent(.execute)
             }
-            server.tracker.requestSent(.execute, forward: true, ref: nil, effects: effects)
             out.toServer.append(frame)
         case .flush:
             out.toServer.append(frame)

@@ -143,7 +143,9 @@ extension ClientSession {
         guard let portalEnd = body.firstIndex(of: 0), let stmtEnd = body[(portalEnd + 1)...].firstIndex(of: 0) else {
             return .fail(sqlState: SQLState.protocolViolation, message: "invalid Bind message")
         }
-        let name = String(decoding: body[(portalEnd + 1)..<stmtEnd], as: UTF8.self)
+        // The unnamed statement (every Bind of pgbench -M extended, node-postgres, Prisma):
+        // no String to decode.
+        let name = stmtEnd == portalEnd + 1 ? "" : String(decoding: body[(portalEnd + 1)..<stmtEnd], as: UTF8.self)
         if !statementEffects.isEmpty || !portalEffects.isEmpty {
             portalEffects[String(decoding: body[body.startIndex..<portalEnd], as: UTF8.self)] = statementEffects[name]
         }

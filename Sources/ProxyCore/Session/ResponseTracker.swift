@@ -1,8 +1,9 @@
 import PostgresWire
 
 /// What kind of request a server is answering; decides which backend message ends it.
-public enum RequestKind: Sendable, Equatable {
-    case parse, bind, describeStatement, describePortal, execute, close, sync, query, functionCall
+public enum RequestKind: UInt8, Sendable, Equatable {
+    // Raw values from 1 (0 is a made-up response in `PendingQueue`'s packing), below 16.
+    case parse = 1, bind, describeStatement, describePortal, execute, close, sync, query, functionCall
     /// CopyDone or CopyFail: no answer of its own, but it marks where copy-in mode ends in
     /// the stream of requests ("COPY Operations": Sync and Flush sent during copy-in mode are
     /// ignored by the server).
@@ -112,7 +113,7 @@ public struct StatementRef: Sendable, Equatable {
 /// skips to the next Sync, and so does the tracker — including requests sent after the error
 /// arrived, which the server ignores without answering.
 public struct ResponseTracker: Sendable {
-    private var queue = FIFOQueue<PendingEntry>()
+    private var queue = PendingQueue()
     /// The extras of the queued entries that have one (`hasExtra`), in queue order.
     private var extras = FIFOQueue<PendingExtra>()
     /// Queued entries `drainSynthesized` takes (made-up responses and copy ends), kept by
@@ -314,7 +315,7 @@ public struct ResponseTracker: Sendable {
     /// Copy-in mode began: the Syncs the client sent before it ends copy-in are ignored by
     /// the server, so they are not waited for.
     private mutating func copyInStarted() {
-        var kept = FIFOQueue<PendingEntry>()
+        var kept = PendingQueue()
         var keptExtras = FIFOQueue<PendingExtra>()
         var ended = false
         var first = true
@@ -359,7 +360,7 @@ public struct ResponseTracker: Sendable {
 
     /// Forgets everything (the server connection is gone).
     public mutating func reset() {
-        queue = FIFOQueue()
+        queue = PendingQueue()
         extras = FIFOQueue()
         drainable = 0
         failedStatements.removeAll()
