@@ -21,7 +21,10 @@ public enum SessionGate {
     }
 
     /// Byte classes, one table lookup per byte instead of a chain of comparisons.
-    static let spaceClass: UInt8 = 1, wordStartClass: UInt8 = 2, wordPartClass: UInt8 = 4
+    static let spaceClass: UInt8 = 1, wordStartClass: UInt8 = 2, wordPartClass: UInt8 = 4, plainClass: UInt8 = 8
+    /// Bytes that only end a statement's start: not space, not a word's start, and none of
+    /// the characters the switch below handles (; - / ' " $).
+    static let specialBytes: [UInt8] = [";", "-", "/", "'", "\"", "$"].map { UInt8(ascii: $0) }
     static let byteClasses: [UInt8] = (0..<256).map { b in
         let c = UInt8(b)
         var k: UInt8 = 0
@@ -30,6 +33,7 @@ public enum SessionGate {
         }
         if isWordStart(c) { k |= wordStartClass }
         if isWordPart(c) { k |= wordPartClass }
+        if k == 0 && !specialBytes.contains(c) { k |= plainClass }
         return k
     }
 
@@ -59,6 +63,7 @@ public enum SessionGate {
                 continue
             }
             if k & spaceClass != 0 { i += 1; continue }
+            if k & plainClass != 0 { i += 1; atStatementStart = false; continue }
             switch c {
             case UInt8(ascii: ";"):
                 atStatementStart = true
@@ -154,11 +159,15 @@ public enum SessionGate {
         let m = needle.utf8CodeUnitCount
         guard r.count >= m else { return false }
         let s = needle.utf8Start
+        let head = s[0]
         var i = r.lowerBound
         while i + m <= r.upperBound {
-            var j = 0
-            while j < m && (p[i + j] | 0x20) == s[j] { j += 1 }
-            if j == m { return true }
+            // Most positions fail on the first byte: test it alone before the loop.
+            if (p[i] | 0x20) == head {
+                var j = 1
+                while j < m && (p[i + j] | 0x20) == s[j] { j += 1 }
+                if j == m { return true }
+            }
             i += 1
         }
         return false
