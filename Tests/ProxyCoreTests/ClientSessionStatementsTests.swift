@@ -330,4 +330,15 @@ struct ClientSessionStatementsTests {
         // The entry stays known (unreferenced) so the next client reuses the server copies.
         #expect(t.names.knownServerName(for: StatementKey(query: "SELECT 1", parameterTypes: [])) == "pgstash_1")
     }
+
+    /// The NUL search that splits Parse and Bind bodies (memchr on the slice's own indices).
+    @Test func nulIsFoundOnTheSlicesIndices() {
+        let bytes: [UInt8] = [9, 9, 0x61, 0, 0x62, 0x63, 0, 0x64]
+        let body = bytes[2...]                               // a body never starts at index 0
+        #expect(ClientSession.nul(in: body, from: body.startIndex) == 3)
+        #expect(ClientSession.nul(in: body, from: 4) == 6)
+        #expect(ClientSession.nul(in: body, from: 7) == nil)  // no NUL after it
+        #expect(ClientSession.nul(in: body, from: body.endIndex) == nil)
+        #expect(ClientSession.nul(in: bytes[2..<3], from: 2) == nil)
+    }
 }

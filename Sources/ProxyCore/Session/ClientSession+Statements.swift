@@ -10,7 +10,7 @@ extension ClientSession {
     mutating func parseReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
                                 names: inout StatementNames, out: inout SessionOutput) -> InputResult {
         var mayChange = false
-        if let nameEnd = body.firstIndex(of: 0), let queryEnd = body[(nameEnd + 1)...].firstIndex(of: 0) {
+        if let nameEnd = Self.nul(in: body, from: body.startIndex), let queryEnd = Self.nul(in: body, from: nameEnd + 1) {
             mayChange = mayChangeSession(body[(nameEnd + 1)..<queryEnd])
         }
         if !mayChange && body.first == 0 {
@@ -140,7 +140,7 @@ extension ClientSession {
 
     mutating func bindReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
                                names: inout StatementNames, out: inout SessionOutput) -> InputResult {
-        guard let portalEnd = body.firstIndex(of: 0), let stmtEnd = body[(portalEnd + 1)...].firstIndex(of: 0) else {
+        guard let portalEnd = Self.nul(in: body, from: body.startIndex), let stmtEnd = Self.nul(in: body, from: portalEnd + 1) else {
             return .fail(sqlState: SQLState.protocolViolation, message: "invalid Bind message")
         }
         // The unnamed statement (every Bind of pgbench -M extended, node-postgres, Prisma):

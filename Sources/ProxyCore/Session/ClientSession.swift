@@ -124,6 +124,18 @@ public struct ClientSession {
         return answer
     }
 
+    /// Index of the first NUL in `s` at or after `from`, found with memchr: protocol strings
+    /// end with one, and a query text may be long (a generic `firstIndex` takes several
+    /// instructions a byte).
+    static func nul(in s: ArraySlice<UInt8>, from: Int) -> Int? {
+        guard from >= s.startIndex, from < s.endIndex else { return nil }
+        return s.withUnsafeBytes { raw -> Int? in
+            let skip = from - s.startIndex
+            guard let hit = memchr(raw.baseAddress! + skip, 0, raw.count - skip) else { return nil }
+            return s.startIndex + raw.baseAddress!.distance(to: UnsafeRawPointer(hit))
+        }
+    }
+
     /// Whether `a` and `b` hold the same bytes.
     static func bytesEqual(_ a: [UInt8], _ b: ArraySlice<UInt8>) -> Bool {
         guard a.count == b.count else { return false }
