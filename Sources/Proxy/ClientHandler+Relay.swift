@@ -9,10 +9,10 @@ extension ClientHandler {
         leased = s
         s.client = self
         if let pid = cancelKey?.processID { s.lastClientPID = pid }
-        out.toServer.clear()
+        out.resetToServer()
         session?.serverAttached(&s.state, out: &out)
         if !out.toServer.isEmpty { s.send(out.toServer) }
-        out.toServer.clear()
+        out.resetToServer()
         updateReading()
     }
 

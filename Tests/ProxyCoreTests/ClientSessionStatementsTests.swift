@@ -341,4 +341,21 @@ struct ClientSessionStatementsTests {
         #expect(ClientSession.nul(in: body, from: body.endIndex) == nil)
         #expect(ClientSession.nul(in: bytes[2..<3], from: 2) == nil)
     }
+
+    /// `SessionOutput.reset` gives back storage a burst grew, keeps small storage for reuse,
+    /// and leaves what is due to the client when only `toServer` is reset.
+    @Test func outputResetShrinksOnlyWhatGrew() {
+        var out = SessionOutput()
+        out.toServer.append([UInt8](repeating: 1, count: 40_000))
+        out.toClient.append([UInt8](repeating: 2, count: 100))
+        let small = out.toClient.capacity
+        out.resetToServer()
+        #expect(out.toServer.isEmpty && out.toServer.capacity == 0)
+        #expect(out.toClient.readableBytes == 100)
+        out.reset()
+        #expect(out.toClient.isEmpty && out.toClient.capacity == small)
+        out.reset()                                           // nothing written since: nothing changes
+        #expect(out.toClient.capacity == small && out.toServer.capacity == 0)
+    }
 }
+

@@ -15,8 +15,18 @@ public struct SessionOutput {
 
     /// Empties both buffers; a buffer grown past `keep` bytes gives its memory back.
     public mutating func reset(keep: Int = 32 * 1024) {
-        if toServer.capacity > keep { toServer = ByteBuffer() } else { toServer.clear() }
-        if toClient.capacity > keep { toClient = ByteBuffer() } else { toClient.clear() }
+        resetToServer(keep: keep)
+        Self.reset(&toClient, keep: keep)
+    }
+
+    /// `reset` for `toServer` alone (what is due to the client stays).
+    public mutating func resetToServer(keep: Int = 32 * 1024) { Self.reset(&toServer, keep: keep) }
+
+    /// A buffer nothing was written to since its last reset cannot have grown: its storage
+    /// (often not in the CPU's cache) is not looked at.
+    private static func reset(_ b: inout ByteBuffer, keep: Int) {
+        if b.writerIndex == 0 { return }
+        if b.capacity > keep { b = ByteBuffer() } else { b.clear() }
     }
 }
 
