@@ -371,7 +371,7 @@ final class ServerHandler: ConnectionDelegate {
                 self.pump()
             }
             // Done before `publish` returned (owed while Redis is unreachable: no round trip):
-            // the caller still holds the client's session machine; relay once it is back.
+            // the caller's relay loop is still running; relay again once it has returned.
             if inside { self.loop.runBeforeNextWait(resume) } else { resume() }
         }
         inside = false
