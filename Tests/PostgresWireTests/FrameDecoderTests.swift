@@ -1,3 +1,4 @@
+import Buffers
 import PostgresWire
 import Testing
 
@@ -231,6 +232,38 @@ struct FrameDecoderForwardingTests {
         for cut in 0...stream.count {
             let got = try decodeInChunks(stream, cuts: [cut]) { try $0.nextFrame().map { Array($0.frame) } }
             #expect(got == frames, "cut at \(cut)")
+        }
+    }
+}
+
+/// `Framing.peekHeader` on a relay's input buffer (the handlers' path): the header is read at
+/// the reader index, whatever was consumed before it.
+@Suite("Frame header in a byte buffer")
+struct ByteBufferHeaderTests {
+    static func buffer(consumed: Int, _ bytes: [UInt8]) -> ByteBuffer {
+        var b = ByteBuffer([UInt8](repeating: 0xAA, count: consumed) + bytes)
+        b.moveReaderIndex(forwardBy: consumed)
+        return b
+    }
+
+    @Test(arguments: [0, 1, 7])
+    func headerIsReadAtTheReaderIndex(consumed: Int) throws {
+        let b = Self.buffer(consumed: consumed, [0x44, 0, 0, 0x01, 0x04, 9, 9])
+        let h = try #require(try Framing.peekHeader(b, maxBodyLength: 1 << 20))
+        #expect(h.id == 0x44 && h.bodyLength == 0x100)
+        #expect(b.readableView(first: 3) == [0x44, 0, 0])
+    }
+
+    @Test func fewerThanFiveBytesIsNoHeaderYet() throws {
+        #expect(try Framing.peekHeader(Self.buffer(consumed: 3, [0x44, 0, 0, 0]), maxBodyLength: 100) == nil)
+    }
+
+    @Test func badLengthsThrowAsForRawBytes() {
+        #expect(throws: WireDecodingError(messageID: 0x51, offset: 0, reason: .invalidLength(3))) {
+            try Framing.peekHeader(Self.buffer(consumed: 2, [0x51, 0, 0, 0, 3]), maxBodyLength: 100)
+        }
+        #expect(throws: WireDecodingError(messageID: 0x51, offset: 0, reason: .messageTooLarge(declared: 101, limit: 100))) {
+            try Framing.peekHeader(Self.buffer(consumed: 2, [0x51, 0, 0, 0, 105]), maxBodyLength: 100)
         }
     }
 }

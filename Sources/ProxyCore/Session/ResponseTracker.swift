@@ -136,9 +136,8 @@ public struct ResponseTracker: Sendable {
 
     public var isIdle: Bool { queue.isEmpty }
 
-    /// A request was sent to the server.
-    /// A request that carries nothing for its response (the usual Bind, Describe, Execute,
-    /// Sync): no statement reference or effect is built, copied or queued.
+    /// A request was sent to the server, carrying nothing for its response (the usual Bind,
+    /// Describe, Execute, Sync): no statement reference or effect is built, copied or queued.
     public mutating func requestSent(_ kind: RequestKind, forward: Bool = true) {
         guard accepts(kind) else { return }
         enqueue(PendingEntry(kind: kind, forward: forward, hasExtra: false))
@@ -155,7 +154,7 @@ public struct ResponseTracker: Sendable {
         if ref == nil && effects.isEmpty { return requestSent(kind, forward: forward) }
         guard accepts(kind) else {
             // Ignored by the server: no answer will come. A made-up answer for it is not due.
-            if var ref { ref.skipped = true; failedStatements.append(ref) }
+            if serverSkippingToSync, var ref { ref.skipped = true; failedStatements.append(ref) }
             return
         }
         enqueue(PendingEntry(kind: kind, forward: forward, hasExtra: true), .payload(PendingPayload(statement: ref, effects: effects)))
