@@ -26,47 +26,46 @@ extension ClientHandler {
         let maxMessageSize = proxy.config.listen.maxMessageSize
         // Stops while the client's answers are backed up: it resumes when they drain.
         while !conn.isOverHighWaterMark {
-            let header: FrameHeader
-            do {
-                guard let h = try Framing.peekHeader(conn.inbound, maxBodyLength: maxMessageSize) else { break }
-                header = h
-            } catch let e as WireDecodingError {
-                if case .messageTooLarge = e.reason {
-                    return fatal(SQLState.programLimitExceeded, "message too large: \(e)", hint: "The limit is listen.max_message_size.")
-                }
-                return fatal(SQLState.protocolViolation, "invalid message: \(e)")
-            } catch { return fatal(SQLState.protocolViolation, "invalid message: \(error)") }
-            guard conn.inbound.readableBytes >= header.frameLength else { break }
-            if requestStartedAt == nil { requestStartedAt = server.loop.now }
-            guard let id = FrontendMessageID(rawValue: header.id) else {
-                return fatal(SQLState.protocolViolation, "invalid frontend message type \(header.id)")
+            if let s = leased {
+                // The lease changed under the batch (the result cache's doing): look again.
+                guard relayLeased(to: s, proxy: proxy, maxMessageSize: maxMessageSize) else { return }
+                continue
             }
-            guard let s = leased else {
-                if id == .terminate { return close(error: nil) }
-                if cacheOn {
-                    switch cacheStep(maxMessageSize: maxMessageSize) {
-                    case .wait: return
-                    case .served: continue
-                    case .forward: break
-                    }
+            guard case let .message(_, id) = peekMessage(maxMessageSize: maxMessageSize) else { return }
+            if id == .terminate { return close(error: nil) }
+            if cacheOn {
+                switch cacheStep(maxMessageSize: maxMessageSize) {
+                case .wait: return
+                case .served: continue
+                case .forward: break
                 }
-                let n = session!.inputWithoutServer(conn.inbound.readableView, maxMessageSize: maxMessageSize,
-                                                    names: &proxy.statementNames, out: &out)
-                if n > 0 {
-                    conn.inbound.moveReaderIndex(forwardBy: n)
-                    cacheBatchDone()
-                    continue
-                }
-                if !waitingForServer {
-                    // What is due to the client goes first: a server may be assigned at once,
-                    // and its relaying starts here.
-                    flushOutput()
-                    waitingForServer = true
-                    updateReading()
-                    pool.acquire(for: self)
-                }
-                return
             }
+            let n = session!.inputWithoutServer(conn.inbound.readableView, maxMessageSize: maxMessageSize,
+                                                names: &proxy.statementNames, out: &out)
+            if n > 0 {
+                conn.inbound.moveReaderIndex(forwardBy: n)
+                cacheBatchDone()
+                continue
+            }
+            if !waitingForServer {
+                // What is due to the client goes first: a server may be assigned at once,
+                // and its relaying starts here.
+                flushOutput()
+                waitingForServer = true
+                updateReading()
+                pool.acquire(for: self)
+            }
+            return
+        }
+    }
+
+    /// Runs the input's messages through the session machine to the leased server `s`, held
+    /// once for the batch (not retained per message). False when relaying stops here: the
+    /// input is used up, the client waits, back-pressure, or the client was failed or closed;
+    /// true when the lease changed under it and the caller must look again.
+    private func relayLeased(to s: ServerHandler, proxy: ProxyServer, maxMessageSize: Int) -> Bool {
+        while !conn.isOverHighWaterMark {
+            guard case let .message(header, id) = peekMessage(maxMessageSize: maxMessageSize) else { return false }
             let frame = conn.inbound.readableView(first: header.frameLength)
             let body = frame.dropFirst(5)
             let outstanding = cacheOn ? cacheBeforeClientMessage(id, body: body, server: s) : 0
@@ -79,15 +78,56 @@ extension ClientHandler {
                 conn.inbound.moveReaderIndex(forwardBy: header.frameLength)
             case .terminate:
                 flushOutput()
-                return close(error: nil)
+                close(error: nil)
+                return false
             case let .fail(sqlState, message):
-                return fatal(sqlState, message)
+                fatal(sqlState, message)
+                return false
             case .needServer, .wait:
-                return
+                return false
             }
             s.state.tracker.drainSynthesized(into: &out.toClient)
             if out.toServer.readableBytes >= 256 * 1024 { flushOutput() }
+            if leased !== s { return true }
         }
+        return false
+    }
+
+    enum PeekedMessage { case message(FrameHeader, FrontendMessageID), incomplete, failed }
+
+    /// The message at the front of the input, if it has arrived whole; an invalid one fails
+    /// the client. Starts the request's clock. Inlined: it runs for every message, and the
+    /// failures go to `failInvalidMessage`.
+    @inline(__always)
+    private func peekMessage(maxMessageSize: Int) -> PeekedMessage {
+        guard let (rawID, word) = conn.inbound.peekByteAndInt32() else { return .incomplete }
+        let length = Int(word)
+        guard length >= 4 && length - 4 <= maxMessageSize else { return failInvalidMessage(maxMessageSize: maxMessageSize) }
+        guard conn.inbound.readableBytes > length else { return .incomplete }
+        if requestStartedAt == nil { requestStartedAt = server.loop.now }
+        guard let id = FrontendMessageID(rawValue: rawID) else {
+            fatal(SQLState.protocolViolation, "invalid frontend message type \(rawID)")
+            return .failed
+        }
+        return .message(FrameHeader(id: rawID, bodyLength: length - 4), id)
+    }
+
+    /// A header with an impossible length word: the client is failed with the decoder's error.
+    @inline(never)
+    private func failInvalidMessage(maxMessageSize: Int) -> PeekedMessage {
+        do {
+            _ = try Framing.peekHeader(conn.inbound, maxBodyLength: maxMessageSize)
+            fatal(SQLState.protocolViolation, "invalid message")
+        } catch let e as WireDecodingError {
+            if case .messageTooLarge = e.reason {
+                fatal(SQLState.programLimitExceeded, "message too large: \(e)", hint: "The limit is listen.max_message_size.")
+            } else {
+                fatal(SQLState.protocolViolation, "invalid message: \(e)")
+            }
+        } catch {
+            fatal(SQLState.protocolViolation, "invalid message: \(error)")
+        }
+        return .failed
     }
 
     /// Sends what the machine wrote, and logs what it reported.
@@ -111,6 +151,10 @@ extension ClientHandler {
     /// Sends, or holds while the client's LISTEN is not yet in force upstream.
     func sendToClient(_ b: ByteBuffer) {
         if outputHeld { heldOutput.append(b.readableView) } else { conn.send(b) }
+    }
+
+    func sendToClient(_ bytes: ArraySlice<UInt8>) {
+        if outputHeld { heldOutput.append(bytes) } else { conn.send(bytes) }
     }
 
     /// The pool's listener connection LISTENs on the client's channels: what was held (the

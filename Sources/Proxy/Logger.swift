@@ -28,8 +28,14 @@ public struct Logger: Sendable {
         self.init(level: verbose ? .debug : config.level, format: config.format)
     }
 
-    public func debug(_ m: @autoclosure () -> String, _ fields: @autoclosure () -> Fields = [:]) { emit(.debug, m, fields) }
-    public func info(_ m: @autoclosure () -> String, _ fields: @autoclosure () -> Fields = [:]) { emit(.info, m, fields) }
+    // The level test is inlined at the call site: a disabled `debug` on the relay path (a
+    // lease, a release) builds no closure contexts and makes no call.
+    @inline(__always) public func debug(_ m: @autoclosure () -> String, _ fields: @autoclosure () -> Fields = [:]) {
+        if level == .debug { emit(.debug, m, fields) }
+    }
+    @inline(__always) public func info(_ m: @autoclosure () -> String, _ fields: @autoclosure () -> Fields = [:]) {
+        if level == .debug || level == .info { emit(.info, m, fields) }
+    }
     public func warning(_ m: @autoclosure () -> String, _ fields: @autoclosure () -> Fields = [:]) { emit(.warning, m, fields) }
     public func error(_ m: @autoclosure () -> String, _ fields: @autoclosure () -> Fields = [:]) { emit(.error, m, fields) }
 

@@ -229,8 +229,15 @@ final class ServerHandler: ConnectionDelegate {
         var listens: [ListenChange] = []
         var unpinned = false
         var failure: ClientSession.Failure?
+        // Forwarded frames go to the client from the read itself (`span`: storage indices of
+        // `input`, contiguous) while nothing else is due before them: no copy into `toClient`.
+        // Not with the result cache on: its capture and commit gate work on `toClient`.
+        let input = c.inbound.readableView
+        var span = 0..<0
+        let sendsFromInput = !client.cacheOn
         loop: while c.inbound.readableBytes > 0 {
             if passthroughRemaining > 0 {
+                spanFirst(input, &span)
                 let n = min(passthroughRemaining, c.inbound.readableBytes)
                 if passthroughForward { toClient.append(c.inbound.readableView.prefix(n)) }
                 c.inbound.moveReaderIndex(forwardBy: n)
@@ -256,7 +263,13 @@ final class ServerHandler: ConnectionDelegate {
             }
             if let forward = client.session!.plainMessageReceived(header.id, server: &state, toClient: &toClient) {
                 // Rows and the like: nothing to decide but whether they reach the client.
-                if forward { forwardToClient(c.inbound.readableView(first: header.frameLength), id: header.id, to: client) }
+                if forward {
+                    if sendsFromInput {
+                        forwardFromInput(c.inbound.readerIndex..<(c.inbound.readerIndex + header.frameLength), input, &span)
+                    } else {
+                        forwardToClient(c.inbound.readableView(first: header.frameLength), id: header.id, to: client)
+                    }
+                }
                 c.inbound.moveReaderIndex(forwardBy: header.frameLength)
                 state.tracker.drainSynthesized(into: &toClient)
                 continue
@@ -281,7 +294,9 @@ final class ServerHandler: ConnectionDelegate {
                       body.starts(with: Self.fatalSeverity) || body.starts(with: Self.panicSeverity) {
                 log.warning("upstream server \(id) reported a fatal error")
             }
-            if r.forward { forwardToClient(frame, id: header.id, to: client) }
+            if r.forward {
+                if sendsFromInput { forwardFromInput(frame.startIndex..<frame.endIndex, input, &span) } else { forwardToClient(frame, id: header.id, to: client) }
+            }
             if r.forward, header.id == BackendMessageID.readyForQuery.rawValue { pool.readyForQueryRelayed(self, status: body.first ?? 0) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
             state.tracker.drainSynthesized(into: &toClient)
@@ -292,13 +307,18 @@ final class ServerHandler: ConnectionDelegate {
             if let f = r.failure { failure = f; break loop }
             if r.release { released = true; break loop }
         }
-        pool.bytesRelayedToClient(toClient.readableBytes)
+        pool.bytesRelayedToClient(toClient.readableBytes + span.count)
         if !listens.isEmpty {
             // The answer of a committing LISTEN waits until the listener LISTENs upstream.
             let inForce = pool.listensChanged(client, listens) { [weakRef = client.weakRef] in weakRef.target?.releaseHeldOutput() }
             if !inForce { client.outputHeld = true }
         }
-        if toClient.readableBytes > 0 { client.sendToClient(toClient) }
+        if !span.isEmpty && toClient.isEmpty {
+            client.sendToClient(input[span])
+        } else {
+            spanFirst(input, &span)
+            if toClient.readableBytes > 0 { client.sendToClient(toClient) }
+        }
         if unpinned { pool.pinnedClients -= 1 }
         if transactionEnded && !released { client.flushNotifications() }
         if let failure {
@@ -317,6 +337,33 @@ final class ServerHandler: ConnectionDelegate {
         } else {
             updateReading()
         }
+    }
+
+    /// The frame at `range` of the read goes to the client after everything due before it:
+    /// it extends `span` while `toClient` is empty and it follows the span, else it is copied.
+    @inline(__always)
+    private func forwardFromInput(_ range: Range<Int>, _ input: ArraySlice<UInt8>, _ span: inout Range<Int>) {
+        if toClient.isEmpty && (span.isEmpty || span.upperBound == range.lowerBound) {
+            span = span.isEmpty ? range : span.lowerBound..<range.upperBound
+        } else {
+            spanFirst(input, &span)
+            toClient.append(input[range])
+        }
+    }
+
+    /// The span's frames go into `toClient` ahead of what the session machine wrote there
+    /// since the span began (made-up answers due after them): the order the client must see.
+    private func spanFirst(_ input: ArraySlice<UInt8>, _ span: inout Range<Int>) {
+        guard !span.isEmpty else { return }
+        if toClient.isEmpty {
+            toClient.append(input[span])
+        } else {
+            var merged = ByteBuffer(capacity: max(toClient.capacity, span.count + toClient.readableBytes))
+            merged.append(input[span])
+            merged.append(toClient.readableView)
+            toClient = merged
+        }
+        span = 0..<0
     }
 
     /// A whole frame goes to the client (and to the result cache's capture, when it fills an

@@ -160,7 +160,7 @@ extension ClientSession {
             if forward && transactionPooling {
                 committed(session.readyForQuery(status), result: &result)
                 if status == .idle {
-                    server.settings = session.settings
+                    server.settings.adopt(session.settings)
                     transactionEnded(committed: session.lastTransactionCommitted, result: &result)
                 }
             }

@@ -167,7 +167,7 @@ public struct ClientSession {
         FrontendMessage.query(sql).encode(into: &out.toServer)
         server.tracker.requestSent(.query, forward: false, ref: nil, effects: [.settingsReplay])
         server.unnamedOwner = nil
-        server.settings = session.settings
+        server.settings.adopt(session.settings)
         awaitingReplay = true
     }
 
