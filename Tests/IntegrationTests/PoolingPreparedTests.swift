@@ -1,4 +1,5 @@
 import Foundation
+import PostgresWire
 import Testing
 
 extension PoolingTests {
@@ -68,6 +69,42 @@ extension PoolingTests {
                 let other2 = b.extendedQuery(sql, statement: nil, name: "b_stmt")
                 #expect(other2.rows == [["42"]], "B after A re-prepared: \(other2.errorSummary)")
             }
+        }
+
+        /// pgstash answers a Parse of a statement its server already holds itself; when that
+        /// answer falls between rows it relays, the client must still get every message in
+        /// order (the relay sends rows from the server's read and puts made-up answers after
+        /// them). pool.max_upstream = 1: the second Parse lands where the first one was made.
+        @Test("a made-up ParseComplete between relayed results keeps its place")
+        func madeUpAnswerKeepsItsPlace() throws {
+            let env = try TestEnvironment.require()
+            let db = try TestDatabase(env, prefix: "madeup")
+            defer { db.drop() }
+            let proxy = try startPgStash(env, db, ["pool.mode=transaction", "pool.max_upstream=1"])
+            defer { proxy.stop() }
+            let c = try WireClient.connected(proxy, db)
+            #expect(c.extendedQuery("SELECT 1 AS one", statement: "s1").rows == [["1"]])
+
+            var out = ByteBuffer()
+            FrontendMessage.parse(name: "", query: "SELECT g FROM generate_series(1, 3) g", parameterTypes: []).encode(into: &out)
+            FrontendMessage.bind(.init(portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [])).encode(into: &out)
+            FrontendMessage.execute(portal: "", maxRows: 0).encode(into: &out)
+            FrontendMessage.parse(name: "s2", query: "SELECT 1 AS one", parameterTypes: []).encode(into: &out)   // same text as s1
+            FrontendMessage.bind(.init(portal: "", statement: "s2", parameterFormats: [], parameters: [], resultFormats: [])).encode(into: &out)
+            FrontendMessage.execute(portal: "", maxRows: 0).encode(into: &out)
+            FrontendMessage.sync.encode(into: &out)
+            c.send(Array(out.readableView))
+            let kinds = c.readUntilReady().map { m -> String in
+                switch m {
+                case .parseComplete: return "1"
+                case .bindComplete: return "2"
+                case .dataRow: return "D"
+                case .commandComplete: return "C"
+                case .readyForQuery: return "Z"
+                default: return "\(m)"
+                }
+            }
+            #expect(kinds == ["1", "2", "D", "D", "D", "C", "1", "2", "D", "C", "Z"])
         }
 
         @Test("asyncpg statement cache: 10,000 queries over 100 connections, no errors, right results")

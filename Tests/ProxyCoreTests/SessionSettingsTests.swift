@@ -188,4 +188,33 @@ struct SessionSettingsTests {
         same["app.n"] = .literal("x")
         #expect(last != same)
     }
+
+    @Test func clientsThatStartAlikeShareStorageSoAdoptingCopiesNothing() {
+        let params = [("user", "alice"), ("application_name", "shop"), ("options", "-c work_mem=64MB")]
+        let a = SessionSettings(startupParameters: params)
+        let b = SessionSettings(startupParameters: params)
+        #expect(a.isIdentical(to: b))
+        var server = SessionSettings()
+        #expect(!server.isIdentical(to: a))
+        server.adopt(a)
+        #expect(server.isIdentical(to: b) && server == b)
+        // Equal values from different startups are equal, but not identical: the copy is taken.
+        let c = SessionSettings(startupParameters: [("application_name", "other")])
+        #expect(!c.isIdentical(to: a) && c != a)
+        server.adopt(c)
+        #expect(server == c && server.isIdentical(to: c))
+    }
+
+    @Test func aChangedCopyIsNoLongerIdentical() {
+        let params = [("application_name", "shop")]
+        var a = SessionSettings(startupParameters: params)
+        let b = SessionSettings(startupParameters: params)
+        a["work_mem"] = .literal("1MB")
+        #expect(!a.isIdentical(to: b) && a != b)
+        a["work_mem"] = nil
+        #expect(a == b)     // equal again (same interned identity), storage of its own
+        var server = b
+        server.adopt(a)
+        #expect(server == a && server.isIdentical(to: a))
+    }
 }
