@@ -27,7 +27,10 @@ public final class Gauge {
 /// The exposition makes them cumulative, as Prometheus wants.
 public final class Histogram {
     public let bounds: [Double]
-    public private(set) var counts: [UInt64]
+    /// The bucket counts, in storage of the instrument's own: an observation is an add, with
+    /// no array uniqueness check (it runs twice per pooled transaction).
+    private let slots: UnsafeMutableBufferPointer<UInt64>
+    public var counts: [UInt64] { Array(slots) }
     public private(set) var sum: Double = 0
     public private(set) var count: UInt64 = 0
 
@@ -36,18 +39,20 @@ public final class Histogram {
         precondition(!bounds.isEmpty && zip(bounds, bounds.dropFirst()).allSatisfy { $0 < $1 } && bounds.allSatisfy(\.isFinite),
                      "histogram bounds must be finite and strictly increasing")
         self.bounds = bounds
-        counts = Array(repeating: 0, count: bounds.count + 1)
+        slots = .allocate(capacity: bounds.count + 1)
+        slots.initialize(repeating: 0)
     }
 
+    deinit { slots.deallocate() }
+
     public func observe(_ v: Double) {
-        var lo = 0
-        var hi = bounds.count
-        // The first bound >= v (binary search: a bucket includes its upper bound).
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if bounds[mid] < v { lo = mid + 1 } else { hi = mid }
+        // The first bound >= v (a bucket includes its upper bound), counted from the low end:
+        // latencies sit in the first few buckets.
+        var i = 0
+        bounds.withUnsafeBufferPointer { b in
+            while i < b.count && b[i] < v { i += 1 }
         }
-        counts[lo] &+= 1
+        slots[i] &+= 1
         sum += v
         count &+= 1
     }

@@ -200,7 +200,7 @@ extension ClientHandler {
         cache.stats.rules[rule, default: CacheStats.Rule()].hits += 1
         if server.admin.digests != nil { digestCacheLookup(batch, hit: result) }
         conn.inbound.moveReaderIndex(forwardBy: batch.length)
-        session!.cacheHitServed(batch, names: &server.statementNames)
+        machine.cacheHitServed(batch, names: &server.statementNames)
         cacheState!.attempts = 0
         reply.append(bytes)
         requestStartedAt = nil

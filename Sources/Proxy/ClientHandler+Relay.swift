@@ -10,7 +10,7 @@ extension ClientHandler {
         s.client = self
         if let pid = cancelKey?.processID { s.lastClientPID = pid }
         out.resetToServer()
-        session?.serverAttached(&s.state, out: &out)
+        if hasSession { machine.serverAttached(&s.state, out: &out) }
         if !out.toServer.isEmpty { s.send(out.toServer) }
         out.resetToServer()
         updateReading()
@@ -19,8 +19,8 @@ extension ClientHandler {
     /// Splits the client's input into messages and runs each through the session machine,
     /// leasing a server when a message needs one.
     func relayInput() {
-        guard case .ready = phase, session != nil, let pool else { return }
-        session!.configuration.pinningAvailable = pool.pinnedClients < pool.maxPinned
+        guard case .ready = phase, hasSession, let pool else { return }
+        machine.configuration.pinningAvailable = pool.pinnedClients < pool.maxPinned
         defer { flushOutput() }
         let proxy = server          // one strong reference, not an unowned load per message
         let maxMessageSize = proxy.config.listen.maxMessageSize
@@ -40,7 +40,7 @@ extension ClientHandler {
                 case .forward: break
                 }
             }
-            let n = session!.inputWithoutServer(conn.inbound.readableView, maxMessageSize: maxMessageSize,
+            let n = machine.inputWithoutServer(conn.inbound.readableView, maxMessageSize: maxMessageSize,
                                                 names: &proxy.statementNames, out: &out)
             if n > 0 {
                 conn.inbound.moveReaderIndex(forwardBy: n)
@@ -69,7 +69,7 @@ extension ClientHandler {
             let frame = conn.inbound.readableView(first: header.frameLength)
             let body = frame.dropFirst(5)
             let outstanding = cacheOn ? cacheBeforeClientMessage(id, body: body, server: s) : 0
-            let result = session!.messageReceived(id, body: body, frame: frame,
+            let result = machine.messageReceived(id, body: body, frame: frame,
                                                   server: &s.state, names: &proxy.statementNames, out: &out)
             if cacheOn { cacheAfterClientMessage(outstandingBefore: outstanding, server: s) }
             switch result {
@@ -198,7 +198,7 @@ extension ClientHandler {
     /// A CancelRequest with this client's key arrived: forward it to the server running
     /// its query, if any (never to another client's server).
     func cancelRunningQuery() {
-        guard let s = leased, session?.shouldCancel(s.state) == true else { return }
+        guard let s = leased, hasSession, machine.shouldCancel(s.state) else { return }
         s.sendCancel()
     }
 }

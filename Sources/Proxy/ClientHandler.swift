@@ -41,8 +41,21 @@ final class ClientHandler: ConnectionDelegate {
     /// pgstash's own cancel key for this client (sent as BackendKeyData).
     var cancelKey: (processID: Int32, secretKey: Int32)?
 
-    /// The protocol machine, once logged in.
-    var session: ClientSession?
+    /// The protocol machine, once logged in (`hasSession`). Stored unwrapped: the relay reaches
+    /// it on every message, where an optional's tag check is an outlined call; `session` is
+    /// the optional view for the cold paths.
+    var machine = ClientHandler.noSession
+    var hasSession = false
+    var session: ClientSession? {
+        get { hasSession ? machine : nil }
+        set {
+            if let newValue { machine = newValue; hasSession = true } else { machine = Self.noSession; hasSession = false }
+        }
+    }
+    /// What `machine` holds before login: nothing reads it while `hasSession` is false.
+    static var noSession: ClientSession { ClientSession(clientID: 0,
+                                         configuration: .init(transactionPooling: false, pinOnSessionState: false, poolName: ""),
+                                         settings: SessionSettings(), analyze: { _ in [] }) }
     /// The server leased to this client, if any.
     var leased: ServerHandler?
     var waitingForServer = false
@@ -117,7 +130,7 @@ final class ClientHandler: ConnectionDelegate {
     func completeLogin() {
         guard let pool else { return }
         if let t = startupTimer { server.loop.cancel(t) }
-        let settings = session?.session.settings ?? SessionSettings(startupParameters: startupParameters)
+        let settings = hasSession ? machine.session.settings : SessionSettings(startupParameters: startupParameters)
         var out = ByteBuffer()
         for (name, value) in (pool.serverParameters ?? [:]).sorted(by: { $0.key < $1.key }) {
             var v = value
@@ -150,7 +163,7 @@ final class ClientHandler: ConnectionDelegate {
         if case .awaitingParameters = phase {
             if pool.serverParameters == nil { pool.serverParameters = s.parameters }
             attach(s)
-            if session?.awaitingReplay != true { settingsRestored() }
+            if !(hasSession && machine.awaitingReplay) { settingsRestored() }
             return
         }
         attach(s)
@@ -223,9 +236,9 @@ final class ClientHandler: ConnectionDelegate {
         waitingForServer = false
         cachePublishOrphanedWrites()
         if let s = leased { detachOnClose(s) }
-        if session?.pinned == true { pool?.pinnedClients -= 1 }
-        if session?.listening.isEmpty == false { pool?.clientGone(self) }
-        session?.clientClosed(names: &server.statementNames)
+        if hasSession && machine.pinned { pool?.pinnedClients -= 1 }
+        if hasSession && !machine.listening.isEmpty { pool?.clientGone(self) }
+        if hasSession { machine.clientClosed(names: &server.statementNames) }
         server.clientClosed(self)
     }
 
@@ -235,7 +248,7 @@ final class ClientHandler: ConnectionDelegate {
     private func detachOnClose(_ s: ServerHandler) {
         leased = nil
         s.client = nil
-        let carries = pool?.mode == .session || session?.pinned == true
+        let carries = pool?.mode == .session || (hasSession && machine.pinned)
         s.dispose(s.state.clientLeft(carriesSessionState: carries))
     }
 

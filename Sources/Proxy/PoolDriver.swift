@@ -137,7 +137,7 @@ final class PoolDriver {
             guard let c = s.client else { continue }
             let times = s.times
             if queryLimit > 0, let started = times.queryStart, times.cancelledQuery != started,
-               now - started >= queryLimit, c.session?.shouldCancel(s.state) == true {
+               now - started >= queryLimit, c.hasSession && c.machine.shouldCancel(s.state) {
                 s.times.cancelledQuery = started
                 server.log.info("client \(c.id): query_timeout (\(queryLimit) s) reached; cancelling its request on \(s.id)")
                 s.sendCancel()

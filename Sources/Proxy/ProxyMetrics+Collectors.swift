@@ -73,7 +73,7 @@ extension ProxyMetrics {
         var servers = Tally(), waiting = Tally(), maxServers = Tally(), down = Tally()
         for p in pools {
             let k = [p.key.database, p.key.user]
-            let pinned = p.servers.values.filter { $0.client?.session?.pinned == true }.count
+            let pinned = p.servers.values.filter { ($0.client.map { $0.hasSession && $0.machine.pinned } ?? false) }.count
             let pool = p.pool
             let closing = pool.serverCount - pool.idleCount - pool.connectingCount - pool.activeCount
             let byState = [pool.connectingCount, pool.idleCount, pool.activeCount - pinned, pinned, closing]
@@ -102,7 +102,7 @@ extension ProxyMetrics {
         case .closed: return nil
         case .ready:
             if c.waitingForServer { return "waiting" }
-            if c.leased != nil { return c.session?.pinned == true ? "pinned" : "active" }
+            if c.leased != nil { return c.hasSession && c.machine.pinned ? "pinned" : "active" }
             return "idle"
         }
     }

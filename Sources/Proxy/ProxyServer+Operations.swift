@@ -9,7 +9,7 @@ extension ProxyServer {
             log = Logger(new.log, verbose: verboseLogging)
         }
         let on = admin.configureDigests(capacity: new.admin.queryDigests)
-        for c in clients.values where c.session != nil {
+        for c in clients.values where c.hasSession {
             if on && c.admin.digest == nil { c.admin.digest = DigestProbe() }
             if !on { c.admin.digest = nil }
         }

@@ -217,7 +217,7 @@ final class ServerHandler: ConnectionDelegate {
     /// machine; big DataRow and CopyData messages stream through without being buffered whole.
     private func relayInput(_ c: Connection) {
         if publishing { return }
-        guard let client, client.session != nil else {
+        guard let client, client.hasSession else {
             return resetting ? resetInput(c) : (state.draining ? drainInput(c) : idleInput(c))
         }
         let proxy = pool.server     // one strong reference, not two unowned loads per message
@@ -256,12 +256,12 @@ final class ServerHandler: ConnectionDelegate {
                 let streamable = header.id == BackendMessageID.dataRow.rawValue || header.id == BackendMessageID.copyData.rawValue
                 guard streamable && header.frameLength > 256 * 1024 else { break }
                 if client.cacheOn && client.cacheState!.fill != nil { client.cacheStreamed() }
-                passthroughForward = client.session!.backendMessageReceived(header.id, body: [], server: &state,
+                passthroughForward = client.machine.backendMessageReceived(header.id, body: [], server: &state,
                                                                     names: &proxy.statementNames, toClient: &toClient).forward
                 passthroughRemaining = header.frameLength
                 continue
             }
-            if let forward = client.session!.plainMessageReceived(header.id, server: &state, toClient: &toClient) {
+            if let forward = client.machine.plainMessageReceived(header.id, server: &state, toClient: &toClient) {
                 // Rows and the like: nothing to decide but whether they reach the client.
                 if forward {
                     if sendsFromInput {
@@ -285,7 +285,7 @@ final class ServerHandler: ConnectionDelegate {
                 }
             }
             stats.backendMessage(header.id, body: body, client: client, now: loop.now)
-            let r = client.session!.backendMessageReceived(header.id, body: body, server: &state,
+            let r = client.machine.backendMessageReceived(header.id, body: body, server: &state,
                                                    names: &proxy.statementNames, toClient: &toClient)
             if header.id == BackendMessageID.parameterStatus.rawValue,
                case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: header.id, body: body) {

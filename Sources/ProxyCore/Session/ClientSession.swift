@@ -212,7 +212,8 @@ public struct ClientSession {
                 return h.frameLength
             }
         }
-        if id == .parse { return answerKnownPrepares(inbound, maxMessageSize: maxMessageSize, names: &names, out: &out) }
+        // Only named Parses can be answered here: an unnamed one (most queries) needs a server.
+        if id == .parse, body.first != 0 { return answerKnownPrepares(inbound, maxMessageSize: maxMessageSize, names: &names, out: &out) }
         return 0
     }
 
