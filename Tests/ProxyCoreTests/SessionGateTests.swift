@@ -31,9 +31,13 @@ import Testing
     /// The gate's fast word tests accept exactly the documented word lists, in any case, and
     /// no near miss (a prefix, a longer word).
     @Test func wordListsMatchTheFastTests() {
-        func check(_ word: String, _ expected: Bool, _ test: (UnsafeRawBufferPointer, Range<Int>) -> Bool) {
-            let bytes = Array(word.utf8)
-            bytes.withUnsafeBytes { #expect(test($0, 0..<bytes.count) == expected, "\(word)") }
+        func check(_ word: String, _ expected: Bool, _ test: (SessionGate.Text, Range<Int>) -> Bool) {
+            // In the middle of a longer buffer too, so that a test reading past the word shows.
+            for (before, after) in [("", ""), ("x", "advisory_x"), ("pg_temp ", "_temporary")] {
+                let bytes = Array((before + word + after).utf8)
+                let range = before.utf8.count..<(before.utf8.count + word.utf8.count)
+                bytes.withUnsafeBytes { #expect(test(SessionGate.Text($0)!, range) == expected, "\(before)[\(word)]\(after)") }
+            }
         }
         for w in SessionGate.leading {
             check(w, true, SessionGate.isLeadingWord)

@@ -7,3 +7,4 @@ if wanted("framing") { runFramingBench() }
 if wanted("analysis") { runAnalysisBench() }
 if wanted("metrics") { runMetricsBench() }
 if wanted("digests") { runDigestsBench() }
+if wanted("gate") { runGateBench() }
