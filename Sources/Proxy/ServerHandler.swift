@@ -220,6 +220,7 @@ final class ServerHandler: ConnectionDelegate {
         guard let client, client.hasSession else {
             return resetting ? resetInput(c) : (state.draining ? drainInput(c) : idleInput(c))
         }
+        let pool = self.pool        // one strong reference for the read, not one per use
         let proxy = pool.server     // one strong reference, not two unowned loads per message
         let stats = pool.stats
         toClient.clear()
