@@ -79,7 +79,7 @@ public struct SessionSettings: Equatable, Sendable {
     /// Values seen so far → their identity. Bounded: beyond `internLimit` distinct value
     /// sets (clients that SET many different values), new ones get an identity of their own,
     /// and `==` falls back to comparing values.
-    private static let interned = Mutex<[[String: SettingValue]: Identity]>([:])
+    static let interned = Mutex<[[String: SettingValue]: Identity]>([:])
     static let internLimit = 4096
 
     private static func identity(of values: [String: SettingValue]) -> Identity {
