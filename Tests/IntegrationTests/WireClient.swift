@@ -94,4 +94,6 @@ extension [BackendMessage] {
     var errors: [ErrorFields] {
         compactMap { if case .errorResponse(let f) = $0 { return f }; return nil }
     }
+    /// The messages' type bytes, in order ("12TDCZ"): what a test of their order compares.
+    var kinds: String { String(decoding: map(\.id.rawValue), as: UTF8.self) }
 }
