@@ -48,6 +48,11 @@ extension ClientHandler {
                 continue
             }
             if !waitingForServer {
+                if let s = pool.leaseIdle(for: self) {
+                    log.debug("\(id) leases \(s.id)")
+                    attach(s)
+                    continue
+                }
                 // What is due to the client goes first: a server may be assigned at once,
                 // and its relaying starts here.
                 flushOutput()

@@ -88,6 +88,16 @@ final class PoolDriver {
         if client.waitingForServer { noteSaturation(client) }
     }
 
+    /// An idle server leased to `client` at once, or nil when none is idle: the caller attaches
+    /// it and goes on relaying (no waiting list, no pause of its reading, no re-entry).
+    func leaseIdle(for client: ClientHandler) -> ServerHandler? {
+        guard let sid = pool.nextIdle, let s = servers[sid] else { return nil }
+        _ = pool.acquireIdle(by: client.id)
+        client.waitingSince = now
+        recordLease(s, to: client)
+        return s
+    }
+
     func cancelWait(for client: ClientHandler) {
         guard waiting.removeValue(forKey: client.id) != nil else { return }
         stats.acquireEnded(since: client.waitingSince, now: now)
@@ -214,6 +224,12 @@ final class PoolDriver {
 
     /// Hands `s` to the client `c`, which asked for a server at `c.waitingSince`.
     private func assign(_ s: ServerHandler, to c: ClientHandler) {
+        recordLease(s, to: c)
+        c.serverAssigned(s)
+    }
+
+    /// The wait's statistics and the lease's clocks.
+    private func recordLease(_ s: ServerHandler, to c: ClientHandler) {
         if let since = c.waitingSince {
             let t = now
             stats.acquireEnded(since: since, now: t)
@@ -224,7 +240,6 @@ final class PoolDriver {
         let at = wallClock()
         s.times.leasedAt = at
         c.admin.requestAt = at
-        c.serverAssigned(s)
     }
 
     // MARK: LISTEN/NOTIFY relay

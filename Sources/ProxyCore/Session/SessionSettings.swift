@@ -21,7 +21,12 @@ public enum SettingValue: Hashable, Sendable {
 public struct SessionSettings: Equatable, Sendable {
     /// Lower-cased setting name → value. Absent: the server's default.
     public private(set) var values: [String: SettingValue] = [:] {
-        didSet { identity = Self.identity(of: values) }
+        didSet {
+            // The interned copy, as at startup: a change that ends where another client's
+            // settings are (a SET and its RESET, a reported parameter) shares their storage.
+            identity = Self.identity(of: values)
+            values = identity.values
+        }
     }
     /// Shared by every `SessionSettings` whose values are equal (while the intern table has
     /// room): comparing a client's settings with its new server's, once per lease, is then
@@ -45,22 +50,17 @@ public struct SessionSettings: Equatable, Sendable {
 
     /// The same storage, reference for reference: copying `other` over `self` would change
     /// nothing. Cheaper than the copy it saves (three retains and three releases), which the
-    /// end of every pooled transaction would otherwise pay.
+    /// end of every pooled transaction would otherwise pay. Compares the three references'
+    /// bits: neither value is copied, so nothing is retained either.
     public func isIdentical(to other: SessionSettings) -> Bool {
-        withUnsafeBytes(of: self) { a in
-            withUnsafeBytes(of: other) { b in
-                var i = 0
-                while i + 8 <= a.count {
-                    if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
-                    i += 8
-                }
-                while i < a.count {
-                    if a[i] != b[i] { return false }
-                    i += 1
-                }
-                return true
-            }
-        }
+        identity === other.identity && Self.storage(values) == Self.storage(other.values)
+            && Self.storage(defaults) == Self.storage(other.defaults)
+    }
+
+    /// A dictionary's storage reference as an integer (a dictionary is one reference wide).
+    @inline(__always)
+    private static func storage(_ d: [String: SettingValue]) -> UInt {
+        unsafeBitCast(d, to: UInt.self)
     }
 
     /// `self = other`, skipped when they are already identical.
