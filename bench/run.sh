@@ -360,6 +360,16 @@ observe() {
     [ -n "${MPORT[$t]:-}" ] && { curl -s --max-time 5 "http://127.0.0.1:${MPORT[$t]}/metrics" > "$f.metrics" || true; }
     return 0
 }
+# window FILE PID: the steady-state window's edge (run_one samples it twice while pgbench runs,
+# after the clients connected): wall clock, the proxy's user and system ticks, the machine's
+# busy and idle ticks. report.py counts the transactions that ended between the two samples.
+window() {
+    {
+        echo "time_ns=$(date +%s%N)"
+        [ -n "$2" ] && awk '{ print "proxy_user=" $14; print "proxy_sys=" $15 }' "/proc/$2/stat" 2>/dev/null
+        awk '/^cpu / { print "cpu_busy=" $2+$3+$4+$7+$8; print "cpu_idle=" $5+$6 }' /proc/stat
+    } > "$1" 2>/dev/null || true
+}
 # The CPU seconds of this shell's finished children, from bash's `times` written to a file
 # (a subshell's `times` would start from zero): around a pgbench run, that is pgbench's CPU.
 children_cpu() { awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f\n", u[1]*60 + u[2] + s[1]*60 + s[2] }' "$1"; }
@@ -394,8 +404,15 @@ run_one() {
     set +e
     timeout --foreground -k 5 $((secs + HANG_MARGIN)) pgbench -n -h 127.0.0.1 -p "${PORT[$target]}" -U postgres \
         -M "$mode" -c "$clients" -j 2 -T "$secs" --log --log-prefix="$RUN/lat/$id" "$@" "$db" \
-        >"$out" 2>&1
+        >"$out" 2>&1 &
+    local bench_pid=$!
+    # The steady-state window: from 40 % to 90 % of the run (the clients have connected by then).
+    ( sleep "$(awk -v s="$secs" 'BEGIN { print s * 0.4 }')"; window "$RUN/obs/$id.w0" "$pid"
+      sleep "$(awk -v s="$secs" 'BEGIN { print s * 0.5 }')"; window "$RUN/obs/$id.w1" "$pid" ) &
+    local window_pid=$!
+    wait "$bench_pid"
     rc=$?
+    kill "$window_pid" 2>/dev/null; wait "$window_pid" 2>/dev/null
     times > "$RUN/obs/$id.times1"
     set -e
     echo "pgbench_cpu_s=$(awk -v a="$(children_cpu "$RUN/obs/$id.times0")" -v b="$(children_cpu "$RUN/obs/$id.times1")" \
@@ -407,7 +424,7 @@ run_one() {
     [ -n "$pid" ] && rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
     "$PY" "$HERE/lib/report.py" record --runs "$RUNS" --id "$id" --cell "$cell" --target "$target" \
         --label "$label" --mode "$mode" --clients "$clients" --round "$round" --rc "$rc" \
-        --out "$out" --lat-prefix "$RUN/lat/$id" --rss-kb "${rss:-0}" --limit $((secs + HANG_MARGIN)) --echo
+        --out "$out" --lat-prefix "$RUN/lat/$id" --window "$RUN/obs/$id" --rss-kb "${rss:-0}" --limit $((secs + HANG_MARGIN)) --echo
 }
 
 # run_cell CELL LABEL DB MODE CLIENTS "TARGETS" -- pgbench script args...

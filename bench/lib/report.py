@@ -60,9 +60,12 @@ def parse_pgbench_output(text):
     return r
 
 
-def read_latencies(prefix):
-    """pgbench --log lines: client_id transaction_no time script_no time_epoch time_us [lag]."""
+def read_latencies(prefix, window=None):
+    """pgbench --log lines: client_id transaction_no time script_no time_epoch time_us [lag].
+    Returns the latencies, and how many transactions ended inside `window` (µs since the
+    epoch, from, to), if given."""
     lats = array.array("q")
+    inside = 0
     files = sorted(f for f in glob.glob(glob.escape(prefix) + ".*") if not f.endswith(".lat"))
     for f in files:
         with open(f, "r", errors="replace") as fh:
@@ -70,8 +73,33 @@ def read_latencies(prefix):
                 parts = line.split()
                 if len(parts) >= 6 and parts[2].isdigit():
                     lats.append(int(parts[2]))
+                    if window and parts[4].isdigit() and parts[5].isdigit():
+                        if window[0] <= int(parts[4]) * 1000000 + int(parts[5]) < window[1]:
+                            inside += 1
         os.unlink(f)
-    return lats
+    return lats, inside
+
+
+def read_window(prefix):
+    """The steady-state window's two samples (run.sh `window`): {seconds, proxy_user,
+    proxy_sys, cpu_busy, cpu_idle} as differences (CPU in seconds), and its edges in µs."""
+    def kv(path):
+        d = {}
+        if os.path.exists(path):
+            for line in open(path, errors="replace"):
+                k, _, v = line.strip().partition("=")
+                if v.lstrip("-").isdigit():
+                    d[k] = int(v)
+        return d
+    a, b = kv(prefix + ".w0"), kv(prefix + ".w1")
+    if "time_ns" not in a or "time_ns" not in b:
+        return None, None
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    w = {"seconds": (b["time_ns"] - a["time_ns"]) / 1e9}
+    for k in ("proxy_user", "proxy_sys", "cpu_busy", "cpu_idle"):
+        if k in a and k in b:
+            w[k] = (b[k] - a[k]) / tick
+    return w, (a["time_ns"] // 1000, b["time_ns"] // 1000)
 
 
 def pct(sorted_vals, p):
@@ -97,7 +125,11 @@ def cmd_record(a):
         elif a.rc != 0 and "error" not in rec:
             tail = [l for l in text.splitlines() if l.strip()][-1:] or ["no output"]
             rec["error"] = "pgbench exit status %d: %s" % (a.rc, tail[0][:200])
-        lats = read_latencies(a.lat_prefix)
+        win, edges = read_window(a.window) if a.window else (None, None)
+        lats, inside = read_latencies(a.lat_prefix, edges)
+        if win and win["seconds"] > 0:
+            win["tx"] = inside
+            rec["window"] = win
         with open(a.lat_prefix + ".lat", "wb") as fh:
             lats.tofile(fh)
         rec["lat_file"] = a.lat_prefix + ".lat"
@@ -165,6 +197,8 @@ class Agg:
         self.errors = []
         self.skipped = None
         self.rounds = 0
+        self.window = {}         # the steady-state windows' sums (run.sh `window`)
+        self.window_tps = []     # per round
 
     def add(self, rec):
         self.rounds += 1
@@ -174,6 +208,11 @@ class Agg:
         if "tps" in rec:
             self.tps.append(rec["tps"])
         self.processed += rec.get("processed", 0)
+        w = rec.get("window")
+        if w and w.get("tx"):
+            for k, v in w.items():
+                self.window[k] = self.window.get(k, 0) + v
+            self.window_tps.append(w["tx"] / w["seconds"])
         if rec.get("lat_file") and os.path.exists(rec["lat_file"]):
             a = array.array("q")
             with open(rec["lat_file"], "rb") as fh:
@@ -500,6 +539,48 @@ def spread(a):
     return " (%s–%s)" % (fmt_tps(min(a.tps)), fmt_tps(max(a.tps)))
 
 
+def cpu_table(cells, order):
+    """Per cell, in each round's steady-state window (40 % to 90 % of the run, the clients
+    connected): TPS, each proxy's CPU per transaction (user + system, /proc/PID/stat), the
+    machine's busy CPU per transaction and idle share (/proc/stat), and the round-by-round
+    pgstash ÷ PgBouncer ratio of window TPS (the two ran back to back)."""
+    def per_tx(ag, *keys):
+        w = ag.window if ag else {}
+        if not w.get("tx") or any(k not in w for k in keys):
+            return "–"
+        return "%.1f" % (sum(w[k] for k in keys) / w["tx"] * 1e6)
+
+    def idle(ag):
+        w = ag.window if ag else {}
+        total = w.get("cpu_busy", 0) + w.get("cpu_idle", 0)
+        return "%.0f %%" % (100.0 * w["cpu_idle"] / total) if total else "–"
+
+    def tps(ag):
+        w = ag.window if ag else {}
+        return fmt_tps(w["tx"] / w["seconds"]) if w.get("tx") and w.get("seconds") else "–"
+
+    md = ["", "## Steady state: throughput and CPU per transaction", "",
+          "Each run's steady-state window, 40 % to 90 % of its time (every client has connected by then): "
+          "transactions that ended in it (pgbench's log), the proxy's own CPU (user + system from "
+          "/proc/PID/stat; user in brackets), and the whole machine's busy CPU per transaction (/proc/stat: "
+          "PostgreSQL's backends, pgbench and the proxy) with its idle share. Where the machine has no idle "
+          "CPU, TPS follows its CPU per transaction, so a proxy's own µs per transaction is the figure "
+          "that the noise moves least. Round ratios: pgstash ÷ PgBouncer window TPS, round by round.", "",
+          "| clients | -M | pgstash TPS | PgBouncer TPS | pgstash CPU µs/tx (user) | PgBouncer CPU µs/tx (user) "
+          "| machine busy µs/tx, idle (pgstash / PgBouncer) | round ratios |",
+          "|--:|---|--:|--:|--:|--:|--:|---|"]
+    for k in order:
+        c = cells[k]
+        s, b = c["targets"].get("pgstash"), c["targets"].get("pgbouncer")
+        rounds = " ".join("%.2f" % (x / y) for x, y in zip(s.window_tps, b.window_tps) if y) if s and b else ""
+        md.append("| %s | %s | %s | %s | %s (%s) | %s (%s) | %s, %s / %s, %s | %s |" % (
+            c["clients"], c["mode"], tps(s), tps(b),
+            per_tx(s, "proxy_user", "proxy_sys"), per_tx(s, "proxy_user"),
+            per_tx(b, "proxy_user", "proxy_sys"), per_tx(b, "proxy_user"),
+            per_tx(s, "cpu_busy"), idle(s), per_tx(b, "cpu_busy"), idle(b), rounds or "–"))
+    return md
+
+
 def cmd_pooling(a):
     meta = load_meta(os.path.join(a.run, "meta.env"))
     cells = aggregate(os.path.join(a.run, "runs.jsonl"))
@@ -563,6 +644,7 @@ def cmd_pooling(a):
                "in every cell (%d of %d cells at or above it in this run)." % (
                    lo[2], lo[0], lo[1], max(r for _, _, r in ratios),
                    sum(1 for _, _, r in ratios if r >= 1.0), len(ratios))]
+    md += cpu_table(cells, order)
     md += ["", "## RSS per idle client", "",
            "%s logged-in clients (`bench/lib/idle_clients.py`: startup, SCRAM-SHA-256, ReadyForQuery, then "
            "nothing) held on a freshly started proxy after one warm-up login; VmRSS from /proc/PID/status "
@@ -641,6 +723,7 @@ def main():
     r.add_argument("--rc", type=int, default=0)
     r.add_argument("--out")
     r.add_argument("--lat-prefix")
+    r.add_argument("--window", help="prefix of the steady-state window's samples (ID.w0, ID.w1)")
     r.add_argument("--rss-kb", type=int, default=0)
     r.add_argument("--limit", type=int, default=0)
     r.add_argument("--echo", action="store_true")
