@@ -339,6 +339,8 @@ INI
 stop_target() { local name=$1; [ -n "${PID[$name]:-}" ] && stop_pid "${PID[$name]}"; STATUS[$name]="${STATUS[$name]:-stopped}"; }
 
 # ---------------------------------------------------------------- one pgbench run
+# The machine's busy and idle CPU ticks so far (/proc/stat), as name=value lines.
+machine_cpu() { awk '/^cpu / { print "cpu_busy=" $2+$3+$4+$7+$8; print "cpu_idle=" $5+$6 }' /proc/stat; }
 # observe FILE TARGET: counters read just before and just after a run, so that the report can
 # say where the time went: the load average, the machine's CPU (/proc/stat), the proxy's CPU
 # (/proc/PID/stat), Redis's CPU and, for a target with a metrics port, its /metrics.
@@ -348,7 +350,7 @@ observe() {
     {
         echo "time_ns=$(date +%s%N)"
         echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
-        awk '/^cpu / { print "cpu_busy=" $2+$3+$4+$7+$8; print "cpu_idle=" $5+$6 }' /proc/stat
+        machine_cpu
         [ -n "$pid" ] && awk '{ print "proxy_cpu=" $14+$15 }' "/proc/$pid/stat" 2>/dev/null
         if [ -n "${MPORT[$t]:-}" ]; then
             redis-cli -p "$REDISPORT" INFO cpu 2>/dev/null | tr -d '\r' \
@@ -367,7 +369,7 @@ window() {
     {
         echo "time_ns=$(date +%s%N)"
         [ -n "$2" ] && awk '{ print "proxy_user=" $14; print "proxy_sys=" $15 }' "/proc/$2/stat" 2>/dev/null
-        awk '/^cpu / { print "cpu_busy=" $2+$3+$4+$7+$8; print "cpu_idle=" $5+$6 }' /proc/stat
+        machine_cpu
     } > "$1" 2>/dev/null || true
 }
 # The CPU seconds of this shell's finished children, from bash's `times` written to a file

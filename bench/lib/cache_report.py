@@ -17,7 +17,7 @@ import sys
 from collections import OrderedDict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import aggregate, cols_for, fmt_ratio, fmt_tps, load_meta, ms  # noqa: E402
+from report import aggregate, cols_for, fmt_ratio, fmt_tps, load_meta, ms, read_kv  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -39,16 +39,6 @@ PK_TARGET_US = 100
 
 
 # ---------------------------------------------------------------------------- inputs
-
-def read_kv(path):
-    d = {}
-    if os.path.exists(path):
-        for line in open(path, errors="replace"):
-            if "=" in line:
-                k, v = line.rstrip("\n").split("=", 1)
-                d[k] = v
-    return d
-
 
 def read_metrics(path):
     """Prometheus text -> {(name, frozenset(labels)): value}."""

@@ -80,17 +80,22 @@ def read_latencies(prefix, window=None):
     return lats, inside
 
 
+def read_kv(path):
+    """name=value lines (run.sh's `observe` and `window` files) -> {name: value text}."""
+    d = {}
+    if os.path.exists(path):
+        for line in open(path, errors="replace"):
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                d[k] = v
+    return d
+
+
 def read_window(prefix):
     """The steady-state window's two samples (run.sh `window`): {seconds, proxy_user,
     proxy_sys, cpu_busy, cpu_idle} as differences (CPU in seconds), and its edges in µs."""
     def kv(path):
-        d = {}
-        if os.path.exists(path):
-            for line in open(path, errors="replace"):
-                k, _, v = line.strip().partition("=")
-                if v.lstrip("-").isdigit():
-                    d[k] = int(v)
-        return d
+        return {k: int(v) for k, v in read_kv(path).items() if v.strip().lstrip("-").isdigit()}
     a, b = kv(prefix + ".w0"), kv(prefix + ".w1")
     if "time_ns" not in a or "time_ns" not in b:
         return None, None

@@ -137,12 +137,12 @@ public struct Pool: Sendable {
         return connectIfNeeded(now: now)
     }
 
-    /// An idle server for `client`, leased to it now; nil when none is idle (or the pool is
-    /// paused), and then nothing changed: the caller goes on with `acquireRequested`. The
-    /// per-transaction path, without an action array.
     /// The server `acquireIdle` would hand out next, if any.
     public var nextIdle: ServerID? { isPaused ? nil : idle.last }
 
+    /// An idle server for `client`, leased to it now; nil when none is idle (or the pool is
+    /// paused), and then nothing changed: the caller goes on with `acquireRequested`. The
+    /// per-transaction path, without an action array.
     public mutating func acquireIdle(by client: ClientID) -> ServerID? {
         guard !isPaused, let s = idle.popLast() else { return nil }
         setState(s, .active(client))
