@@ -108,9 +108,9 @@ public struct ClientSession {
     public internal(set) var awaitingReplay = false
     /// Analyses SQL texts (an LRU in the proxy; any function in tests).
     let analyze: (String) -> [StatementAnalysis]
-    /// The last text the lexical gate read, and its answer: clients repeat their queries, and
-    /// comparing bytes is cheaper than scanning them again.
-    var gateMemo: (text: [UInt8], mayChange: Bool) = ([], false)
+    /// The last text the lexical gate read, and its answer: clients repeat their queries (often
+    /// with other literals), and comparing bytes is cheaper than scanning them again.
+    var gateMemo: (text: [UInt8], hasDollar: Bool, mayChange: Bool) = ([], false, false)
 
     public init(clientID: Int, configuration: Configuration, settings: SessionSettings,
                 analyze: @escaping (String) -> [StatementAnalysis]) {
@@ -122,13 +122,18 @@ public struct ClientSession {
 
     var transactionPooling: Bool { configuration.transactionPooling }
 
-    /// `SessionGate.mayChangeSession`, remembering the last text (up to 4 KiB) and its answer.
+    /// `SessionGate.mayChangeSession`, remembering the last text (up to 4 KiB) and its answer,
+    /// which also holds for a text that differs from it only in digits (`SessionGate.sameAnswer`).
     mutating func mayChangeSession(_ sql: ArraySlice<UInt8>) -> Bool {
-        if Self.bytesEqual(gateMemo.text, sql) { return gateMemo.mayChange }
+        let same = gateMemo.text.count == sql.count && gateMemo.text.withUnsafeBytes { memo in
+            sql.withUnsafeBytes { SessionGate.sameAnswer(memo, aHasDollar: gateMemo.hasDollar, $0) }
+        }
+        if same { return gateMemo.mayChange }
         let answer = SessionGate.mayChangeSession(sql)
         if sql.count <= 4096 {
             gateMemo.text.removeAll(keepingCapacity: true)      // no allocation per new text
             gateMemo.text.append(contentsOf: sql)
+            gateMemo.hasDollar = sql.withUnsafeBytes { $0.count > 0 && memchr($0.baseAddress!, 0x24, $0.count) != nil }
             gateMemo.mayChange = answer
         }
         return answer
