@@ -9,6 +9,13 @@ import SQLAnalysis
 extension ClientSession {
     mutating func parseReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
                                 names: inout StatementNames, out: inout SessionOutput) -> InputResult {
+        // The same bytes as the last ordinary unnamed Parse (a repeated query): the gate's
+        // answer is known, and the frame's bytes are shared.
+        if Self.bytesEqual(plainUnnamedParse, frame) {
+            if !statementEffects.isEmpty { statementEffects[""] = nil }
+            parsedUnnamed(plainUnnamedParse, server: &server, out: &out)
+            return .consumed
+        }
         var mayChange = false
         if let nameEnd = Self.nul(in: body, from: body.startIndex), let queryEnd = Self.nul(in: body, from: nameEnd + 1) {
             mayChange = mayChangeSession(body[(nameEnd + 1)..<queryEnd])
@@ -17,12 +24,9 @@ extension ClientSession {
             // The unnamed statement of an ordinary query (every query of pgbench -M extended,
             // node-postgres, Prisma): kept as its frame, nothing decoded.
             if !statementEffects.isEmpty { statementEffects[""] = nil }
-            // The same Parse as the current unnamed statement's (a repeated query) shares its bytes.
-            if let u = unnamed, Self.bytesEqual(u.parse, frame) {
-                parsedUnnamed(u.parse, server: &server, out: &out)
-            } else {
-                parsedUnnamed(Array(frame), server: &server, out: &out)
-            }
+            let parse = Array(frame)
+            if parse.count <= 4096 { plainUnnamedParse = parse }
+            parsedUnnamed(parse, server: &server, out: &out)
             return .consumed
         }
         guard case let .parse(name, query, types)? = try? FrontendMessage.decode(id: FrontendMessageID.parse.rawValue, body: body) else {
@@ -140,8 +144,14 @@ extension ClientSession {
 
     mutating func bindReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
                                names: inout StatementNames, out: inout SessionOutput) -> InputResult {
-        guard let portalEnd = Self.nul(in: body, from: body.startIndex), let stmtEnd = Self.nul(in: body, from: portalEnd + 1) else {
-            return .fail(sqlState: SQLState.protocolViolation, message: "invalid Bind message")
+        let portalEnd: Int, stmtEnd: Int
+        if body.count >= 2 && body[body.startIndex] == 0 && body[body.startIndex + 1] == 0 {
+            (portalEnd, stmtEnd) = (body.startIndex, body.startIndex + 1)      // unnamed both
+        } else {
+            guard let p = Self.nul(in: body, from: body.startIndex), let s = Self.nul(in: body, from: p + 1) else {
+                return .fail(sqlState: SQLState.protocolViolation, message: "invalid Bind message")
+            }
+            (portalEnd, stmtEnd) = (p, s)
         }
         // The unnamed statement (every Bind of pgbench -M extended, node-postgres, Prisma):
         // no String to decode.

@@ -111,6 +111,9 @@ public struct ClientSession {
     /// The last text the lexical gate read, and its answer: clients repeat their queries (often
     /// with other literals), and comparing bytes is cheaper than scanning them again.
     var gateMemo: (text: [UInt8], hasDollar: Bool, mayChange: Bool) = ([], false, false)
+    /// The last unnamed Parse frame (up to 4 KiB) whose query the gate let through: the same
+    /// frame again skips the gate and shares these bytes as the unnamed statement's.
+    var plainUnnamedParse: [UInt8] = []
 
     public init(clientID: Int, configuration: Configuration, settings: SessionSettings,
                 analyze: @escaping (String) -> [StatementAnalysis]) {
