@@ -74,8 +74,10 @@ extension PoolDriver {
 
     /// After an acquire: the client waits, and every server the pool may open is leased.
     func noteSaturation(_ client: ClientHandler) {
-        guard pool.serverCount >= config.maxUpstream, pool.activeCount >= config.maxUpstream,
-              let held = saturationLog.atMax.allow(now: now) else { return }
+        // The cap read once (each `config` is a copy of the whole PoolConfig), the throttle
+        // only at the cap: this runs for every client that waits.
+        let cap = pool.config.maxUpstream
+        guard pool.activeCount >= cap, pool.serverCount >= cap, let held = saturationLog.atMax.allow(now: now) else { return }
         server.log.warning("pool saturated: clients wait for a server", [
             "database": key.database, "user": key.user, "waiting": "\(pool.waitingCount)",
             "servers": "\(pool.serverCount)", "max_upstream": "\(config.maxUpstream)", "similar_events_held_back": "\(held)",

@@ -268,7 +268,7 @@ public struct Pool: Sendable {
     /// Opens connections for waiters not covered by connects in flight, and up to min_idle,
     /// within the cap and the retry interval.
     private mutating func connectIfNeeded(now: Double) -> [PoolAction] {
-        if isPaused { return [] }
+        if isPaused || servers.count >= config.maxUpstream { return [] }     // at the cap: every wait
         if let failed = lastConnectFailure, now - failed < config.connectRetryInterval { return [] }
         let connecting = connectingCount
         var wanted = max(waiters.count - connecting, 0)
