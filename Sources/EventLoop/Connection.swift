@@ -345,7 +345,6 @@ public final class Connection: IOHandler {
         var sawEOF = false
         var failure: IOError?
         let scratch = loop.readScratch
-        releaseInboundIfIdle()
         reading: while total < cap {
             do {
                 let space = min(scratch.count, cap - total)
@@ -374,8 +373,10 @@ public final class Connection: IOHandler {
         if total > 0 {
             delegate?.connectionDidRead(self)
             if isClosed || failed { return }
-            releaseInboundIfIdle()
         }
+        // After the delegate consumed what it could (not before the read as well: the
+        // buffer is appended to at its front when empty, and given back just after).
+        releaseInboundIfIdle()
         if let tls {
             updateInterest()
             if failure == nil, !sawEOF, tls.hasPending { scheduleTLSPendingRead() }

@@ -45,6 +45,68 @@ public enum BackendMessageID: UInt8, Sendable, CaseIterable {
     case rowDescription = 0x54          // 'T'
 }
 
+extension FrontendMessageID {
+    /// `init(rawValue:)` inlined into the caller: it runs for every message a client sends, and the
+    /// synthesized initializer is a call into this module. MessageIDTests checks both
+    /// agree on every byte.
+    @inlinable @inline(__always)
+    public init?(byte: UInt8) {
+        switch byte {
+        case 0x42: self = .bind
+        case 0x43: self = .close
+        case 0x64: self = .copyData
+        case 0x63: self = .copyDone
+        case 0x66: self = .copyFail
+        case 0x44: self = .describe
+        case 0x45: self = .execute
+        case 0x48: self = .flush
+        case 0x46: self = .functionCall
+        case 0x50: self = .parse
+        case 0x70: self = .password
+        case 0x51: self = .query
+        case 0x53: self = .sync
+        case 0x58: self = .terminate
+        default: return nil
+        }
+    }
+}
+
+extension BackendMessageID {
+    /// `init(rawValue:)` inlined into the caller: it runs for every message a server sends, and the
+    /// synthesized initializer is a call into this module. MessageIDTests checks both
+    /// agree on every byte.
+    @inlinable @inline(__always)
+    public init?(byte: UInt8) {
+        switch byte {
+        case 0x52: self = .authentication
+        case 0x4B: self = .backendKeyData
+        case 0x32: self = .bindComplete
+        case 0x33: self = .closeComplete
+        case 0x43: self = .commandComplete
+        case 0x64: self = .copyData
+        case 0x63: self = .copyDone
+        case 0x47: self = .copyInResponse
+        case 0x48: self = .copyOutResponse
+        case 0x57: self = .copyBothResponse
+        case 0x44: self = .dataRow
+        case 0x49: self = .emptyQueryResponse
+        case 0x45: self = .errorResponse
+        case 0x56: self = .functionCallResponse
+        case 0x76: self = .negotiateProtocolVersion
+        case 0x6E: self = .noData
+        case 0x4E: self = .noticeResponse
+        case 0x41: self = .notificationResponse
+        case 0x74: self = .parameterDescription
+        case 0x53: self = .parameterStatus
+        case 0x31: self = .parseComplete
+        case 0x73: self = .portalSuspended
+        case 0x5A: self = .readyForQuery
+        case 0x54: self = .rowDescription
+        default: return nil
+        }
+    }
+}
+
 /// Request codes of the untyped packets a client may send first ("Message Formats").
 public enum StartupCode {
     public static let protocol3: Int32 = 196_608          // 3.0

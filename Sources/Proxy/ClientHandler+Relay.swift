@@ -110,7 +110,7 @@ extension ClientHandler {
         guard length >= 4 && length - 4 <= maxMessageSize else { return failInvalidMessage(maxMessageSize: maxMessageSize) }
         guard conn.inbound.readableBytes > length else { return .incomplete }
         if requestStartedAt == nil { requestStartedAt = server.loop.now }
-        guard let id = FrontendMessageID(rawValue: rawID) else {
+        guard let id = FrontendMessageID(byte: rawID) else {
             fatal(SQLState.protocolViolation, "invalid frontend message type \(rawID)")
             return .failed
         }

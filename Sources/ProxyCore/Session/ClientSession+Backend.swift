@@ -105,7 +105,7 @@ extension ClientSession {
 
     /// Backend message types whose body `backendMessageReceived` reads.
     public static func needsBody(_ id: UInt8) -> Bool {
-        switch BackendMessageID(rawValue: id) {
+        switch BackendMessageID(byte: id) {
         case .readyForQuery?, .parameterStatus?, .commandComplete?, .errorResponse?: return true
         default: return false
         }
@@ -131,7 +131,7 @@ extension ClientSession {
     /// caller relays the message itself if told to, then drains the tracker again.
     public mutating func backendMessageReceived(_ id: UInt8, body: ArraySlice<UInt8>, server: inout ServerConnection,
                                                 names: inout StatementNames, toClient: inout ByteBuffer) -> BackendResult {
-        switch BackendMessageID(rawValue: id) {
+        switch BackendMessageID(byte: id) {
         case .dataRow?, .copyData?, .rowDescription?, .bindComplete?, .noData?, .parameterDescription?:
             return BackendResult(forward: server.tracker.responseReceived(id, into: &toClient), release: false)
         case .commandComplete?:

@@ -194,7 +194,7 @@ public struct ClientSession {
     public mutating func inputWithoutServer(_ inbound: ArraySlice<UInt8>, maxMessageSize: Int,
                                             names: inout StatementNames, out: inout SessionOutput) -> Int {
         guard let h = try? Framing.peekHeader(inbound, maxBodyLength: maxMessageSize), inbound.count >= h.frameLength,
-              let id = FrontendMessageID(rawValue: h.id) else { return 0 }
+              let id = FrontendMessageID(byte: h.id) else { return 0 }
         let body = inbound[(inbound.startIndex + 5)..<(inbound.startIndex + h.frameLength)]
         switch id {
         case .sync:

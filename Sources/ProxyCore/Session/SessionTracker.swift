@@ -194,6 +194,8 @@ public struct SessionTracker: Sendable {
         guard status == .idle else { return [] }
         lastTransactionCommitted = !failed && !rolledBack
         defer { failed = false; rolledBack = false }
+        // Most transactions change nothing of the session: nothing to apply or to empty.
+        if uncommitted.isEmpty { return [] }
         if failed {
             uncommitted.removeAll()
             return []
