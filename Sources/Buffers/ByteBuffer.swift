@@ -69,6 +69,13 @@ public struct ByteBuffer: Sendable, Equatable {
         }
     }
 
+    /// The unread byte `offset` bytes after the reader index, or nil when there is none.
+    @inlinable public func peekByte(at offset: Int) -> UInt8? {
+        guard offset >= 0, offset < _writerIndex &- _readerIndex else { return nil }
+        let at = _readerIndex &+ offset
+        return bytes.withUnsafeBytes { $0[at] }
+    }
+
     /// Bytes held by the backing storage, written or not.
     @inlinable public var capacity: Int { bytes.count }
 

@@ -31,7 +31,7 @@ extension ClientHandler {
                 guard relayLeased(to: s, proxy: proxy, maxMessageSize: maxMessageSize) else { return }
                 continue
             }
-            guard case let .message(_, id) = peekMessage(maxMessageSize: maxMessageSize) else { return }
+            guard case let .message(header, id) = peekMessage(maxMessageSize: maxMessageSize) else { return }
             if id == .terminate { return close(error: nil) }
             if cacheOn {
                 switch cacheStep(maxMessageSize: maxMessageSize) {
@@ -40,12 +40,15 @@ extension ClientHandler {
                 case .forward: break
                 }
             }
-            let n = machine.inputWithoutServer(conn.inbound.readableView, maxMessageSize: maxMessageSize,
-                                                names: &proxy.statementNames, out: &out)
-            if n > 0 {
-                conn.inbound.moveReaderIndex(forwardBy: n)
-                cacheBatchDone()
-                continue
+            let firstBodyByte = header.bodyLength > 0 ? conn.inbound.peekByte(at: 5) ?? 0 : 0
+            if !machine.needsServer(id, firstBodyByte: firstBodyByte) {
+                let n = machine.inputWithoutServer(conn.inbound.readableView, maxMessageSize: maxMessageSize,
+                                                    names: &proxy.statementNames, out: &out)
+                if n > 0 {
+                    conn.inbound.moveReaderIndex(forwardBy: n)
+                    cacheBatchDone()
+                    continue
+                }
             }
             if !waitingForServer {
                 if let s = pool.leaseIdle(for: self) {

@@ -237,4 +237,14 @@ struct ByteBufferTests {
         #expect(shrank)
         #expect(empty.capacity == 0)
     }
+
+    @Test func peekByteReadsUnreadBytesOnly() {
+        var b = ByteBuffer()
+        b.append([1, 2, 3, 4])
+        b.moveReaderIndex(forwardBy: 1)
+        #expect(b.peekByte(at: 0) == 2)
+        #expect(b.peekByte(at: 2) == 4)
+        #expect(b.peekByte(at: 3) == nil)
+        #expect(b.peekByte(at: -1) == nil)
+    }
 }

@@ -432,6 +432,40 @@ struct ClientSessionTests {
         #expect(out.toClient.isEmpty)
     }
 
+    /// `needsServer` is the relay's shortcut past `inputWithoutServer`: wherever it says a
+    /// server is needed, `inputWithoutServer` must answer nothing and consume nothing, for
+    /// every message type, body and skipping state.
+    @Test func needsServerNeverSkipsAnAnswer() {
+        var checked = 0
+        for id in FrontendMessageID.allCases {
+            for body: [UInt8] in [[], [0], [0, 0], [0x53], [0x53, 0x61, 0], [0x50, 0], [0x61, 0, 0x73, 0, 0, 0]] {
+                for skipping in [false, true] {
+                    var session = SessionTrace().clients[C0]
+                    session.skippingToSync = skipping
+                    guard session.needsServer(id, firstBodyByte: body.first ?? 0) else { continue }
+                    var frame: [UInt8] = [id.rawValue]
+                    let length = UInt32(body.count + 4)
+                    frame += [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + body
+                    var names = StatementNames()
+                    var out = SessionOutput()
+                    #expect(session.inputWithoutServer(frame[...], maxMessageSize: 1 << 20, names: &names, out: &out) == 0,
+                            "\(id) \(body) skipping \(skipping)")
+                    #expect(out.toClient.isEmpty && out.toServer.isEmpty)
+                    checked += 1
+                }
+            }
+        }
+        // Query, Terminate, Password, FunctionCall always; Parse "", Bind, Describe, Execute
+        // when not skipping.
+        #expect(checked > 40)
+        // And it stays out of the way of what is answered without a server.
+        let session = SessionTrace().clients[C0]
+        for id: FrontendMessageID in [.sync, .flush, .close, .copyData, .copyDone, .copyFail] {
+            #expect(!session.needsServer(id, firstBodyByte: 0))
+        }
+        #expect(!session.needsServer(.parse, firstBodyByte: 0x61), "a named Parse may be answered without a server")
+    }
+
     @Test func passwordAfterLoginIsAProtocolViolation() {
         var t = SessionTrace()
         t.send(query("SELECT 1"))

@@ -93,7 +93,10 @@ struct SessionTrace {
             var out = SessionOutput()
             guard let s = leases[c] else {
                 if id == .terminate { outcomes[c] = .terminate; return }
-                let n = clients[c].inputWithoutServer(bytes[...], maxMessageSize: Self.maxMessageSize, names: &names, out: &out)
+                // As the relay does: the quick test first, then the full one.
+                let first = h.frameLength > 5 ? bytes[5] : 0
+                let n = clients[c].needsServer(id, firstBodyByte: first) ? 0
+                    : clients[c].inputWithoutServer(bytes[...], maxMessageSize: Self.maxMessageSize, names: &names, out: &out)
                 collect(out, client: c, server: nil)
                 if n > 0 {
                     inbound[c].removeFirst(n)

@@ -187,6 +187,21 @@ public struct ClientSession {
 
     // MARK: Frontend messages without a server
 
+    /// Whether the client's next message, of type `id` with `firstBodyByte` (0 when its body is
+    /// empty), surely needs a server, so that `inputWithoutServer` would return 0: a Query, an
+    /// unnamed Parse, Bind, Describe, Execute (unless skipping to Sync). The relay asks this
+    /// first, on every request that finds no server leased; false means "ask
+    /// `inputWithoutServer`". ClientSessionTests checks it never says true where that answers.
+    @inlinable
+    public func needsServer(_ id: FrontendMessageID, firstBodyByte: UInt8) -> Bool {
+        switch id {
+        case .query, .terminate, .password, .functionCall: return true
+        case .parse: return !skippingToSync && firstBodyByte == 0
+        case .bind, .describe, .execute: return !skippingToSync
+        default: return false
+        }
+    }
+
     /// The client's next messages while it holds no server: answers what needs none (a bare
     /// Sync or Flush, messages skipped up to Sync, Close of its own statement, PQprepare of a
     /// statement some server already parsed). Returns the bytes consumed from `inbound`
