@@ -1,9 +1,17 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 /// The hot-path modules skip Swift's run-time exclusivity checks in release builds: they
 /// are single-threaded by design (one event loop), and the checks showed in profiles.
-let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-Xfrontend", "-function-sections"],
+                                             .when(configuration: .release))]
+
+/// The functions a relayed request runs through, placed side by side at the front of the
+/// program's code (linker/README.md): fewer instruction-cache sets and pages to share.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+let hotLayout: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "--section-ordering-file=\(packageRoot)/linker/hot-functions.txt"],
+                                               .when(configuration: .release))]
 
 let package = Package(
     name: "pgstash",
@@ -44,7 +52,7 @@ let package = Package(
         .executableTarget(name: "pgstash", dependencies: [
             "CachePolicy", "Proxy", "ProxyConfig", "SQLAnalysis", "EventLoop",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], linkerSettings: hotLayout),
 
         // Micro-benchmarks of the hot paths (bench/README.md).
         .executableTarget(name: "pgstash-bench", dependencies: ["Metrics", "PostgresWire", "ProxyCore", "SQLAnalysis"],

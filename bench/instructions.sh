@@ -9,7 +9,9 @@
 # PGSTASH_BIN). pgstash runs twice under callgrind, with pgbench -t T1 and -t T2 per client
 # (50 and 1050); (Ir2 - Ir1) / ((T2 - T1) * CLIENTS) cancels out start-up, logins and the
 # pool's connects. Valgrind cannot read the DWARF 5 of Swift's debug info, so a copy of the
-# binary without it is what runs. Prints one line; asserts nothing.
+# binary without it is what runs. Prints one line; asserts nothing. With CALLGRIND_KEEP=DIR
+# the two profiles are kept there as cg.MODE.CLIENTS.T1 and cg.MODE.CLIENTS.T2 (for
+# linker/update-hot-functions.sh).
 set -euo pipefail
 PGPORT=${1:?usage: bench/instructions.sh PGPORT [simple|extended] [CLIENTS]}
 MODE=${2:-extended}; CLIENTS=${3:-8}; T1=${T1:-50}; T2=${T2:-1050}
@@ -29,6 +31,7 @@ run() {   # run TX: total instructions of a pgstash that served CLIENTS x TX tra
     pgbench -n -h 127.0.0.1 -p "$PORT" -U postgres -M "$MODE" -c "$CLIENTS" -j 1 -t "$1" -S pgbench > "$WORK/pgbench.$1" 2>&1 \
         || { cat "$WORK/pgbench.$1" "$WORK/log.$1" >&2; kill "$pid"; exit 1; }
     kill -INT "$pid"; wait "$pid" 2>/dev/null || true
+    if [ -n "${CALLGRIND_KEEP:-}" ]; then cp "$WORK/cg.$1" "$CALLGRIND_KEEP/cg.$MODE.$CLIENTS.$1"; fi
     callgrind_annotate "$WORK/cg.$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
 }
 a=$(run "$T1"); b=$(run "$T2")

@@ -6,16 +6,17 @@ import ProxyCore
 /// What the admin console keeps per client: the times SHOW CLIENTS reports (every client)
 /// and, for console clients, their protocol machine and a command still running.
 struct ClientAdminInfo {
-    /// When the client connected (wall clock).
-    let connectedAt = wallClock()
+    // The two the relay touches on every request first (stored in declaration order).
+    /// The requests in flight, for query digests; nil while `[admin] query_digests = 0`.
+    var digest: DigestProbe?
     /// When the client last got a server (wall clock); nil: never.
     var requestAt: Double?
+    /// When the client connected (wall clock).
+    let connectedAt = wallClock()
     /// Set for a client of the virtual database `pgstash`: it never leases a server.
     var session: AdminSession?
     /// A PAUSE waiting for running transactions to finish, polled by this timer.
     var pauseTimer: TimerID?
-    /// The requests in flight, for query digests; nil while `[admin] query_digests = 0`.
-    var digest: DigestProbe?
     /// For log lines: the client's address, when it connected (monotonic), whether it
     /// logged in, and why pgstash ended it (the first FATAL sent).
     var peer: (address: String, port: Int) = ("", 0)

@@ -23,11 +23,45 @@ final class ClientHandler: ConnectionDelegate {
         case closed
     }
 
+    // Stored properties are laid out in declaration order: what the relay touches on every
+    // request comes first, so that a request reaches few of the object's cache lines.
     let id: ClientID
     /// The process-wide server outlives its clients: no reference counting on the hot path.
     unowned(unsafe) let server: ProxyServer
     let conn: Connection
     var phase = Phase.startup
+    var hasSession = false
+    var waitingForServer = false
+    /// A committed LISTEN is not in force upstream yet: the client's answers wait (so that a
+    /// notification sent after its ReadyForQuery cannot be missed).
+    var outputHeld = false
+    /// `cacheState != nil`, as a flag the data path tests without copying the state.
+    var cacheOn = false
+    /// Shutdown asked: close as soon as no transaction is open.
+    var closeWhenIdle = false
+    /// The server leased to this client, if any.
+    var leased: ServerHandler?
+    var pool: PoolDriver?
+    /// When the request now in flight arrived (metrics: query duration), nil when none is.
+    var requestStartedAt: Double?
+    /// Since when (monotonic) the client waits for a server: SHOW CLIENTS `wait`, SHOW STATS.
+    var waitingSince: Double?
+    var pendingNotificationCount = 0
+    /// pgstash's own cancel key for this client (sent as BackendKeyData).
+    var cancelKey: (processID: Int32, secretKey: Int32)?
+    var out = SessionOutput()
+    /// The protocol machine, once logged in (`hasSession`). Stored unwrapped: the relay reaches
+    /// it on every message, where an optional's tag check is an outlined call; `session` is
+    /// the optional view for the cold paths.
+    var machine = ClientHandler.noSession
+    var session: ClientSession? {
+        get { hasSession ? machine : nil }
+        set {
+            if let newValue { machine = newValue; hasSession = true } else { machine = Self.noSession; hasSession = false }
+        }
+    }
+    /// Admin console: times for SHOW CLIENTS; the console session of `pgstash` clients.
+    var admin = ClientAdminInfo()
     var authenticator: ClientAuthenticator?
     var startupTimer: TimerID?
     var user = ""
@@ -37,48 +71,16 @@ final class ClientHandler: ConnectionDelegate {
     var lookedUp: StoredCredential?
     /// What its pool logs in upstream with, once authenticated against `lookedUp`.
     var upstreamSecret: LookedUpSecret?
-    var pool: PoolDriver?
-    /// pgstash's own cancel key for this client (sent as BackendKeyData).
-    var cancelKey: (processID: Int32, secretKey: Int32)?
 
-    /// The protocol machine, once logged in (`hasSession`). Stored unwrapped: the relay reaches
-    /// it on every message, where an optional's tag check is an outlined call; `session` is
-    /// the optional view for the cold paths.
-    var machine = ClientHandler.noSession
-    var hasSession = false
-    var session: ClientSession? {
-        get { hasSession ? machine : nil }
-        set {
-            if let newValue { machine = newValue; hasSession = true } else { machine = Self.noSession; hasSession = false }
-        }
-    }
     /// What `machine` holds before login: nothing reads it while `hasSession` is false.
     static var noSession: ClientSession { ClientSession(clientID: 0,
                                          configuration: .init(transactionPooling: false, pinOnSessionState: false, poolName: ""),
                                          settings: SessionSettings(), analyze: { _ in [] }) }
-    /// The server leased to this client, if any.
-    var leased: ServerHandler?
-    var waitingForServer = false
-    /// Since when (monotonic) the client waits for a server: SHOW CLIENTS `wait`, SHOW STATS.
-    var waitingSince: Double?
-    var out = SessionOutput()
-    /// Shutdown asked: close as soon as no transaction is open.
-    var closeWhenIdle = false
     /// Notifications held while the client is in a transaction (or not reading).
     var pendingNotifications = ByteBuffer()
-    var pendingNotificationCount = 0
-    /// A committed LISTEN is not in force upstream yet: the client's answers wait (so that a
-    /// notification sent after its ReadyForQuery cannot be missed).
-    var outputHeld = false
     var heldOutput = ByteBuffer()
-    /// Admin console: times for SHOW CLIENTS; the console session of `pgstash` clients.
-    var admin = ClientAdminInfo()
-    /// When the request now in flight arrived (metrics: query duration), nil when none is.
-    var requestStartedAt: Double?
     /// The result cache's state of this client (nil when the cache is off, and for the console).
     var cacheState: ClientCacheState?
-    /// `cacheState != nil`, as a flag the data path tests without copying the state.
-    var cacheOn = false
     /// What deferred callbacks capture instead of `[weak self]` (see `LoopWeak`).
     let weakRef = LoopWeak<ClientHandler>()
 
