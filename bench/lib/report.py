@@ -544,6 +544,21 @@ def spread(a):
     return " (%s–%s)" % (fmt_tps(min(a.tps)), fmt_tps(max(a.tps)))
 
 
+T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
+
+
+def mean_interval(values):
+    """'mean [lo–hi]': the mean of per-round ratios and its 95 % interval (Student's t over
+    the rounds), so that a cell's distance from 1.00× can be read against its own noise."""
+    if len(values) < 2:
+        return ""
+    n = len(values)
+    m = sum(values) / n
+    sd = (sum((v - m) ** 2 for v in values) / (n - 1)) ** 0.5
+    h = T95.get(n - 1, 2.0) * sd / n ** 0.5
+    return "; mean %.2f [%.2f–%.2f]" % (m, m - h, m + h)
+
+
 def cpu_table(cells, order):
     """Per cell, in each round's steady-state window (40 % to 90 % of the run, the clients
     connected): TPS, each proxy's CPU per transaction (user + system, /proc/PID/stat), the
@@ -570,14 +585,16 @@ def cpu_table(cells, order):
           "/proc/PID/stat; user in brackets), and the whole machine's busy CPU per transaction (/proc/stat: "
           "PostgreSQL's backends, pgbench and the proxy) with its idle share. Where the machine has no idle "
           "CPU, TPS follows its CPU per transaction, so a proxy's own µs per transaction is the figure "
-          "that the noise moves least. Round ratios: pgstash ÷ PgBouncer window TPS, round by round.", "",
+          "that the noise moves least. Round ratios: pgstash ÷ PgBouncer window TPS, round by round, then "
+          "their mean and its 95 % interval (Student's t over the rounds).", "",
           "| clients | -M | pgstash TPS | PgBouncer TPS | pgstash CPU µs/tx (user) | PgBouncer CPU µs/tx (user) "
           "| machine busy µs/tx, idle (pgstash / PgBouncer) | round ratios |",
           "|--:|---|--:|--:|--:|--:|--:|---|"]
     for k in order:
         c = cells[k]
         s, b = c["targets"].get("pgstash"), c["targets"].get("pgbouncer")
-        rounds = " ".join("%.2f" % (x / y) for x, y in zip(s.window_tps, b.window_tps) if y) if s and b else ""
+        per_round = [x / y for x, y in zip(s.window_tps, b.window_tps) if y] if s and b else []
+        rounds = " ".join("%.2f" % r for r in per_round) + mean_interval(per_round)
         md.append("| %s | %s | %s | %s | %s (%s) | %s (%s) | %s, %s / %s, %s | %s |" % (
             c["clients"], c["mode"], tps(s), tps(b),
             per_tx(s, "proxy_user", "proxy_sys"), per_tx(s, "proxy_user"),
