@@ -466,6 +466,40 @@ struct ClientSessionTests {
         #expect(!session.needsServer(.parse, firstBodyByte: 0x61), "a named Parse may be answered without a server")
     }
 
+    /// Bind's portal and statement names as bytes: both unnamed (the shortcut that reads two
+    /// NULs), a name without its NUL, none at all, and a Bind cut short after the names.
+    @Test func malformedBindsFailAndATruncatedUnnamedOneGoesToTheServer() {
+        var t = SessionTrace()
+        t.send(parse("", "SELECT 1"), .sync)
+        t.lease(S0)
+        _ = t.reply(S0, .parseComplete, idle)
+        for body: [UInt8] in [[], [0], [0x61], [0x61, 0], [0x61, 0, 0x62]] {
+            var session = t.clients[C0]
+            var server = t.servers[S0]
+            var names = StatementNames()
+            var out = SessionOutput()
+            let frame = Self.frame(.bind, body)
+            #expect(session.messageReceived(.bind, body: frame.dropFirst(5), frame: frame[...], server: &server,
+                                            names: &names, out: &out)
+                    == .fail(sqlState: "08P01", message: "invalid Bind message"), "\(body)")
+        }
+        // Both names unnamed but nothing after them: the client's own statement is there, so
+        // the frame goes as it is, and PostgreSQL answers the protocol error.
+        var session = t.clients[C0]
+        var server = t.servers[S0]
+        var names = StatementNames()
+        var out = SessionOutput()
+        let frame = Self.frame(.bind, [0, 0])
+        #expect(session.messageReceived(.bind, body: frame.dropFirst(5), frame: frame[...], server: &server,
+                                        names: &names, out: &out) == .consumed)
+        #expect(Array(out.toServer.readableView) == frame)
+    }
+
+    static func frame(_ id: FrontendMessageID, _ body: [UInt8]) -> [UInt8] {
+        let length = UInt32(body.count + 4)
+        return [id.rawValue, UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + body
+    }
+
     @Test func passwordAfterLoginIsAProtocolViolation() {
         var t = SessionTrace()
         t.send(query("SELECT 1"))
