@@ -4,7 +4,7 @@ import PackageDescription
 
 /// The hot-path modules skip Swift's run-time exclusivity checks in release builds: they
 /// are single-threaded by design (one event loop), and the checks showed in profiles.
-let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-Xfrontend", "-function-sections"],
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-Xfrontend", "-function-sections", "-cross-module-optimization", "-Xfrontend", "-enable-lexical-lifetimes=false"],
                                              .when(configuration: .release))]
 
 /// The functions a relayed request runs through, placed side by side at the front of the

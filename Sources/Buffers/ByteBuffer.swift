@@ -127,6 +127,13 @@ public struct ByteBuffer: Sendable, Equatable {
         }
     }
 
+    /// `withReadableBytes` through a mutating access: a buffer stored in a class is lent in
+    /// place, not copied (retained) for the call.
+    @inlinable public mutating func withReadableBytesInPlace<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let r = _readerIndex, w = _writerIndex
+        return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[r..<w])) }
+    }
+
     /// Marks `n` unread bytes as consumed.
     @inlinable public mutating func moveReaderIndex(forwardBy n: Int) {
         precondition(n >= 0 && n <= readableBytes)

@@ -19,7 +19,11 @@ extension ClientHandler {
     /// Splits the client's input into messages and runs each through the session machine,
     /// leasing a server when a message needs one.
     func relayInput() {
-        guard case .ready = phase, hasSession, let pool else { return }
+        guard case .ready = phase, hasSession, let poolRef else { return }
+        poolRef._withUnsafeGuaranteedRef { relayInput(pool: $0) }
+    }
+
+    private func relayInput(pool: PoolDriver) {
         machine.configuration.pinningAvailable = pool.pinnedClients < pool.maxPinned
         defer { flushOutput() }
         let proxy = server          // one strong reference, not an unowned load per message
@@ -52,7 +56,7 @@ extension ClientHandler {
             }
             if !waitingForServer {
                 if let s = pool.leaseIdle(for: self) {
-                    log.debug("\(id) leases \(s.id)")
+                    if server.log.level == .debug { log.debug("\(id) leases \(s.id)") }
                     attach(s)
                     continue
                 }
@@ -74,16 +78,18 @@ extension ClientHandler {
     private func relayLeased(to s: ServerHandler, proxy: ProxyServer, maxMessageSize: Int) -> Bool {
         while !conn.isOverHighWaterMark {
             guard case let .message(header, id) = peekMessage(maxMessageSize: maxMessageSize) else { return false }
-            let frame = conn.inbound.readableView(first: header.frameLength)
-            let body = frame.dropFirst(5)
-            let outstanding = cacheOn ? cacheBeforeClientMessage(id, body: body, server: s) : 0
-            let result = machine.messageReceived(id, body: body, frame: frame,
-                                                  server: &s.state, names: &proxy.statementNames, out: &out)
+            let frameLength = header.frameLength
+            let outstanding = cacheOn ? cacheBeforeClientMessage(id, body: conn.inbound.readableView(first: frameLength).dropFirst(5), server: s) : 0
+            // The frame is lent to the machine in place: no slice (and reference count) per message.
+            let result = conn.inbound.withReadableBytesInPlace { raw in
+                machine.messageReceived(id, frame: UnsafeRawBufferPointer(rebasing: raw[0..<frameLength]),
+                                        server: &s.state, names: &proxy.statementNames, out: &out)
+            }
             if cacheOn { cacheAfterClientMessage(outstandingBefore: outstanding, server: s) }
             switch result {
             case .consumed:
-                if admin.digest != nil { digestMessageSent(id, body: body) }
-                conn.inbound.moveReaderIndex(forwardBy: header.frameLength)
+                if admin.digest != nil { digestMessageSent(id, body: conn.inbound.readableView(first: frameLength).dropFirst(5)) }
+                conn.inbound.moveReaderIndex(forwardBy: frameLength)
             case .terminate:
                 flushOutput()
                 close(error: nil)
@@ -140,7 +146,9 @@ extension ClientHandler {
 
     /// Sends what the machine wrote, and logs what it reported.
     private func flushOutput() {
-        if !out.toServer.isEmpty, let s = leased { s.send(out.toServer) }
+        if !out.toServer.isEmpty, let s = leased {
+            Unmanaged.passUnretained(s)._withUnsafeGuaranteedRef { s in out.toServer.withReadableBytesInPlace { s.sendGuaranteed($0) } }
+        }
         if !out.toClient.isEmpty { sendToClient(out.toClient) }
         out.reset()
         if !out.events.isEmpty {
@@ -177,11 +185,11 @@ extension ClientHandler {
 
     /// The lease ended (ReadyForQuery 'I', nothing outstanding).
     func releaseServer() {
-        guard let s = leased, let pool else { return }
+        guard let s = leased, let poolRef else { return }
         if server.log.level == .debug { log.debug("\(id) releases \(s.id)") }
         leased = nil
         s.client = nil
-        pool.release(s, reusable: true)
+        poolRef._withUnsafeGuaranteedRef { $0.release(s, reusable: true) }
         cacheBatchDone()
         if closeWhenIdle { return shutDownNow() }
         flushNotifications()

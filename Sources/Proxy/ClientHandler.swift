@@ -26,8 +26,9 @@ final class ClientHandler: ConnectionDelegate {
     // Stored properties are laid out in declaration order: what the relay touches on every
     // request comes first, so that a request reaches few of the object's cache lines.
     let id: ClientID
-    /// The process-wide server outlives its clients: no reference counting on the hot path.
-    unowned(unsafe) let server: ProxyServer
+    /// The process-wide server outlives its clients. Strong and `let`: a use through `self`
+    /// borrows it (no reference counting), where an `unowned(unsafe)` load takes a copy.
+    let server: ProxyServer
     let conn: Connection
     var phase = Phase.startup
     var hasSession = false
@@ -41,7 +42,13 @@ final class ClientHandler: ConnectionDelegate {
     var closeWhenIdle = false
     /// The server leased to this client, if any.
     var leased: ServerHandler?
-    var pool: PoolDriver?
+    /// The client's pool, once logged in. Pools are never removed (the server owns them):
+    /// held unretained, so that the relay uses it without reference counting (`withPool`).
+    private(set) var poolRef: Unmanaged<PoolDriver>?
+    var pool: PoolDriver? {
+        get { poolRef?.takeUnretainedValue() }
+        set { poolRef = newValue.map { .passUnretained($0) } }
+    }
     /// When the request now in flight arrived (metrics: query duration), nil when none is.
     var requestStartedAt: Double?
     /// Since when (monotonic) the client waits for a server: SHOW CLIENTS `wait`, SHOW STATS.

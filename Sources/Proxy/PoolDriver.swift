@@ -13,7 +13,7 @@ final class PoolDriver {
     /// log in upstream with (md5 hash or recovered SCRAM keys).
     var upstreamSecret: LookedUpSecret?
     private(set) var pool: Pool
-    unowned(unsafe) let server: ProxyServer     // pools live as long as the server
+    let server: ProxyServer     // pools live as long as the server (strong: used at +0)
     var servers = ServerTable<ServerHandler>()
     private var waiting = ClientTable<ClientHandler>()
     /// SHOW STATS counters, shared by the pools of one database.

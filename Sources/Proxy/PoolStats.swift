@@ -46,15 +46,15 @@ final class PoolStats {
 
     /// A message from a server on its way to `client` (ServerHandler's relay loop).
     @inline(__always)
-    func backendMessage(_ id: UInt8, body: ArraySlice<UInt8>, client: ClientHandler, now: Double) {
+    func backendMessage(_ id: UInt8, body: UnsafeRawBufferPointer, client: ClientHandler, now: Double) {
         if id == BackendMessageID.readyForQuery.rawValue {
             readyForQuery(status: body.first ?? 0, client: client, now: now)
         } else if id == BackendMessageID.commandComplete.rawValue {
             if client.admin.digest != nil, client.leased?.state.tracker.headIsForwarded == true {
-                client.admin.digest!.commandCompleted(tag: body)
+                client.admin.digest!.commandCompleted(tag: ArraySlice(body))
             }
         } else if id == BackendMessageID.errorResponse.rawValue {
-            if recording { metrics.serverError(body: body) }
+            if recording { metrics.serverError(body: ArraySlice(body)) }
             if client.admin.digest != nil, client.leased?.state.tracker.headIsForwarded == true {
                 client.admin.digest!.errorReceived()
             }

@@ -10,7 +10,7 @@ final class ServerHandler: ConnectionDelegate {
     enum Phase { case connecting, loggingIn, ready, closed }
 
     let id: ServerID
-    unowned(unsafe) let pool: PoolDriver       // pools are never removed
+    let pool: PoolDriver       // pools are never removed (strong: used at +0 by the relay)
     /// What deferred callbacks capture instead of `[weak self]` (see `LoopWeak`).
     let weakRef = LoopWeak<ServerHandler>()
     private(set) var conn: Connection?
@@ -220,9 +220,6 @@ final class ServerHandler: ConnectionDelegate {
         guard let client, client.hasSession else {
             return resetting ? resetInput(c) : (state.draining ? drainInput(c) : idleInput(c))
         }
-        let pool = self.pool        // one strong reference for the read, not one per use
-        let proxy = pool.server     // one strong reference, not two unowned loads per message
-        let stats = pool.stats
         toClient.clear()
         var released = false
         var resume = false
@@ -234,6 +231,9 @@ final class ServerHandler: ConnectionDelegate {
         // `input`, contiguous) while nothing else is due before them: no copy into `toClient`.
         // Not with the result cache on: its capture and commit gate work on `toClient`.
         let input = c.inbound.readableView
+        // Bodies go to the session machine as raw bytes of `input` (alive to the end of this
+        // function; nothing in the loop reallocates `c.inbound`): no slice per message.
+        let inputBase = input.withUnsafeBytes { $0.baseAddress }
         var span = 0..<0
         let sendsFromInput = !client.cacheOn
         loop: while c.inbound.readableBytes > 0 {
@@ -258,7 +258,7 @@ final class ServerHandler: ConnectionDelegate {
                 guard streamable && header.frameLength > 256 * 1024 else { break }
                 if client.cacheOn && client.cacheState!.fill != nil { client.cacheStreamed() }
                 passthroughForward = client.machine.backendMessageReceived(header.id, body: [], server: &state,
-                                                                    names: &proxy.statementNames, toClient: &toClient).forward
+                                                                    names: &pool.server.statementNames, toClient: &toClient).forward
                 passthroughRemaining = header.frameLength
                 continue
             }
@@ -275,28 +275,33 @@ final class ServerHandler: ConnectionDelegate {
                 state.tracker.drainSynthesized(into: &toClient)
                 continue
             }
-            let frame = c.inbound.readableView(first: header.frameLength)
-            let body = frame.dropFirst(5)
+            let body = UnsafeRawBufferPointer(start: inputBase! + (c.inbound.readerIndex + 5 - input.startIndex),
+                                              count: header.bodyLength)
             if client.cacheOn, !client.cacheState!.gate.isIdle {
-                switch commitGate(client, header, body: body, in: c) {
+                switch commitGate(client, header, body: c.inbound.readableView(first: header.frameLength).dropFirst(5), in: c) {
                 case .relay: break
                 case .needNext: break loop
                 case .publish(let writes):
                     if publish(writes, for: client) { break loop }
                 }
             }
-            stats.backendMessage(header.id, body: body, client: client, now: loop.now)
+            pool.stats.backendMessage(header.id, body: body, client: client, now: loop.now)
             let r = client.machine.backendMessageReceived(header.id, body: body, server: &state,
-                                                   names: &proxy.statementNames, toClient: &toClient)
+                                                   names: &pool.server.statementNames, toClient: &toClient)
             if header.id == BackendMessageID.parameterStatus.rawValue,
-               case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: header.id, body: body) {
+               case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: header.id, body: ArraySlice(body)) {
                 parameters[name] = value
             } else if header.id == BackendMessageID.errorResponse.rawValue,
                       body.starts(with: Self.fatalSeverity) || body.starts(with: Self.panicSeverity) {
                 log.warning("upstream server \(id) reported a fatal error")
             }
             if r.forward {
-                if sendsFromInput { forwardFromInput(frame.startIndex..<frame.endIndex, input, &span) } else { forwardToClient(frame, id: header.id, to: client) }
+                let frameStart = c.inbound.readerIndex
+                if sendsFromInput {
+                    forwardFromInput(frameStart..<(frameStart + header.frameLength), input, &span)
+                } else {
+                    forwardToClient(c.inbound.readableView(first: header.frameLength), id: header.id, to: client)
+                }
             }
             if r.forward, header.id == BackendMessageID.readyForQuery.rawValue { pool.readyForQueryRelayed(self, status: body.first ?? 0) }
             c.inbound.moveReaderIndex(forwardBy: header.frameLength)
@@ -308,6 +313,7 @@ final class ServerHandler: ConnectionDelegate {
             if let f = r.failure { failure = f; break loop }
             if r.release { released = true; break loop }
         }
+        withExtendedLifetime(input) {}      // `inputBase`'s bytes
         pool.bytesRelayedToClient(toClient.readableBytes + span.count)
         if !listens.isEmpty {
             // The answer of a committing LISTEN waits until the listener LISTENs upstream.
@@ -522,6 +528,14 @@ final class ServerHandler: ConnectionDelegate {
     func send(_ b: ByteBuffer) {
         pool.requestSent(self, bytes: b.readableBytes)
         conn?.send(b)
+    }
+
+    /// `send` for the relay path: the pool and the connection used at +0 (both outlive the
+    /// call: pools are never removed, and a failed send closes the connection later).
+    func sendGuaranteed(_ bytes: UnsafeRawBufferPointer) {
+        pool.requestSent(self, bytes: bytes.count)
+        guard let conn else { return }
+        Unmanaged.passUnretained(conn)._withUnsafeGuaranteedRef { $0.send(bytes) }
     }
     func resumeReading() { conn?.resumeReading() }
     var isOverHighWaterMark: Bool { conn?.isOverHighWaterMark ?? false }

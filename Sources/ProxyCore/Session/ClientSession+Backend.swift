@@ -6,13 +6,13 @@ extension ClientSession {
     /// A Query under transaction pooling: what it does to the session is found by SQL
     /// analysis (only for texts the lexical gate lets through) and carried to the client's
     /// next server, or refused.
-    mutating func queryReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
+    mutating func queryReceived(_ body: UnsafeRawBufferPointer, frame: UnsafeRawBufferPointer, server: inout ServerConnection,
                                 names: inout StatementNames, out: inout SessionOutput) {
         // A simple Query destroys the unnamed statement (exec_simple_query), the client's
         // and, on this server, whoever's it was.
         unnamed = nil
         server.unnamedOwner = nil
-        let sqlBytes = body.dropLast()     // the NUL terminator
+        let sqlBytes = body.bytes(0..<max(body.count - 1, 0))     // the NUL terminator
         guard mayChangeSession(sqlBytes) else {
             server.tracker.requestSent(.query)
             out.toServer.append(frame)
@@ -131,6 +131,13 @@ extension ClientSession {
     /// caller relays the message itself if told to, then drains the tracker again.
     public mutating func backendMessageReceived(_ id: UInt8, body: ArraySlice<UInt8>, server: inout ServerConnection,
                                                 names: inout StatementNames, toClient: inout ByteBuffer) -> BackendResult {
+        body.withUnsafeBytes { backendMessageReceived(id, body: $0, server: &server, names: &names, toClient: &toClient) }
+    }
+
+    /// `backendMessageReceived` with the body lent as raw bytes (the relay's read buffer):
+    /// no slice, and so no reference count, per message.
+    public mutating func backendMessageReceived(_ id: UInt8, body: UnsafeRawBufferPointer, server: inout ServerConnection,
+                                                names: inout StatementNames, toClient: inout ByteBuffer) -> BackendResult {
         switch BackendMessageID(byte: id) {
         case .dataRow?, .copyData?, .rowDescription?, .bindComplete?, .noData?, .parameterDescription?:
             return BackendResult(forward: server.tracker.responseReceived(id, into: &toClient), release: false)
@@ -180,7 +187,7 @@ extension ClientSession {
             }
             return result
         case .parameterStatus?:
-            if transactionPooling, case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: id, body: body) {
+            if transactionPooling, case let .parameterStatus(name, value)? = try? BackendMessage.decode(id: id, body: ArraySlice(body)) {
                 let lower = name.lowercased()
                 if Self.trackedReportedSettings.contains(lower) {
                     session.parameterReported(name: lower, value: value)
@@ -195,7 +202,7 @@ extension ClientSession {
             return BackendResult(forward: !transactionPooling || (pinned && !configuration.listenRelay), release: false)
         case .errorResponse?:
             if server.tracker.headIsSettingsReplay {
-                let f = try? BackendMessage.decode(id: id, body: body)
+                let f = try? BackendMessage.decode(id: id, body: ArraySlice(body))
                 var fields: ErrorFields?
                 if case .errorResponse(let e)? = f { fields = e }
                 _ = server.tracker.responseReceived(id, into: &toClient)
@@ -206,7 +213,7 @@ extension ClientSession {
             let raised = server.tracker.headRaisesError
             var forward = server.tracker.responseReceived(id, into: &toClient)
             if forward { session.errorReceived() }
-            if forward && raised, case .errorResponse(let f)? = try? BackendMessage.decode(id: id, body: body) {
+            if forward && raised, case .errorResponse(let f)? = try? BackendMessage.decode(id: id, body: ArraySlice(body)) {
                 // pgstash's own error, raised by the server: shown as PostgreSQL would show
                 // it, without the PL/pgSQL context and source location of the raising block.
                 toClient.append(CannedMessage.error(f.severity ?? "ERROR", f.sqlState ?? SQLState.featureNotSupported,
@@ -225,7 +232,7 @@ extension ClientSession {
     }
 
     /// A CommandComplete tag starting with C, R or P (COMMIT, ROLLBACK, PREPARE TRANSACTION).
-    static func mayEndTransaction(_ tag: ArraySlice<UInt8>) -> Bool {
+    static func mayEndTransaction(_ tag: UnsafeRawBufferPointer) -> Bool {
         guard let c = tag.first else { return false }
         return c == UInt8(ascii: "C") || c == UInt8(ascii: "R") || c == UInt8(ascii: "P")
     }

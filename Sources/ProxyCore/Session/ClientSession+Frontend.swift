@@ -7,6 +7,15 @@ extension ClientSession {
     public mutating func messageReceived(_ id: FrontendMessageID, body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>,
                                          server: inout ServerConnection, names: inout StatementNames,
                                          out: inout SessionOutput) -> InputResult {
+        frame.withUnsafeBytes { messageReceived(id, frame: $0, server: &server, names: &names, out: &out) }
+    }
+
+    /// `messageReceived` with the frame lent as raw bytes (the relay's read buffer): no slice,
+    /// and so no reference count, per message. The body is the frame after its 5-byte header.
+    public mutating func messageReceived(_ id: FrontendMessageID, frame: UnsafeRawBufferPointer,
+                                         server: inout ServerConnection, names: inout StatementNames,
+                                         out: inout SessionOutput) -> InputResult {
+        let body = frame.bytes(5..<frame.count)
         switch id {
         case .terminate: return .terminate
         case .password: return .fail(sqlState: SQLState.protocolViolation, message: "unexpected password message after authentication")
@@ -71,7 +80,7 @@ extension ClientSession {
     }
 
     /// Session mode: the server is the client's alone; messages pass as they are.
-    private mutating func forwardUnchanged(_ id: FrontendMessageID, body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>,
+    private mutating func forwardUnchanged(_ id: FrontendMessageID, body: UnsafeRawBufferPointer, frame: UnsafeRawBufferPointer,
                                            server: inout ServerConnection, out: inout SessionOutput) {
         switch id {
         case .query: server.tracker.requestSent(.query)

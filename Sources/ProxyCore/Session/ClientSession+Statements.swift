@@ -7,7 +7,7 @@ import SQLAnalysis
 /// client's next Parse "" or Query and is re-parsed on another server when needed. A client
 /// never reaches a statement it did not prepare.
 extension ClientSession {
-    mutating func parseReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
+    mutating func parseReceived(_ body: UnsafeRawBufferPointer, frame: UnsafeRawBufferPointer, server: inout ServerConnection,
                                 names: inout StatementNames, out: inout SessionOutput) -> InputResult {
         // The same bytes as the last ordinary unnamed Parse (a repeated query): the gate's
         // answer is known, and the frame's bytes are shared.
@@ -18,7 +18,7 @@ extension ClientSession {
         }
         var mayChange = false
         if let nameEnd = Self.nul(in: body, from: body.startIndex), let queryEnd = Self.nul(in: body, from: nameEnd + 1) {
-            mayChange = mayChangeSession(body[(nameEnd + 1)..<queryEnd])
+            mayChange = mayChangeSession(body.bytes((nameEnd + 1)..<queryEnd))
         }
         if !mayChange && body.first == 0 {
             // The unnamed statement of an ordinary query (every query of pgbench -M extended,
@@ -29,11 +29,10 @@ extension ClientSession {
             parsedUnnamed(parse, server: &server, out: &out)
             return .consumed
         }
-        guard case let .parse(name, query, types)? = try? FrontendMessage.decode(id: FrontendMessageID.parse.rawValue, body: body) else {
+        guard case let .parse(name, query, types)? = try? FrontendMessage.decode(id: FrontendMessageID.parse.rawValue, body: ArraySlice(body)) else {
             return .fail(sqlState: SQLState.protocolViolation, message: "invalid Parse message")
         }
         statementEffects[name] = nil
-        var sent = frame
         var replacedQuery: String?
         if mayChange {
             let analysed = analyze(query)
@@ -57,14 +56,15 @@ extension ClientSession {
                 }
             }
         }
-        if let replacedQuery {
-            var b = ByteBuffer()
-            FrontendMessage.parse(name: name, query: replacedQuery, parameterTypes: types).encode(into: &b)
-            sent = b.readableView
-        }
         let key = StatementKey(query: replacedQuery ?? query, parameterTypes: types)
         if name.isEmpty {
-            parsedUnnamed(Array(sent), server: &server, out: &out)
+            if let replacedQuery {
+                var b = ByteBuffer()
+                FrontendMessage.parse(name: name, query: replacedQuery, parameterTypes: types).encode(into: &b)
+                parsedUnnamed(Array(b.readableView), server: &server, out: &out)
+            } else {
+                parsedUnnamed(Array(frame), server: &server, out: &out)
+            }
             return .consumed
         }
         if statements[name] != nil || session.preparedStatements[name] != nil {
@@ -142,7 +142,7 @@ extension ClientSession {
         return nil
     }
 
-    mutating func bindReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
+    mutating func bindReceived(_ body: UnsafeRawBufferPointer, frame: UnsafeRawBufferPointer, server: inout ServerConnection,
                                names: inout StatementNames, out: inout SessionOutput) -> InputResult {
         let portalEnd: Int, stmtEnd: Int
         if body.count >= 2 && body[body.startIndex] == 0 && body[body.startIndex + 1] == 0 {
@@ -155,9 +155,9 @@ extension ClientSession {
         }
         // The unnamed statement (every Bind of pgbench -M extended, node-postgres, Prisma):
         // no String to decode.
-        let name = stmtEnd == portalEnd + 1 ? "" : String(decoding: body[(portalEnd + 1)..<stmtEnd], as: UTF8.self)
+        let name = stmtEnd == portalEnd + 1 ? "" : String(decoding: body.bytes((portalEnd + 1)..<stmtEnd), as: UTF8.self)
         if !statementEffects.isEmpty || !portalEffects.isEmpty {
-            portalEffects[String(decoding: body[body.startIndex..<portalEnd], as: UTF8.self)] = statementEffects[name]
+            portalEffects[String(decoding: body.bytes(0..<portalEnd), as: UTF8.self)] = statementEffects[name]
         }
         guard let serverName = resolveStatement(name, server: &server, out: &out) else { return .consumed }
         server.tracker.requestSent(.bind)
@@ -169,14 +169,14 @@ extension ClientSession {
         let start = out.toServer.writerIndex
         out.toServer.writeByte(FrontendMessageID.bind.rawValue)
         out.toServer.writeInteger(Int32(0))
-        out.toServer.append(body[body.startIndex...portalEnd])
+        out.toServer.append(body.bytes(0..<(portalEnd + 1)))
         out.toServer.writeCString(serverName)
-        out.toServer.append(body[(stmtEnd + 1)...])
+        out.toServer.append(body.bytes((stmtEnd + 1)..<body.count))
         out.toServer.setInt32(Int32(out.toServer.writerIndex - start - 1), at: start + 1)
         return .consumed
     }
 
-    mutating func describeReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
+    mutating func describeReceived(_ body: UnsafeRawBufferPointer, frame: UnsafeRawBufferPointer, server: inout ServerConnection,
                                    names: inout StatementNames, out: inout SessionOutput) -> InputResult {
         if body.first == DescribeTarget.portal.rawValue {
             // Portals live on the server for the transaction: nothing to rename or decode.
@@ -184,7 +184,7 @@ extension ClientSession {
             out.toServer.append(frame)
             return .consumed
         }
-        guard case let .describe(kind, name)? = try? FrontendMessage.decode(id: FrontendMessageID.describe.rawValue, body: body),
+        guard case let .describe(kind, name)? = try? FrontendMessage.decode(id: FrontendMessageID.describe.rawValue, body: ArraySlice(body)),
               kind == DescribeTarget.statement.rawValue else {
             return .fail(sqlState: SQLState.protocolViolation, message: "invalid Describe message")
         }
@@ -196,14 +196,14 @@ extension ClientSession {
 
     /// Closing a statement forgets the client's name: the server keeps the shared statement
     /// for others. Answered in order, like PostgreSQL (closing a missing one is no error).
-    mutating func closeReceived(_ body: ArraySlice<UInt8>, frame: ArraySlice<UInt8>, server: inout ServerConnection,
+    mutating func closeReceived(_ body: UnsafeRawBufferPointer, frame: UnsafeRawBufferPointer, server: inout ServerConnection,
                                 names: inout StatementNames, out: inout SessionOutput) -> InputResult {
         if body.first == DescribeTarget.portal.rawValue {
             server.tracker.requestSent(.close)
             out.toServer.append(frame)
             return .consumed
         }
-        guard case let .close(kind, name)? = try? FrontendMessage.decode(id: FrontendMessageID.close.rawValue, body: body) else {
+        guard case let .close(kind, name)? = try? FrontendMessage.decode(id: FrontendMessageID.close.rawValue, body: ArraySlice(body)) else {
             return .fail(sqlState: SQLState.protocolViolation, message: "invalid Close message")
         }
         guard kind == DescribeTarget.statement.rawValue else {

@@ -128,15 +128,19 @@ public struct ClientSession {
     /// `SessionGate.mayChangeSession`, remembering the last text (up to 4 KiB) and its answer,
     /// which also holds for a text that differs from it only in digits (`SessionGate.sameAnswer`).
     mutating func mayChangeSession(_ sql: ArraySlice<UInt8>) -> Bool {
+        sql.withUnsafeBytes { mayChangeSession($0) }
+    }
+
+    mutating func mayChangeSession(_ sql: UnsafeRawBufferPointer) -> Bool {
         let same = gateMemo.text.count == sql.count && gateMemo.text.withUnsafeBytes { memo in
-            sql.withUnsafeBytes { SessionGate.sameAnswer(memo, aHasDollar: gateMemo.hasDollar, $0) }
+            SessionGate.sameAnswer(memo, aHasDollar: gateMemo.hasDollar, sql)
         }
         if same { return gateMemo.mayChange }
         let answer = SessionGate.mayChangeSession(sql)
         if sql.count <= 4096 {
             gateMemo.text.removeAll(keepingCapacity: true)      // no allocation per new text
             gateMemo.text.append(contentsOf: sql)
-            gateMemo.hasDollar = sql.withUnsafeBytes { $0.count > 0 && memchr($0.baseAddress!, 0x24, $0.count) != nil }
+            gateMemo.hasDollar = sql.count > 0 && memchr(sql.baseAddress!, 0x24, sql.count) != nil
             gateMemo.mayChange = answer
         }
         return answer
@@ -154,10 +158,17 @@ public struct ClientSession {
         }
     }
 
+    /// `nul(in:from:)` for raw bytes (indices from 0).
+    static func nul(in s: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard from >= 0, from < s.count else { return nil }
+        guard let hit = memchr(s.baseAddress! + from, 0, s.count - from) else { return nil }
+        return s.baseAddress!.distance(to: UnsafeRawPointer(hit))
+    }
+
     /// Whether `a` and `b` hold the same bytes.
-    static func bytesEqual(_ a: [UInt8], _ b: ArraySlice<UInt8>) -> Bool {
+    static func bytesEqual(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
-        return a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in pa.count == 0 || memcmp(pa.baseAddress!, pb.baseAddress!, pa.count) == 0 } }
+        return a.withUnsafeBytes { pa in pa.count == 0 || memcmp(pa.baseAddress!, b.baseAddress!, pa.count) == 0 }
     }
 
     // MARK: Leasing
@@ -292,5 +303,12 @@ public struct ClientSession {
     public mutating func clientClosed(names: inout StatementNames) {
         for st in statements.values { names.release(st.key) }
         statements.removeAll()
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// The bytes at `range` (indices of this buffer) as a buffer of their own, indexed from 0.
+    @inline(__always) func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: self[range])
     }
 }
