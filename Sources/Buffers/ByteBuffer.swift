@@ -80,7 +80,7 @@ public struct ByteBuffer: Sendable, Equatable {
     @inlinable public var capacity: Int { bytes.count }
 
     /// Bytes that can be written without growing.
-    public var writableBytes: Int { bytes.count - writerIndex }
+    @inlinable public var writableBytes: Int { bytes.count - _writerIndex }
 
     @inlinable public mutating func append(_ other: [UInt8]) {
         other.withUnsafeBytes { append($0) }
@@ -102,6 +102,19 @@ public struct ByteBuffer: Sendable, Equatable {
 
     public mutating func append(contentsOf other: ByteBuffer) {
         other.withReadableBytes { append($0) }
+    }
+
+    /// Lets `body` write into the free space past the writer index as it is (nothing moves or
+    /// grows): a read that lands in place, with no copy. `body` returns its result and how many
+    /// bytes it wrote.
+    @inlinable public mutating func writeIntoFreeSpace<R>(
+        _ body: (UnsafeMutableRawBufferPointer) throws -> (result: R, count: Int)
+    ) rethrows -> R {
+        let at = _writerIndex, end = bytes.count
+        let (r, n) = try bytes.withUnsafeMutableBytes { try body(UnsafeMutableRawBufferPointer(rebasing: $0[at..<end])) }
+        precondition(n >= 0 && n <= end - at, "wrote \(n) bytes into a window of \(end - at)")
+        _writerIndex += n
+        return r
     }
 
     /// Appends by letting `body` write at most `maxBytes` into fresh space; `body` returns

@@ -35,6 +35,9 @@ public final class Connection: IOHandler {
     public static let readChunk = 64 * 1024
     /// Bytes read per readiness event before other descriptors get their turn.
     public static let readCapPerEvent = 256 * 1024
+    /// Free space in `inbound` from which a read lands there directly instead of in the loop's
+    /// scratch space (and is then copied): a batch of ordinary requests or answers fits.
+    static let readInPlaceMinimum = 512
     /// Default of `retainedBufferCapacity`: what one read event can bring in.
     public static let defaultRetainedBufferCapacity = readCapPerEvent
 
@@ -347,14 +350,30 @@ public final class Connection: IOHandler {
         let scratch = loop.readScratch
         reading: while total < cap {
             do {
-                let space = min(scratch.count, cap - total)
-                switch try transportRead(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<space])) {
+                let space: Int
+                let result: IOResult<Int>
+                if inbound.writableBytes >= Self.readInPlaceMinimum {
+                    // Room for the usual request or answer: read in place, no copy.
+                    space = min(inbound.writableBytes, cap - total)
+                    result = try inbound.writeIntoFreeSpace { free in
+                        let r = try transportRead(UnsafeMutableRawBufferPointer(rebasing: free[0..<space]))
+                        if case .processed(let n) = r { return (r, n) }
+                        return (r, 0)
+                    }
+                } else {
+                    space = min(scratch.count, cap - total)
+                    result = try transportRead(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<space]))
+                    if case .processed(let n) = result, n > 0 {
+                        // Reclaims what the delegate consumed before growing: a stream that always
+                        // leaves a partial message behind would otherwise grow `inbound` forever.
+                        // Leaves room for the next read to land in place.
+                        inbound.reserveWritable(Swift.max(n, Self.readInPlaceMinimum))
+                        inbound.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                    }
+                }
+                switch result {
                 case .processed(0): sawEOF = true; break reading
                 case .processed(let n):
-                    // Reclaims what the delegate consumed before growing: a stream that always
-                    // leaves a partial message behind would otherwise grow `inbound` forever.
-                    inbound.reserveWritable(n)
-                    inbound.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                     total += n
                     // Short: the socket is empty now. Level-triggered read interest stays on,
                     // so bytes or a FIN arriving later wake the loop; no recv just for EAGAIN.
