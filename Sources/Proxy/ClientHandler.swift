@@ -43,7 +43,8 @@ final class ClientHandler: ConnectionDelegate {
     /// The server leased to this client, if any.
     var leased: ServerHandler?
     /// The client's pool, once logged in. Pools are never removed (the server owns them):
-    /// held unretained, so that the relay uses it without reference counting (`withPool`).
+    /// held unretained, so that the relay uses it without reference counting (through
+    /// `_withUnsafeGuaranteedRef`); `pool` is the (retaining) view for everything else.
     private(set) var poolRef: Unmanaged<PoolDriver>?
     var pool: PoolDriver? {
         get { poolRef?.takeUnretainedValue() }
