@@ -147,6 +147,8 @@ extension ClientHandler {
     /// Sends what the machine wrote, and logs what it reported.
     private func flushOutput() {
         if !out.toServer.isEmpty, let s = leased {
+            // `s` at +0 inside the buffer's closure: without it the closure retains it again
+            // (about 30 instructions per transaction, measured).
             Unmanaged.passUnretained(s)._withUnsafeGuaranteedRef { s in out.toServer.withReadableBytesInPlace { s.sendGuaranteed($0) } }
         }
         if !out.toClient.isEmpty { sendToClient(out.toClient) }

@@ -35,6 +35,25 @@ struct ByteBufferTests {
         #expect(b.capacity >= 1_001)
     }
 
+    @Test func readInPlaceUsesTheFreeSpaceAsItIs() {
+        var b = ByteBuffer(capacity: 8)
+        b.append([1, 2, 3])
+        b.moveReaderIndex(forwardBy: 1)
+        let capacity = b.capacity
+        let seen = b.writeIntoFreeSpace { free -> (result: Int, count: Int) in
+            free[0] = 4; free[1] = 5
+            return (free.count, 2)
+        }
+        #expect(seen == capacity - 3)                 // from the writer index to the end, no move
+        #expect(Array(b.readableView) == [2, 3, 4, 5])
+        #expect(b.capacity == capacity)
+        b.writeIntoFreeSpace { _ in ((), 0) }        // wrote nothing: nothing appended
+        #expect(Array(b.readableView) == [2, 3, 4, 5])
+        let lent = b.withReadableBytesInPlace { Array($0) }
+        #expect(lent == [2, 3, 4, 5])
+        #expect(b.readerIndex == 1)
+    }
+
     @Test func failedRecvAppendsNothing() {
         var b = ByteBuffer([1, 2])
         #expect(b.writeWithUnsafeMutableBytes(maxBytes: 16) { _ in -1 } == -1)
