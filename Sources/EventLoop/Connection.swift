@@ -89,6 +89,9 @@ public final class Connection: IOHandler {
     private var outputShutdown = false
     private var drainOwed = false
     var failed = false
+    /// Output waits for the end of the loop's batch of events (SendBatch.swift): no write
+    /// interest is registered for it meanwhile.
+    private(set) var isCorked = false
 
     /// The TLS session once `startTLS` was called (Connection+TLS.swift).
     var tls: TLSStream?
@@ -141,6 +144,16 @@ public final class Connection: IOHandler {
     /// Writes what the socket takes now and buffers the rest. Ignored once closing.
     public func send(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosed, !failed, !closeWhenFlushed, !shutdownWhenFlushed, !outputShutdown, bytes.count > 0 else { return }
+        if loop.corking && tls == nil && !isConnecting
+            && (isCorked || (outbound.isEmpty && bytes.count <= SendBatch.corkLimit)) {
+            outbound.append(bytes)
+            if !isCorked {
+                isCorked = true
+                loop.sendBatch.add(self)
+            }
+            if isOverHighWaterMark { drainOwed = true }
+            return
+        }
         var written = 0
         if outbound.isEmpty && !isConnecting && tlsHandshakeWant == nil {
             writing: while written < bytes.count {
@@ -231,6 +244,14 @@ public final class Connection: IOHandler {
 
     func close(error: IOError?) {
         guard !isClosed else { return }
+        if isCorked && error == nil && !failed {
+            // Corked output was sent as far as the caller knows: write what the socket takes.
+            while !outbound.isEmpty,
+                  case .processed(let n)? = try? outbound.withReadableBytes({ try transportWrite($0) }), n > 0 {
+                outbound.moveReaderIndex(forwardBy: n)
+                bytesSent += n
+            }
+        }
         isClosed = true
         if error == nil, !failed { tls?.shutdown() }
         loop.unregister(registration)
@@ -274,7 +295,7 @@ public final class Connection: IOHandler {
                 && (!isReadingPaused || (!enforcingPause && registeredInterest.contains(.readable))) {
                 interest.insert(.readable)
             }
-            if !outbound.isEmpty || (tlsReadWantsWrite && !isReadingPaused) { interest.insert(.writable) }
+            if (!outbound.isEmpty && !isCorked) || (tlsReadWantsWrite && !isReadingPaused) { interest.insert(.writable) }
             if tlsWriteWantsRead && !outbound.isEmpty { interest.insert(.readable) }
         }
         guard interest != registeredInterest else { return }
@@ -426,6 +447,44 @@ public final class Connection: IOHandler {
             drainOwed = false
             delegate?.connectionDidDrain(self)
         } else if outbound.isEmpty {
+            delegate?.connectionDidDrain(self)
+        }
+    }
+
+    /// The corked output, for the batch's io_uring send; nil when there is none to send now.
+    /// The pointer stays valid until the output buffer is next changed (`corkedOutputSent`).
+    func corkedOutput() -> (UnsafeRawPointer, Int)? {
+        guard isCorked, !isClosed, !failed, !outbound.isEmpty, tlsHandshakeWant == nil else { return nil }
+        return outbound.withReadableBytes { ($0.baseAddress!, $0.count) }
+    }
+
+    /// The batch sent the corked output: `result` bytes taken, or -errno.
+    func corkedOutputSent(_ result: Int32) {
+        isCorked = false
+        guard !isClosed, !failed else { return }
+        if result > 0 {
+            outbound.moveReaderIndex(forwardBy: Int(result))
+            bytesSent += Int(result)
+        } else if result < 0 && result != -EAGAIN && result != -EINTR {
+            close(error: IOError(errno: -result, operation: "send"))
+            return
+        }
+        flushUncorked()
+    }
+
+    /// The batch ended without an io_uring send for this connection: write with send(2).
+    func flushCorked() {
+        isCorked = false
+        guard !isClosed, !failed else { return }
+        flushUncorked()
+    }
+
+    /// Writes the rest with send(2) (none is left after a whole io_uring send). The owner hears
+    /// of a drain only if it was told to pause its source, as when `send` writes at once.
+    private func flushUncorked() {
+        flush()
+        if !isClosed, !failed, drainOwed, outbound.readableBytes < lowWaterMark {
+            drainOwed = false
             delegate?.connectionDidDrain(self)
         }
     }

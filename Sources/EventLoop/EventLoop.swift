@@ -34,6 +34,14 @@ public final class EventLoop {
     private var armedDeadline: UInt64 = 0
     private var deferred: [() -> Void] = []
     private var running = false
+    /// Inside the dispatch of a batch of events: plain connections' sends wait for its end.
+    private(set) var corking = false
+    /// The sends of the current batch (SendBatch.swift).
+    let sendBatch = SendBatch()
+    /// Whether a batch's sends go out in one io_uring call (false: one send(2) each).
+    public var sendsThroughRing: Bool { sendBatch.usesRing }
+    /// Batches sent through io_uring, and the sends in them (diagnostics and tests).
+    public var ringBatches: (calls: Int, sends: Int) { (sendBatch.ringCalls, sendBatch.ringSends) }
     private var loopThread: pthread_t?
 
     /// Monotonic seconds (CLOCK_MONOTONIC), refreshed each iteration after `epoll_wait` and
@@ -191,10 +199,13 @@ public final class EventLoop {
             armTimer()
             let n = Epoll.wait(epfd, events, max: Self.maxEvents, timeoutMs: deferred.isEmpty ? -1 : 0)
             now = Clock.seconds()
+            corking = true
             for i in 0..<n {
                 dispatch(data: clinux_event_u64(events + i), mask: clinux_event_mask(events + i))
             }
             fireTimers()
+            corking = false
+            if !sendBatch.isEmpty { sendBatch.sendAll() }
         }
     }
 

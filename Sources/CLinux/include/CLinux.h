@@ -38,4 +38,15 @@ static inline int clinux_siginfo_signo(const void *record) {
     return (int)((const struct signalfd_siginfo *)record)->ssi_signo;
 }
 static inline int clinux_siginfo_size(void) { return (int)sizeof(struct signalfd_siginfo); }
+
+/* Sends to several sockets in one system call (io_uring; sendring.c). create returns NULL,
+   with errno set, where io_uring is unavailable. send queues count sends of lengths[i] bytes
+   at buffers[i] to fds[i] (MSG_DONTWAIT | MSG_NOSIGNAL), waits for all of them (none blocks),
+   and sets results[i] to the bytes taken or -errno. Returns 0, or -1 with errno set when the
+   ring itself failed (results still -EAGAIN are sends that did not happen). */
+void *clinux_send_ring_create(unsigned entries);
+void clinux_send_ring_destroy(void *ring);
+unsigned clinux_send_ring_capacity(const void *ring);
+int clinux_send_ring_send(void *ring, int count, const int *fds, const void *const *buffers,
+                          const uint32_t *lengths, int32_t *results);
 #endif
