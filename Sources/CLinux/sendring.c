@@ -7,12 +7,14 @@
  *
  * Raw system calls, no liburing. Every send carries MSG_DONTWAIT, so io_uring completes it at
  * once (bytes taken, -EAGAIN or an error) rather than waiting for room: the call never blocks
- * and nothing is left in flight when it returns. */
+ * and nothing is left in flight when it returns. The ring is created only where the kernel is
+ * seen to do so (a probe against a full socket, with a bounded wait: Linux 5.11 or later). */
 #define _GNU_SOURCE
 #include <linux/io_uring.h>
 #include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,8 @@ struct clinux_send_ring {
     void *sq_map, *cq_map;
     size_t sq_size, cq_size, sqes_size;
 };
+
+static int honours_dontwait(struct clinux_send_ring *r);
 
 void *clinux_send_ring_create(unsigned entries) {
     struct io_uring_params p;
@@ -71,7 +75,56 @@ void *clinux_send_ring_create(unsigned entries) {
     r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
     r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
     r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+    if (!(p.features & IORING_FEAT_EXT_ARG) || !honours_dontwait(r)) {
+        clinux_send_ring_destroy(r);
+        errno = EOPNOTSUPP;
+        return NULL;
+    }
     return r;
+}
+
+/* Whether a send with MSG_DONTWAIT to a full socket completes at once with -EAGAIN. Kernels
+   that instead wait for room (arm a poll) would make clinux_send_ring_send block on a client
+   that does not read: the ring is then not used. The probe's wait is bounded (EXT_ARG). */
+static int honours_dontwait(struct clinux_send_ring *r) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return 0;
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    static char fill[4096];
+    while (send(sv[0], fill, sizeof fill, MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {}
+    unsigned tail = *r->sq_tail;
+    unsigned index = tail & *r->sq_mask;
+    struct io_uring_sqe *s = &r->sqes[index];
+    memset(s, 0, sizeof *s);
+    s->opcode = IORING_OP_SEND;
+    s->fd = sv[0];
+    s->addr = (uint64_t)(uintptr_t)fill;
+    s->len = sizeof fill;
+    s->msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+    s->user_data = 0;
+    r->sq_array[index] = index;
+    __atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
+    struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = 200000000 };
+    struct io_uring_getevents_arg arg;
+    memset(&arg, 0, sizeof arg);
+    arg.ts = (uint64_t)(uintptr_t)&ts;
+    syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
+    int ok = 0;
+    unsigned head = *r->cq_head;
+    if (head != __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE)) {
+        ok = r->cqes[head & *r->cq_mask].res == -EAGAIN;
+        __atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
+    }
+    /* Not completed: the send waits in the kernel. Closing the ring (the caller's next step)
+       cancels it; the sockets go after. */
+    if (!ok) {
+        close(r->fd);
+        r->fd = -1;
+    }
+    close(sv[0]);
+    close(sv[1]);
+    return ok;
 }
 
 void clinux_send_ring_destroy(void *ring) {
@@ -80,7 +133,7 @@ void clinux_send_ring_destroy(void *ring) {
     munmap(r->sqes, r->sqes_size);
     if (r->cq_map != r->sq_map) munmap(r->cq_map, r->cq_size);
     munmap(r->sq_map, r->sq_size);
-    close(r->fd);
+    if (r->fd >= 0) close(r->fd);
     free(r);
 }
 
