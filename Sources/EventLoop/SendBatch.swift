@@ -16,7 +16,8 @@ import Glibc
 /// PgBouncer's 0.25 (docs/benchmarks.md). One system call for the batch returns to user space
 /// once, after all of its sends.
 ///
-/// Where io_uring is not available (`PGSTASH_IO_URING=0`, an old kernel, a seccomp policy) or
+/// Where io_uring is not available (`PGSTASH_IO_URING=0`, an old kernel, a seccomp policy, a
+/// kernel that makes a `MSG_DONTWAIT` send wait: CLinux probes it when the ring is made) or
 /// only one connection is corked, each buffer is written with `send(2)` as before, at the end
 /// of the batch. TLS connections are never corked. Sends outside a batch (deferred work, other
 /// threads' `execute`, tests driving a `Connection` directly) write at once, as before.
