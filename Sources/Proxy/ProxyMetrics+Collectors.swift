@@ -26,6 +26,17 @@ extension ProxyMetrics {
                       samples: [([], UInt64(received))])
             w.counter("pgstash_client_sent_bytes_total", help: "Bytes sent to clients.", samples: [([], UInt64(sent))])
         }
+        registry.collector(names: ["pgstash_send_ring", "pgstash_send_ring_calls_total",
+                                   "pgstash_send_ring_sends_total"]) { [unowned server] w in
+            let loop = server.loop
+            w.gauge("pgstash_send_ring", help: "1 when a batch's sends go out in one io_uring call; 0: one send(2) each.",
+                    samples: [([], loop.sendsThroughRing ? 1 : 0)])
+            let batches = loop.ringBatches
+            w.counter("pgstash_send_ring_calls_total", help: "io_uring calls that sent a batch of output.",
+                      samples: [([], UInt64(batches.calls))])
+            w.counter("pgstash_send_ring_sends_total", help: "Sends made by those calls, one per connection of a batch.",
+                      samples: [([], UInt64(batches.sends))])
+        }
         registry.collector(names: ["pgstash_analysis_cache_entries", "pgstash_analysis_cache_bytes",
                                    "pgstash_analysis_cache_hits_total", "pgstash_analysis_cache_misses_total"]) {
             [unowned server] w in

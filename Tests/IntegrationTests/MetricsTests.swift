@@ -34,6 +34,9 @@ import Testing
         #expect(busy.value("pgstash_servers", pool.merging(["state": "active"]) { $1 }) == 1)
         #expect(busy.value("pgstash_pool_max_servers", pool) == 1)
 
+        // The COMMIT's answer to the holder and the waiter's query to the server it is handed
+        // leave in one batch: through io_uring, where the kernel has it.
+        let ringBefore = busy.value("pgstash_send_ring_calls_total")
         #expect(holder.query("COMMIT").errors.isEmpty)
         var got: [BackendMessage] = []
         while let m = waiter.receive() {
@@ -41,6 +44,12 @@ import Testing
             if case .readyForQuery = m { break }
         }
         #expect(got.rows == [["served"]])
+        let handed = try scrape(mport)
+        #expect(handed.has("pgstash_send_ring"))
+        if handed.value("pgstash_send_ring") == 1 {
+            #expect(handed.value("pgstash_send_ring_calls_total") > ringBefore)
+            #expect(handed.value("pgstash_send_ring_sends_total") >= 2 * handed.value("pgstash_send_ring_calls_total"))
+        }
 
         // An error from PostgreSQL is counted by its SQLSTATE class (42P01 → 42).
         #expect(holder.query("SELECT * FROM no_such_table").errors.first?.sqlState == "42P01")
