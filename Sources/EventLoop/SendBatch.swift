@@ -36,7 +36,8 @@ final class SendBatch {
     private let lengths: UnsafeMutablePointer<UInt32>
     private let results: UnsafeMutablePointer<Int32>
     private let positions: UnsafeMutablePointer<Int>
-    /// Batches sent through the ring, and the sends in them (diagnostics and tests).
+    /// Batches the ring sent, and the sends in them (diagnostics and tests; a failed call is
+    /// not counted: its sends are written with send(2)).
     private(set) var ringCalls = 0, ringSends = 0
 
     /// Whether batches go through io_uring.
@@ -90,9 +91,10 @@ final class SendBatch {
             if n > 1 {
                 // -1: the ring failed; the sends it did not make stay at -EAGAIN and are
                 // written below with send(2).
-                _ = clinux_send_ring_send(ring, Int32(n), fds, buffers, lengths, results)
-                ringCalls += 1
-                ringSends += n
+                if clinux_send_ring_send(ring, Int32(n), fds, buffers, lengths, results) == 0 {
+                    ringCalls += 1
+                    ringSends += n
+                }
             }
             var m = 0
             for k in start..<end {
