@@ -43,6 +43,19 @@ public final class EventLoop {
     /// Batches sent through io_uring, and the sends in them (diagnostics and tests).
     public var ringBatches: (calls: Int, sends: Int) { (sendBatch.ringCalls, sendBatch.ringSends) }
     private var loopThread: pthread_t?
+    /// Polling before sleeping (BusyPoll.swift); off until `setBusyPoll`.
+    private var busyPoll = BusyPoll(limitNanoseconds: 0)
+    /// Time spent polling, polls that found events, and sleeps while polling is on.
+    public private(set) var busyPollStats: (nanoseconds: UInt64, hits: Int, sleeps: Int) = (0, 0, 0)
+    /// The current polling window, in nanoseconds (0: the loop sleeps at once).
+    public var busyPollWindow: UInt64 { busyPoll.window }
+
+    /// Sets the longest busy-polling window (0: off). Loop thread only.
+    public func setBusyPoll(limitNanoseconds: UInt64) {
+        assert(isInLoopThread, "EventLoop used off its thread; use handle.execute")
+        guard limitNanoseconds != busyPoll.limit else { return }
+        busyPoll = BusyPoll(limitNanoseconds: limitNanoseconds)
+    }
 
     /// Monotonic seconds (CLOCK_MONOTONIC), refreshed each iteration after `epoll_wait` and
     /// before timers run.
@@ -197,7 +210,7 @@ public final class EventLoop {
             runDeferred()
             if handle.stopRequested { break }
             armTimer()
-            let n = Epoll.wait(epfd, events, max: Self.maxEvents, timeoutMs: deferred.isEmpty ? -1 : 0)
+            let n = waitForEvents()
             now = Clock.seconds()
             corking = true
             for i in 0..<n {
@@ -207,6 +220,34 @@ public final class EventLoop {
             corking = false
             if !sendBatch.isEmpty { sendBatch.sendAll() }
         }
+    }
+
+    /// The next batch of events: at once when deferred work waits; else, with busy polling
+    /// on, after polling up to the current window (BusyPoll.swift); else after sleeping.
+    private func waitForEvents() -> Int {
+        guard deferred.isEmpty else { return Epoll.wait(epfd, events, max: Self.maxEvents, timeoutMs: 0) }
+        guard busyPoll.limit > 0 else { return Epoll.wait(epfd, events, max: Self.maxEvents, timeoutMs: -1) }
+        var n = Epoll.wait(epfd, events, max: Self.maxEvents, timeoutMs: 0)
+        if n > 0 { return n }
+        if busyPoll.window > 0 {
+            let t0 = Clock.nanoseconds()
+            var t = t0
+            repeat {
+                sched_yield()     // a task runnable on this CPU goes first
+                n = Epoll.wait(epfd, events, max: Self.maxEvents, timeoutMs: 0)
+                t = Clock.nanoseconds()
+            } while n == 0 && t - t0 < busyPoll.window
+            busyPollStats.nanoseconds += t - t0
+            if n > 0 {
+                busyPollStats.hits += 1
+                return n
+            }
+        }
+        let t1 = Clock.nanoseconds()
+        n = Epoll.wait(epfd, events, max: Self.maxEvents, timeoutMs: -1)
+        busyPoll.slept(nanoseconds: Clock.nanoseconds() - t1)
+        busyPollStats.sleeps += 1
+        return n
     }
 
     private func dispatch(data: UInt64, mask: UInt32) {

@@ -37,6 +37,18 @@ extension ProxyMetrics {
             w.counter("pgstash_send_ring_sends_total", help: "Sends made by those calls, one per connection of a batch.",
                       samples: [([], UInt64(batches.sends))])
         }
+        registry.collector(names: ["pgstash_busy_poll_window_seconds", "pgstash_busy_poll_seconds_total",
+                                   "pgstash_busy_poll_hits_total", "pgstash_busy_poll_sleeps_total"]) { [unowned server] w in
+            let loop = server.loop, stats = loop.busyPollStats
+            w.gauge("pgstash_busy_poll_window_seconds", help: "How long the event loop now polls before it sleeps (0: it sleeps at once).",
+                    samples: [([], Double(loop.busyPollWindow) / 1e9)])
+            w.header(name: "pgstash_busy_poll_seconds_total", help: "Time the event loop spent polling for events instead of sleeping.", type: .counter)
+            w.sample("pgstash_busy_poll_seconds_total", value: Double(stats.nanoseconds) / 1e9)
+            w.counter("pgstash_busy_poll_hits_total", help: "Polls that found an event before the window ended.",
+                      samples: [([], UInt64(stats.hits))])
+            w.counter("pgstash_busy_poll_sleeps_total", help: "Times the event loop slept while busy polling was on.",
+                      samples: [([], UInt64(stats.sleeps))])
+        }
         registry.collector(names: ["pgstash_analysis_cache_entries", "pgstash_analysis_cache_bytes",
                                    "pgstash_analysis_cache_hits_total", "pgstash_analysis_cache_misses_total"]) {
             [unowned server] w in

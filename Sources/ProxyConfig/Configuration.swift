@@ -35,6 +35,8 @@ public struct ListenConfig: Sendable, Equatable {
     public var maxMessageSize = 64 * 1024 * 1024
     /// Output buffered toward one peer above which pgstash stops reading the other side.
     public var highWaterMark = 1024 * 1024
+    /// Longest the event loop polls for the next event before it sleeps (adaptive; 0: never).
+    public var busyPoll: Double = 0
     public init() {}
 }
 

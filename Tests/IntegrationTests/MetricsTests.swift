@@ -73,10 +73,32 @@ import Testing
         #expect(after.value("pgstash_client_received_bytes_total") > before.value("pgstash_client_received_bytes_total"))
         #expect(after.value("pgstash_client_sent_bytes_total") > before.value("pgstash_client_sent_bytes_total"))
         #expect(after.value("pgstash_pool_upstream_up", pool) == 1)
+        #expect(after.has("pgstash_busy_poll_window_seconds") && after.value("pgstash_busy_poll_sleeps_total") == 0,
+                "busy polling is off by default")
         for name in after.samples.map(\.name) { #expect(name.hasPrefix("pgstash_"), "\(name) lacks the pgstash_ prefix") }
 
         let check = try promtool(["check", "metrics"], stdin: after.text)
         #expect(check.status == 0, "promtool check metrics:\n\(check.stdout)\(check.stderr)")
+    }
+
+    @Test("listen.busy_poll: under pgbench the loop polls, finds the next query while polling, and says so")
+    func busyPollingIsCounted() throws {
+        let env = try TestEnvironment.require()
+        let db = try TestDatabase(env, prefix: "metrics_poll")
+        defer { db.drop() }
+        let mport = freePort()
+        let proxy = try startPgStash(env, db, ["listen.busy_poll=200us", "metrics.port=\(mport)"])
+        defer { proxy.stop() }
+        let script = "\(env.tmp)/metrics-poll-\(db.name).sql"
+        try "SELECT 1;\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let bench = try runCommand(["pgbench", "-n", "-c", "4", "-t", "300", "-f", script, scriptDSN(proxy, db)],
+                                   env: ["PGPASSWORD": env.pgPassword], timeout: 120)
+        #expect(bench.status == 0, "pgbench: \(bench.stderr.suffix(2000))")
+        let m = try scrape(mport)
+        #expect(m.value("pgstash_busy_poll_sleeps_total") > 0)
+        #expect(m.value("pgstash_busy_poll_hits_total") > 0, "no poll found a query:\n\(m.text)")
+        #expect(m.value("pgstash_busy_poll_seconds_total") > 0)
+        #expect(m.value("pgstash_busy_poll_window_seconds") <= 0.0002)
     }
 
     @Test("an acquire timeout is counted as a pgstash error of class 53")

@@ -1,7 +1,7 @@
 /// The keys of each section, which are the snake_case of the Swift field names.
 enum ConfigKeys {
     static let sections = ["listen", "pool", "databases", "auth", "redis", "cache", "metrics", "admin", "log", "tls"]
-    static let listen = ["host", "port", "max_clients", "startup_timeout", "max_message_size", "high_water_mark"]
+    static let listen = ["host", "port", "max_clients", "startup_timeout", "max_message_size", "high_water_mark", "busy_poll"]
     /// Keys shared by `[pool]`, `[databases.NAME]` and `[pool.users.NAME]`.
     static let poolSettings = [
         "max_upstream", "min_idle", "acquire_timeout", "connect_timeout", "idle_timeout", "server_lifetime",
@@ -34,6 +34,8 @@ enum ConfigKeys {
 
 extension ConfigMapper {
     static let ports = 1...65535
+    /// `listen.busy_poll` at most: 1 ms.
+    static let maxBusyPoll = 0.001
 
     /// The whole document: sections, then the checks that span sections.
     mutating func map(_ document: TOMLTable) -> ProxyConfiguration {
@@ -80,6 +82,11 @@ extension ConfigMapper {
         // A message length is an Int32 on the wire (protocol-message-formats.html).
         if let v = size(t, "max_message_size", in: p, range: 1024...Int(Int32.max)) { c.maxMessageSize = v }
         if let v = size(t, "high_water_mark", in: p, range: 1024...Int.max) { c.highWaterMark = v }
+        if let v = duration(t, "busy_poll", in: p) {
+            if v <= Self.maxBusyPoll { c.busyPoll = v } else {
+                report(t["busy_poll"]?.origin, key: "listen.busy_poll", "listen.busy_poll: at most \"1ms\" (polling longer would only burn CPU); got \(v) s")
+            }
+        }
         return c
     }
 

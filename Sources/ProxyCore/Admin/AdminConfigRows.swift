@@ -15,6 +15,7 @@ enum AdminConfigRows {
             row("listen.startup_timeout", { number($0.listen.startupTimeout) }),
             row("listen.max_message_size", { "\($0.listen.maxMessageSize)" }),
             row("listen.high_water_mark", { "\($0.listen.highWaterMark)" }),
+            row("listen.busy_poll", { number($0.listen.busyPoll) }),
             row("pool.mode", { $0.pool.mode.rawValue }),
             row("pool.max_upstream", { "\($0.pool.maxUpstream)" }),
             row("pool.min_idle", { "\($0.pool.minIdle)" }),
