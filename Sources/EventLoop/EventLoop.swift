@@ -233,7 +233,9 @@ public final class EventLoop {
             let t0 = Clock.nanoseconds()
             var t = t0
             repeat {
-                sched_yield()     // a task runnable on this CPU goes first
+                // Gives way to a task runnable on this CPU in pgstash's own scheduling group;
+                // tasks of other groups (autogroups, cgroups) wait for preemption.
+                sched_yield()
                 n = Epoll.wait(epfd, events, max: Self.maxEvents, timeoutMs: 0)
                 t = Clock.nanoseconds()
             } while n == 0 && t - t0 < busyPoll.window

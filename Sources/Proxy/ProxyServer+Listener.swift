@@ -17,7 +17,7 @@ extension ProxyServer {
         listenFD = listener.fd
         boundPort = listener.port
         acceptor = listener
-        loop.setBusyPoll(limitNanoseconds: UInt64((config.listen.busyPoll * 1e9).rounded()))
+        loop.setBusyPoll(limitNanoseconds: config.listen.busyPollNanoseconds)
         scheduleJanitor()
         startMetrics()
         startCache()

@@ -96,7 +96,7 @@ public final class ProxyServer {
         reloadAuthQueries(new)
         for p in pools.values { p.reconfigure(config: new) }
         cache?.reload(new)
-        loop.setBusyPoll(limitNanoseconds: UInt64((new.listen.busyPoll * 1e9).rounded()))
+        loop.setBusyPoll(limitNanoseconds: new.listen.busyPollNanoseconds)
         reloadOperations(new)
     }
 

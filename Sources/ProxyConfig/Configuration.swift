@@ -37,6 +37,8 @@ public struct ListenConfig: Sendable, Equatable {
     public var highWaterMark = 1024 * 1024
     /// Longest the event loop polls for the next event before it sleeps (adaptive; 0: never).
     public var busyPoll: Double = 0
+    /// `busyPoll` in nanoseconds, as the event loop takes it.
+    public var busyPollNanoseconds: UInt64 { UInt64((busyPoll * 1e9).rounded()) }
     public init() {}
 }
 

@@ -10,6 +10,7 @@ import Testing
     @Test func readsADuration() throws {
         #expect(abs(try load(minimal + "\n[listen]\nbusy_poll = \"100us\"").listen.busyPoll - 0.0001) < 1e-12)
         #expect(abs(try load(minimal, overrides: ["listen.busy_poll=50us"]).listen.busyPoll - 0.00005) < 1e-12)
+        #expect(try load(minimal, overrides: ["listen.busy_poll=50us"]).listen.busyPollNanoseconds == 50_000)
         #expect(try load(minimal, overrides: ["listen.busy_poll=0.001"]).listen.busyPoll == 0.001)
     }
 
